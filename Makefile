@@ -1,0 +1,47 @@
+# ldirectord-py: developer entry points. `make test` is what CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: all deps venv test lint typecheck unit integration compat demo clean
+
+all: test
+
+deps:
+	sh scripts/install-deps.sh
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+lint: venv
+	$(BIN)/ruff check ldirectord_py tests
+	$(BIN)/ruff format --check ldirectord_py tests
+
+typecheck: venv
+	$(BIN)/mypy ldirectord_py
+
+unit: venv
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: deps venv
+	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+compat: deps venv
+	$(BIN)/pytest -q tests/compat $(PYTEST_ARGS)
+
+test: deps venv lint typecheck
+	$(BIN)/pytest -q tests $(PYTEST_ARGS)
+
+demo: venv
+	@echo "make demo: the two-site anycast lab arrives with the anycast issues (see README)."
+	@echo "Until then, try: $(BIN)/ldirectordctl validate examples/ldirectord.cf"
+	$(BIN)/ldirectordctl validate examples/ldirectord.cf
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

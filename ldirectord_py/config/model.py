@@ -1,0 +1,290 @@
+"""The parsed configuration: immutable, typed, and with the derived values of the
+original's ld_setup already filled in, so nothing downstream re-derives them.
+
+Every virtual and real remembers its line; `sources` maps each directive that was
+written explicitly to the line it was written on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+Family = Literal[4, 6]
+Protocol = Literal["tcp", "udp", "fwm"]
+
+
+class Forward(StrEnum):
+    """How ip_vs reaches a real server (ipvsadm -g, -m, -i)."""
+
+    GATE = "gate"
+    MASQ = "masq"
+    IPIP = "ipip"
+
+    @property
+    def ipvsadm_flag(self) -> str:
+        return {"gate": "-g", "masq": "-m", "ipip": "-i"}[self.value]
+
+
+# The well-known port of each negotiate service (used when neither checkport nor
+# the real's port says which port to check), and the service a virtual port implies.
+SERVICE_PORTS: Mapping[str, int] = MappingProxyType(
+    {
+        "ftp": 21,
+        "smtp": 25,
+        "dns": 53,
+        "http": 80,
+        "pop": 110,
+        "nntp": 119,
+        "imap": 143,
+        "ldap": 389,
+        "https": 443,
+        "submission": 587,
+        "ldaps": 636,
+        "imaps": 993,
+        "pops": 995,
+        "oracle": 1521,
+        "radius": 1812,
+        "http_proxy": 3128,
+        "mysql": 3306,
+        "sip": 5060,
+        "pgsql": 5432,
+    }
+)
+PORT_SERVICES: Mapping[int, str] = MappingProxyType({p: s for s, p in SERVICE_PORTS.items()})
+
+SERVICES = (
+    "dns ftp http https http_proxy imap imaps ldap ldaps mysql nntp none oracle "
+    "pop pops radius pgsql simpletcp sip smtp submission"
+).split()
+
+CHECKTYPES = ("connect", "negotiate", "ping", "off", "on", "external", "external-perl")
+
+EMAIL_STATUSES = ("starting", "running", "stopping", "reloading")
+
+DEFAULT_CHECKTIMEOUT = 5
+DEFAULT_NEGOTIATETIMEOUT = 30
+
+
+def _perl_quotemeta(text: str) -> str:
+    """Perl's quotemeta: backslash before every character that is not [A-Za-z0-9_]."""
+    return re.sub(r"([^A-Za-z0-9_])", r"\\\1", text)
+
+
+def bracketed(address: str, family: Family) -> str:
+    """An address as ipvsadm and the original print it: IPv6 in brackets."""
+    return f"[{address}]" if family == 6 else address
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The server put in while no real of a virtual is up (weight 1, no thresholds)."""
+
+    address: str
+    family: Family
+    port: int
+    forward: Forward
+    line: int
+
+    @property
+    def hostport(self) -> str:
+        return f"{bracketed(self.address, self.family)}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Real:
+    """One `real=` entry (a range expands into one Real per address)."""
+
+    address: str
+    family: Family
+    port: int
+    forward: Forward
+    weight: int
+    line: int
+    request: str | None = None
+    receive: str | None = None
+    lower_threshold: int = 0
+    upper_threshold: int = 0
+
+    @property
+    def hostport(self) -> str:
+        return f"{bracketed(self.address, self.family)}:{self.port}"
+
+
+@dataclass(frozen=True)
+class EmailAlert:
+    """Where and when alert mails go (effective values, globals merged in)."""
+
+    to: str
+    frequency: int
+    statuses: frozenset[str]
+    smtp: str | None
+    sender: str | None
+
+
+@dataclass(frozen=True)
+class Virtual:
+    """One virtual service with every value effective (virtual, else global, else default)."""
+
+    line: int
+    family: Family
+    protocol: Protocol
+    address: str | None
+    port: int
+    fwmark: int | None
+    scheduler: str
+    persistent: int | None
+    netmask: str | None
+    schedflags: str | None
+    ops: bool
+    checktype: str
+    num_connects: int
+    service: str
+    checkcommand: str
+    request: str
+    receive: str
+    httpmethod: str
+    virtualhost: str | None
+    login: str
+    passwd: str
+    database: str
+    secret: str
+    load: str | None
+    checkport: int | None
+    checktimeout: int
+    negotiatetimeout: int
+    checkcount: int
+    failurecount: int
+    checkinterval: int
+    quiescent: bool
+    cleanstop: bool
+    fallback: Fallback | None
+    fallbackcommand: str | None
+    emailalert: EmailAlert
+    monitorfile: str | None
+    servicename: str | None
+    comment: str | None
+    reals: tuple[Real, ...]
+    sources: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> str:
+        """`tcp:1.2.3.4:80`, `tcp:[2001:db8::1]:80`, `fwm:7` or `fwm6:7`."""
+        if self.fwmark is not None:
+            return f"fwm{'6' if self.family == 6 else ''}:{self.fwmark}"
+        assert self.address is not None
+        return f"{self.protocol}:{bracketed(self.address, self.family)}:{self.port}"
+
+    @property
+    def hostport(self) -> str:
+        """`ip:port` (IPv6 bracketed) or the fwmark, as in the original's log lines."""
+        if self.fwmark is not None:
+            return str(self.fwmark)
+        assert self.address is not None
+        return f"{bracketed(self.address, self.family)}:{self.port}"
+
+    def request_for(self, real: Real) -> str:
+        return real.request if real.request is not None else self.request
+
+    def receive_for(self, real: Real) -> str:
+        return real.receive if real.receive is not None else self.receive
+
+    def checkport_for(self, real: Real) -> int | None:
+        """checkport, else the real's port if set, else the service's well-known port."""
+        if self.checkport is not None:
+            return self.checkport
+        if real.port > 0:
+            return real.port
+        return SERVICE_PORTS.get(self.service)
+
+    def url_for(self, real: Real) -> str:
+        """The URL an HTTP-style check fetches (http_proxy: the request as-is)."""
+        scheme = "http" if self.service == "http_proxy" else self.service
+        port = self.checkport_for(real)
+        host = bracketed(real.address, real.family)
+        if real.request is not None and real.receive is not None:
+            uri = real.request.lstrip("/")
+            if f"{scheme}://" in real.request:
+                return uri
+            return f"{scheme}://{host}:{port}/{uri}"
+        uri = self.request.lstrip("/")
+        if self.service == "http_proxy":
+            return uri
+        return f"{scheme}://{host}:{port}/{uri}"
+
+    def check_identity(self, real: Real) -> str:
+        """The original's real-identity string: reals with equal identities share one
+        check, and its result applies to every virtual that holds them."""
+        if self.checktype in ("negotiate", "combined"):
+            check = f"{self.checktype}:{self.service}"
+        elif self.checktype in ("external", "external-perl"):
+            check = f"{self.checktype}:{self.checkcommand}"
+        else:
+            check = self.checktype
+        parts = [
+            check,
+            self.protocol,
+            bracketed(real.address, real.family),
+            str(real.port),
+            self.virtualhost or "",
+            "" if self.checkport is None else str(self.checkport),
+            str(real.weight),
+            real.forward.value,
+            _perl_quotemeta(self.request_for(real)),
+            _perl_quotemeta(self.receive_for(real)),
+        ]
+        return ":".join(parts)
+
+
+@dataclass(frozen=True)
+class GlobalSettings:
+    """Values that are global only, plus the globals virtuals inherit."""
+
+    checktimeout: int | None = None
+    negotiatetimeout: int | None = None
+    checkinterval: int = 10
+    checkcount: int = 1
+    failurecount: int = 1
+    fallbackcommand: str | None = None
+    autoreload: bool = False
+    callback: str | None = None
+    logfile: str = "/var/log/ldirectord.log"
+    execute: tuple[str, ...] = ()
+    fork: bool = False
+    supervised: bool = False
+    quiescent: bool = False
+    readdquiescent: bool = False
+    cleanstop: bool = True
+    emailalert: str = ""
+    emailalertfreq: int = 0
+    emailalertfrom: str | None = None
+    emailalertstatus: frozenset[str] = frozenset(EMAIL_STATUSES)
+    smtp: str | None = None
+    maintenancedir: str | None = None
+    sources: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def logs_to_file(self) -> bool:
+        """A logfile starting with `/` is a file; anything else is a syslog facility."""
+        return self.logfile.startswith("/")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole ldirectord.cf, parsed and validated."""
+
+    path: str
+    settings: GlobalSettings
+    virtuals: tuple[Virtual, ...]
+    warnings: tuple[object, ...] = ()
+    digest: str = ""
+
+    def virtual(self, identity: str) -> Virtual | None:
+        for v in self.virtuals:
+            if v.identity == identity:
+                return v
+        return None
