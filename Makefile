@@ -43,5 +43,8 @@ demo: venv
 	@echo "Until then, try: $(BIN)/ldirectordctl validate examples/ldirectord.cf"
 	$(BIN)/ldirectordctl validate examples/ldirectord.cf
 
+# Topic makefiles (kernel test runner, lab, ...) add their own targets.
+-include mk/*.mk
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,7 +1,7 @@
 """ldirectord.cf: the legacy lexical rules, a table of directives, and a typed model.
 
-    from ldirectord_py.config import load, ConfigError
-    config = load("/etc/ha.d/ldirectord.cf")   # raises ConfigError(path, line, message)
+from ldirectord_py.config import load, ConfigError
+config = load("/etc/ha.d/ldirectord.cf")   # raises ConfigError(path, line, message)
 """
 
 from ldirectord_py.config.errors import ConfigError, ConfigWarning

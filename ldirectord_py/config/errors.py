@@ -42,6 +42,8 @@ class ConfigError(Exception):
         self.path = path
         self.line = line
         self.message = message
+        self.warnings: tuple[ConfigWarning, ...] = ()
+        """Warnings issued before the error (the original prints them first)."""
         super().__init__(self.describe())
 
     def describe(self) -> str:

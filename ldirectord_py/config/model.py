@@ -58,9 +58,28 @@ SERVICE_PORTS: Mapping[str, int] = MappingProxyType(
 PORT_SERVICES: Mapping[int, str] = MappingProxyType({p: s for s, p in SERVICE_PORTS.items()})
 
 SERVICES = (
-    "dns ftp http https http_proxy imap imaps ldap ldaps mysql nntp none oracle "
-    "pop pops radius pgsql simpletcp sip smtp submission"
-).split()
+    "dns",
+    "ftp",
+    "http",
+    "https",
+    "http_proxy",
+    "imap",
+    "imaps",
+    "ldap",
+    "ldaps",
+    "mysql",
+    "nntp",
+    "none",
+    "oracle",
+    "pop",
+    "pops",
+    "radius",
+    "pgsql",
+    "simpletcp",
+    "sip",
+    "smtp",
+    "submission",
+)
 
 CHECKTYPES = ("connect", "negotiate", "ping", "off", "on", "external", "external-perl")
 
@@ -93,6 +112,25 @@ class Fallback:
     @property
     def hostport(self) -> str:
         return f"{bracketed(self.address, self.family)}:{self.port}"
+
+
+@dataclass(frozen=True)
+class GlobalFallback:
+    """A global `fallback=`, resolved for tcp and for udp (service names may differ).
+
+    Without a port of its own it is "anonymous" and takes each virtual's port."""
+
+    tcp: Fallback
+    udp: Fallback
+    anonymous: bool
+
+    def for_virtual(self, protocol: str, port: int) -> Fallback:
+        """The fallback a virtual inherits; fwmark virtuals use the tcp resolution
+        (the original builds a broken ipvsadm command there; quirk 5, fixed)."""
+        chosen = self.udp if protocol == "udp" else self.tcp
+        if self.anonymous:
+            return Fallback(chosen.address, chosen.family, port, chosen.forward, chosen.line)
+        return chosen
 
 
 @dataclass(frozen=True)
@@ -249,6 +287,8 @@ class GlobalSettings:
     checkinterval: int = 10
     checkcount: int = 1
     failurecount: int = 1
+    fallback: GlobalFallback | None = None
+    fallback6: GlobalFallback | None = None
     fallbackcommand: str | None = None
     autoreload: bool = False
     callback: str | None = None

@@ -1,0 +1,631 @@
+"""Every directive the original knows, as two ordered tables (global and per virtual).
+
+A directive is a pattern and a handler. Patterns are tried in table order, the way
+the original's if/elsif chain tries them, so overlapping names resolve the same
+way. To add a directive, add one row here and one field to the model.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ldirectord_py.config.model import (
+    CHECKTYPES,
+    SERVICES,
+    Fallback,
+    Family,
+    GlobalFallback,
+    Real,
+)
+from ldirectord_py.config.reals import FallbackSpec, parse_fallback, resolve_fallback
+from ldirectord_py.config.resolve import Resolver
+from ldirectord_py.config.values import (
+    BadValue,
+    email_address,
+    email_statuses,
+    first_digits,
+    perl_true,
+    positive_digits,
+    yes_no,
+)
+
+
+@dataclass
+class ParseContext:
+    """What handlers may consult or report to while a file is read."""
+
+    path: str
+    hostname: str
+    resolver: Resolver
+    debug: bool
+    check_files: bool
+    warnings: list[tuple[int | None, str]] = field(default_factory=list)
+
+    def warn(self, line: int | None, message: str) -> None:
+        self.warnings.append((line, message))
+
+
+@dataclass
+class GlobalDraft:
+    """Global values as read so far (the model is built once the file is read)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+    execute: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VirtualDraft:
+    """One virtual block as read so far, with the original's per-block defaults."""
+
+    line: int
+    family: Family
+    hostport: str | None
+    port_text: str
+    fwmark: str | None
+    protocol: str
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+    real_lines: list[tuple[str, int]] = field(default_factory=list)
+    reals: list[Real] = field(default_factory=list)
+    fallback: FallbackSpec | None = None
+    resolved_fallback: Fallback | None = None
+
+    def set(self, key: str, value: Any, line: int) -> None:
+        self.values[key] = value
+        self.sources[key] = line
+
+
+Handler = Callable[[ParseContext, Any, "re.Match[str]", int], None]
+
+
+@dataclass(frozen=True)
+class Directive:
+    name: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.ASCII)
+
+
+def _fail(message: str) -> None:
+    raise BadValue(message)
+
+
+def _can_append(path: str) -> OSError | None:
+    """Open for append and close, as the original tests log and monitor files."""
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _strerror(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+# ---------------------------------------------------------------- global handlers
+
+
+def _g_set(key: str, value: Any) -> Callable[[GlobalDraft, int], None]:
+    def apply(draft: GlobalDraft, line: int) -> None:
+        draft.values[key] = value
+        draft.sources[key] = line
+
+    return apply
+
+
+def _g_timeout(key: str, message: str) -> Handler:
+    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+        digits = first_digits(m.group(1))
+        if not perl_true(digits) or int(digits or 0) <= 0:
+            _fail(message)
+        _g_set(key, int(digits or 0))(d, line)
+
+    return handle
+
+
+def _g_count(key: str, message: str, deprecated: bool = False) -> Handler:
+    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+        _g_set(key, positive_digits(m.group(1), message))(d, line)
+        if deprecated:
+            ctx.warn(
+                line,
+                "checkcount option is deprecated and slated for removal.  "
+                "please see 'failurecount'",
+            )
+
+    return handle
+
+
+def _g_yes_no(key: str) -> Handler:
+    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+        _g_set(key, yes_no(m.group(1), f"{key} must be 'yes' or 'no'"))(d, line)
+
+    return handle
+
+
+def _g_deprecated(message: str) -> Handler:
+    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+        _fail(message)
+
+    return handle
+
+
+def _g_fallback(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    """Resolved at once for tcp and for udp, as the original does."""
+    family: Family = 6 if m.group(1) else 4
+    spec = parse_fallback(m.group(2), line, None)
+    fallback = GlobalFallback(
+        tcp=resolve_fallback(spec, "tcp", family, ctx.resolver),
+        udp=resolve_fallback(spec, "udp", family, ctx.resolver),
+        anonymous=spec.port in (None, ""),
+    )
+    _g_set("fallback6" if family == 6 else "fallback", fallback)(d, line)
+
+
+def _g_nonempty(key: str, message: str) -> Handler:
+    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+        if not m.group(1):
+            _fail(message)
+        _g_set(key, m.group(1))(d, line)
+
+    return handle
+
+
+def _g_logfile(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    value = m.group(1)
+    testing = ctx.check_files and not ctx.debug and not d.values.get("supervised", False)
+    if testing and value.startswith("/") and _can_append(value) is not None:
+        _fail(f"unable to open logfile: {value}")
+    _g_set("logfile", value)(d, line)
+
+
+def _g_execute(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    if m.group(1) not in d.execute:
+        d.execute.append(m.group(1))
+    d.sources["execute"] = line
+
+
+def _g_supervised(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    text = m.string
+    full = re.match(r"supervised\s*=\s*(.*)", text, re.ASCII)
+    if full and full.group(1) in ("yes", "no"):
+        _g_set("supervised", full.group(1) == "yes")(d, line)
+    elif re.match(r"supervised\s*$", text, re.ASCII):
+        _g_set("supervised", True)(d, line)
+        ctx.warn(line, "please update your config not to use a bare supervised directive")
+    else:
+        _fail("supervised must be 'yes' or 'no'")
+
+
+def _g_emailalert(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    _g_set("emailalert", email_address(m.group(1)))(d, line)
+
+
+def _g_emailalertfreq(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    digits = first_digits(m.group(1))
+    if digits is None:
+        _fail("invalid email alert frequency")
+    _g_set("emailalertfreq", int(digits or 0))(d, line)
+
+
+def _g_emailalertstatus(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    _g_set("emailalertstatus", email_statuses(m.group(1)))(d, line)
+
+
+def _g_smtp(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    host = re.match(r"[0-9A-Za-z._+-]+", m.group(1), re.ASCII)
+    if host is None:
+        _fail("invalid SMTP server address")
+    assert host is not None
+    _g_set("smtp", host.group(0))(d, line)
+
+
+def _g_maintenancedir(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    if not m.group(1):
+        _fail("maintenance directory not specified")
+    _g_set("maintenancedir", m.group(1))(d, line)
+    if ctx.check_files and not os.path.isdir(m.group(1)):
+        ctx.warn(line, "maintenance directory does not exist")
+
+
+def _plain(key: str) -> Handler:
+    def handle(ctx: ParseContext, d: Any, m: re.Match[str], line: int) -> None:
+        if isinstance(d, VirtualDraft):
+            d.set(key, m.group(1), line)
+        else:
+            _g_set(key, m.group(1))(d, line)
+
+    return handle
+
+
+GLOBAL_DIRECTIVES: tuple[Directive, ...] = tuple(
+    Directive(name, _rx(pattern), handler)
+    for name, pattern, handler in [
+        (
+            "checktimeout",
+            r"checktimeout\s*=\s*(.*)",
+            _g_timeout("checktimeout", "invalid check timeout value"),
+        ),
+        (
+            "connecttimeout",
+            r"connecttimeout\s*=\s*(.*)",
+            _g_deprecated("connecttimeout directive deprecated in favour of negotiatetimeout"),
+        ),
+        (
+            "negotiatetimeout",
+            r"negotiatetimeout\s*=\s*(.*)",
+            _g_timeout("negotiatetimeout", "invalid negotiate timeout value"),
+        ),
+        (
+            "checkinterval",
+            r"checkinterval\s*=\s*(.*)",
+            _g_count("checkinterval", "invalid check interval value"),
+        ),
+        (
+            "checkcount",
+            r"checkcount\s*=\s*(.*)",
+            _g_count("checkcount", "invalid check count value", deprecated=True),
+        ),
+        (
+            "failurecount",
+            r"failurecount\s*=\s*(.*)",
+            _g_count("failurecount", "invalid failure count value"),
+        ),
+        ("fallback", r"fallback(6)?\s*=\s*(.*)", _g_fallback),
+        (
+            "fallbackcommand",
+            r"fallbackcommand\s*=\s*(.*)",
+            _g_nonempty("fallbackcommand", "invalid fallback command"),
+        ),
+        ("autoreload", r"autoreload\s*=\s*(.*)", _g_yes_no("autoreload")),
+        ("callback", r'callback\s*=\s*"(.*)"', _plain("callback")),
+        ("logfile", r'logfile\s*=\s*"(.*)"', _g_logfile),
+        ("execute", r"execute\s*=\s*(.*)", _g_execute),
+        ("fork", r"fork\s*=\s*(.*)", _g_yes_no("fork")),
+        ("supervised", r"supervised", _g_supervised),
+        ("quiescent", r"quiescent\s*=\s*(.*)", _g_yes_no("quiescent")),
+        ("readdquiescent", r"readdquiescent\s*=\s*(.*)", _g_yes_no("readdquiescent")),
+        ("emailalert", r"emailalert\s*=\s*(.*)", _g_emailalert),
+        ("emailalertfreq", r"emailalertfreq\s*=\s*(\d*)", _g_emailalertfreq),
+        ("emailalertstatus", r"emailalertstatus\s*=\s*(.*)", _g_emailalertstatus),
+        (
+            "emailalertfrom",
+            r"emailalertfrom\s*=\s*(.*)",
+            _g_nonempty("emailalertfrom", "no email from address specified"),
+        ),
+        ("cleanstop", r"cleanstop\s*=\s*(.*)", _g_yes_no("cleanstop")),
+        ("smtp", r"smtp\s*=\s*(.*)", _g_smtp),
+        ("maintenancedir", r"maintenancedir\s*=\s*(.*)", _g_maintenancedir),
+        (
+            "timeout",
+            r"timeout\s*=\s*(.*)",
+            _g_deprecated(
+                "timeout directive deprecated in favour of checktimeout and negotiatetimeout"
+            ),
+        ),
+    ]
+)
+
+
+# --------------------------------------------------------------- virtual handlers
+
+
+def _v_real(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    ipv6_word = m.group(2) is not None
+    if ipv6_word != (v.family == 6):
+        want = "real6" if v.family == 6 else "real"
+        _fail(f'cannot specify "{m.group(1)}" here.  please use "{want}" instead')
+    v.real_lines.append((m.group(3), line))
+
+
+def _v_quoted(key: str, message: str, slash: bool = False) -> Handler:
+    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+        value = m.group(1)
+        if not value:
+            _fail(message)
+        if slash and not value.startswith("/"):
+            value = "/" + value
+        v.set(key, value, line)
+
+    return handle
+
+
+def _v_checktype(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    value = m.group(1)
+    digits = first_digits(value)
+    if digits is not None:
+        v.set("checktype", "combined", line)
+        v.values["num_connects"] = int(digits)
+        return
+    word = re.search(r"[\w-]+", value, re.ASCII)
+    if word is None or word.group(0) not in CHECKTYPES:
+        _fail(
+            'checktype must be "connect", "negotiate", "on", "off", "ping", '
+            '"external", "external-perl" or a positive number'
+        )
+    assert word is not None
+    v.set("checktype", word.group(0), line)
+
+
+def _v_count(key: str, message: str, deprecated: bool = False) -> Handler:
+    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+        v.set(key, positive_digits(m.group(1), message), line)
+        if deprecated:
+            ctx.warn(
+                line,
+                "checkcount option is deprecated and slated for removal.  "
+                "please see 'failurecount'",
+            )
+
+    return handle
+
+
+def _v_deprecated(message: str) -> Handler:
+    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+        _fail(message)
+
+    return handle
+
+
+def _v_either_quoting(key: str, message: str) -> Handler:
+    """Directives whose value may be quoted or not (checkcommand, fallbackcommand)."""
+
+    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+        quoted = re.match(rf'{key}\s*=\s*"(.*)"', m.string, re.ASCII)
+        value = quoted.group(1) if quoted else m.group(1)
+        if not value:
+            _fail(message)
+        v.set(key, value, line)
+
+    return handle
+
+
+def _v_checkport(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    digits = first_digits(m.group(1))
+    if digits is None:
+        _fail("invalid port")
+    port = int(digits or 0)
+    if not 0 < port < 65536:
+        _fail("checkport must be in range 1..65536")
+    v.set("checkport", port, line)
+
+
+def _v_first_match(key: str, pattern: str, message: str, convert: Any = str) -> Handler:
+    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+        found = re.search(pattern, m.group(1), re.ASCII)
+        if found is None:
+            _fail(message)
+        assert found is not None
+        v.set(key, convert(found.group(0)), line)
+
+    return handle
+
+
+def _v_netmask(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    value = m.group(1)
+    if v.family == 6:
+        if not re.fullmatch(r"\d+\n?", value, re.ASCII) or not 1 <= int(value) <= 128:
+            _fail("invalid netmask: a prefix length between 1 and 128 is required")
+    elif not re.fullmatch(r"\d+\.\d+\.\d+\.\d+\n?", value, re.ASCII):
+        _fail("invalid netmask: dotted quad notation is required")
+    v.set("netmask", value, line)
+
+
+def _v_protocol(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    word = re.search(r"\w+", m.group(1), re.ASCII)
+    if word is None:
+        _fail("invalid protocol")
+    assert word is not None
+    if v.protocol == "fwm":
+        if word.group(0) != "fwm":
+            _fail("protocol must be fwm if the virtual service is a fwmark (a number)")
+    elif word.group(0) in ("tcp", "udp"):
+        v.protocol = word.group(0)
+        v.sources["protocol"] = line
+    else:
+        _fail("protocol must be tcp or udp if the virtual service is an address and port")
+
+
+def _v_yes_no(key: str) -> Handler:
+    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+        v.set(key, yes_no(m.group(1), f"{key} must be 'yes' or 'no'"), line)
+
+    return handle
+
+
+def _v_service(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    word = re.search(r"\w+", m.group(1), re.ASCII)
+    if word is None or word.group(0) not in SERVICES:
+        _fail(
+            "service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, "
+            "ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, "
+            "sip, smtp or submission"
+        )
+    assert word is not None
+    service = word.group(0)
+    v.set("service", service, line)
+    # Order-dependent, as in the original: only fills credentials still empty here.
+    if service == "ftp" and v.values["login"] == "":
+        v.values["login"] = "anonymous"
+    elif service == "sip" and v.values["login"] == "":
+        v.values["login"] = f"ldirectord@{ctx.hostname}"
+    if service == "ftp" and v.values["passwd"] == "":
+        v.values["passwd"] = f"ldirectord@{ctx.hostname}"
+
+
+def _v_httpmethod(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    word = re.search(r"\w+", m.group(1), re.ASCII)
+    if word is None or word.group(0).upper() not in ("GET", "HEAD"):
+        _fail("httpmethod must be GET or HEAD")
+    assert word is not None
+    v.set("httpmethod", word.group(0).upper(), line)
+
+
+def _v_virtualhost(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    found = re.match(r'"?([^"]*)"?', m.group(1))
+    assert found is not None
+    v.set("virtualhost", found.group(1), line)
+
+
+def _v_fallback(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    if (m.group(2) is not None) != (v.family == 6):
+        want = "fallback6" if v.family == 6 else "fallback"
+        _fail(f'cannot specify "{m.group(1)}" here.  please use "{want}" instead')
+    v.fallback = parse_fallback(m.group(3), line, v.port_text)
+    v.sources["fallback"] = line
+
+
+def _v_emailalert(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    v.set("emailalert", email_address(m.group(1)), line)
+
+
+def _v_emailalertfreq(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    digits = first_digits(m.group(1))
+    if digits is None:
+        _fail("invalid email alert frequency")
+    v.set("emailalertfreq", int(digits or 0), line)
+
+
+def _v_emailalertstatus(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    v.set("emailalertstatus", email_statuses(m.group(1)), line)
+
+
+def _v_monitorfile(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    quoted = re.match(r'monitorfile\s*=\s*"(.*)"', m.string, re.ASCII)
+    path = quoted.group(1) if quoted else m.group(1)
+    if ctx.check_files:
+        problem = _can_append(path) if path else OSError(errno.ENOENT, "")
+        if problem is not None:
+            _fail(f"unable to open monitorfile {path}: {_strerror(problem)}")
+    v.set("monitorfile", path, line)
+
+
+def _v_smtp(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
+    host = re.match(r"[0-9A-Za-z._+-]+", m.group(1), re.ASCII)
+    if host is None:
+        _fail("invalid SMTP server address")
+    assert host is not None
+    v.set("smtp", host.group(0), line)
+
+
+VIRTUAL_DIRECTIVES: tuple[Directive, ...] = tuple(
+    Directive(name, _rx(pattern), handler)
+    for name, pattern, handler in [
+        ("real", r"(real(6)?)\s*=\s*(.*)", _v_real),
+        (
+            "request",
+            r'request\s*=\s*"(.*)"',
+            _v_quoted("request", "no request string specified", slash=True),
+        ),
+        ("receive", r'receive\s*=\s*"(.*)"', _v_quoted("receive", "invalid receive string")),
+        ("checktype", r"checktype\s*=\s*(.*)", _v_checktype),
+        (
+            "checkcommand",
+            r"checkcommand\s*=\s*(.*)",
+            _v_either_quoting("checkcommand", "invalid check command"),
+        ),
+        (
+            "checktimeout",
+            r"checktimeout\s*=\s*(.*)",
+            _v_count("checktimeout", "invalid check timeout"),
+        ),
+        (
+            "connecttimeout",
+            r"connecttimeout\s*=\s*(.*)",
+            _v_deprecated("connecttimeout directive deprecated in favour of negotiatetimeout"),
+        ),
+        (
+            "negotiatetimeout",
+            r"negotiatetimeout\s*=\s*(.*)",
+            _v_count("negotiatetimeout", "invalid negotiate timeout"),
+        ),
+        (
+            "checkcount",
+            r"checkcount\s*=\s*(.*)",
+            _v_count("checkcount", "invalid check count", deprecated=True),
+        ),
+        (
+            "failurecount",
+            r"failurecount\s*=\s*(.*)",
+            _v_count("failurecount", "invalid failure count"),
+        ),
+        (
+            "checkinterval",
+            r"checkinterval\s*=\s*(.*)",
+            _v_count("checkinterval", "invalid checkinterval"),
+        ),
+        ("checkport", r"checkport\s*=\s*(.*)", _v_checkport),
+        ("login", r'login\s*=\s*"(.*)"', _v_quoted("login", "invalid login string")),
+        ("passwd", r'passwd\s*=\s*"(.*)"', _v_quoted("passwd", "invalid password")),
+        ("database", r'database\s*=\s*"(.*)"', _v_quoted("database", "invalid database")),
+        ("secret", r'secret\s*=\s*"(.*)"', _v_quoted("secret", "invalid secret")),
+        (
+            "load",
+            r'load\s*=\s*"(.*)"',
+            _v_first_match("load", r"\w+", "invalid string for load testing"),
+        ),
+        (
+            "scheduler",
+            r"scheduler\s*=\s*(.*)",
+            _v_first_match(
+                "scheduler",
+                r"[a-z]+",
+                "invalid scheduler, should be only lowercase letters (a-z)",
+            ),
+        ),
+        (
+            "persistent",
+            r"persistent\s*=\s*(.*)",
+            _v_first_match("persistent", r"\d+", "invalid persistent timeout", int),
+        ),
+        (
+            "schedflags",
+            r"schedflags\s*=\s*(.*)",
+            _v_first_match("schedflags", r"\S+", "invalid sched-flags"),
+        ),
+        ("netmask", r"netmask\s*=\s*(.*)", _v_netmask),
+        ("protocol", r"protocol\s*=\s*(.*)", _v_protocol),
+        ("ops", r"ops\s*=\s*(.*)", _v_yes_no("ops")),
+        ("service", r"service\s*=\s*(.*)", _v_service),
+        ("httpmethod", r"httpmethod\s*=\s*(.*)", _v_httpmethod),
+        ("virtualhost", r"virtualhost\s*=\s*(.*)", _v_virtualhost),
+        ("fallback", r"(fallback(6)?)\s*=\s*(.*)", _v_fallback),
+        (
+            "fallbackcommand",
+            r"fallbackcommand\s*=\s*(.*)",
+            _v_either_quoting("fallbackcommand", "invalid fallback command"),
+        ),
+        ("quiescent", r"quiescent\s*=\s*(.*)", _v_yes_no("quiescent")),
+        ("emailalert", r"emailalert\s*=\s*(.*)", _v_emailalert),
+        ("emailalertfreq", r"emailalertfreq\s*=\s*(\d*)", _v_emailalertfreq),
+        ("emailalertstatus", r"emailalertstatus\s*=\s*(.*)", _v_emailalertstatus),
+        ("monitorfile", r"monitorfile\s*=\s*(.*)", _v_monitorfile),
+        ("cleanstop", r"cleanstop\s*=\s*(.*)", _v_yes_no("cleanstop")),
+        ("smtp", r"smtp\s*=\s*(.*)", _v_smtp),
+        ("servicename", r"servicename\s*=\s*(.*)", _plain("servicename")),
+        ("comment", r"comment\s*=\s*(.*)", _plain("comment")),
+    ]
+)
+
+
+def dispatch(
+    table: tuple[Directive, ...], text: str, ctx: ParseContext, draft: Any, line: int
+) -> bool:
+    """Run the first directive whose pattern matches at the start of `text`."""
+    for directive in table:
+        m = directive.pattern.match(text)
+        if m is not None:
+            directive.handler(ctx, draft, m, line)
+            return True
+    return False

@@ -1,0 +1,368 @@
+"""Read an ldirectord.cf into a Config, accepting and rejecting exactly what the
+Perl original does, with the same messages and line numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+from types import MappingProxyType
+from typing import Any
+
+from ldirectord_py.config.directives import (
+    GLOBAL_DIRECTIVES,
+    VIRTUAL_DIRECTIVES,
+    GlobalDraft,
+    ParseContext,
+    VirtualDraft,
+    dispatch,
+)
+from ldirectord_py.config.errors import ConfigError, ConfigWarning
+from ldirectord_py.config.lexer import GlobalLine, VirtualBlock, lex, split_lines
+from ldirectord_py.config.model import (
+    DEFAULT_CHECKTIMEOUT,
+    DEFAULT_NEGOTIATETIMEOUT,
+    PORT_SERVICES,
+    Config,
+    EmailAlert,
+    Family,
+    GlobalSettings,
+    Protocol,
+    Virtual,
+    bracketed,
+)
+from ldirectord_py.config.reals import (
+    parse_reals,
+    resolve_fallback,
+    resolve_host,
+    resolve_port,
+    split_port,
+)
+from ldirectord_py.config.resolve import Resolver, SystemResolver
+from ldirectord_py.config.values import BadValue
+
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+"""Far beyond any real ldirectord.cf (50,000 reals is about 3 MB); a bigger file
+is a mistake, and reading it would only exhaust memory."""
+
+_V4_HOSTPORT = re.compile(r"(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)", re.ASCII)
+_NAME_HOSTPORT = re.compile(r"([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)", re.ASCII)
+_FWMARK = re.compile(r"(\d+)", re.ASCII)
+_V6_HOSTPORT = re.compile(r"\[([0-9A-Fa-f:]+)\]:([0-9A-Za-z_-]+)", re.ASCII)
+
+
+def default_hostname() -> str:
+    """$HOSTNAME, else the node name, as the original (used for ftp/sip logins)."""
+    return os.environ.get("HOSTNAME") or os.uname().nodename
+
+
+def load(
+    path: str,
+    *,
+    hostname: str | None = None,
+    resolver: Resolver | None = None,
+    debug: bool = False,
+    check_files: bool = True,
+) -> Config:
+    """Read and parse `path` (already located: it is the name used in messages)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError:
+        raise ConfigError(path, 0, f"can not open file {path}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            path, 0, f"file {path} is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB"
+        )
+    return parse_text(
+        data,
+        path,
+        hostname=hostname,
+        resolver=resolver,
+        debug=debug,
+        check_files=check_files,
+    )
+
+
+def parse_text(
+    text: str | bytes,
+    path: str,
+    *,
+    hostname: str | None = None,
+    resolver: Resolver | None = None,
+    debug: bool = False,
+    check_files: bool = True,
+) -> Config:
+    """Parse configuration text; `path` names it in messages.
+
+    `check_files=False` skips the original's parse-time file tests (logfile and
+    monitorfile opened for append, maintenancedir existence), for offline checks."""
+    data = text.encode("latin-1") if isinstance(text, str) else text
+    ctx = ParseContext(
+        path=path,
+        hostname=hostname if hostname is not None else default_hostname(),
+        resolver=resolver if resolver is not None else SystemResolver(),
+        debug=debug,
+        check_files=check_files,
+    )
+    try:
+        settings, drafts = _read(data.decode("latin-1"), ctx)
+        virtuals = tuple(_derive(d, settings, ctx) for d in drafts)
+    except ConfigError as exc:
+        exc.warnings = _warnings(ctx)
+        raise
+    warnings = list(_warnings(ctx))
+    if not settings.fork:
+        for v in virtuals:
+            if "checkinterval" in v.sources:
+                warnings.append(
+                    ConfigWarning(
+                        path,
+                        None,
+                        f"checkinterval in virtual service {v.identity} ignored when fork=no",
+                    )
+                )
+    return Config(
+        path=path,
+        settings=settings,
+        virtuals=virtuals,
+        warnings=tuple(warnings),
+        digest=hashlib.md5(data).hexdigest(),
+    )
+
+
+def _warnings(ctx: ParseContext) -> tuple[ConfigWarning, ...]:
+    return tuple(ConfigWarning(ctx.path, line, msg) for line, msg in ctx.warnings)
+
+
+def _read(text: str, ctx: ParseContext) -> tuple[GlobalSettings, list[VirtualDraft]]:
+    globals_ = GlobalDraft()
+    drafts: list[VirtualDraft] = []
+    seen: set[str] = set()
+    for item in lex(split_lines(text)):
+        if isinstance(item, VirtualBlock):
+            draft = _read_block(item, ctx)
+            identity = _draft_identity(draft)
+            if identity in seen:
+                raise ConfigError(ctx.path, item.end_line, "duplicate virtual server")
+            seen.add(identity)
+            drafts.append(draft)
+            continue
+        _read_global(item, globals_, ctx)
+    return _settings(globals_), drafts
+
+
+def _read_global(item: GlobalLine, draft: GlobalDraft, ctx: ParseContext) -> None:
+    if re.match(r"\s*$", item.text, re.ASCII) or re.match(r"\s*#", item.text, re.ASCII):
+        return
+    try:
+        known = dispatch(GLOBAL_DIRECTIVES, item.text, ctx, draft, item.line)
+    except BadValue as exc:
+        raise ConfigError(ctx.path, item.line, str(exc)) from None
+    if not known:
+        raise ConfigError(ctx.path, item.line, f"Unknown command {item.text} ")
+
+
+def _new_draft(item: VirtualBlock, ctx: ParseContext) -> VirtualDraft:
+    """The virtual line itself: address:port, hostname:port, fwmark or [v6]:port."""
+    family: Family = 6 if item.ipv6 else 4
+    value = item.value
+    hostport: str | None = None
+    port_text = "0"
+    fwmark: str | None = None
+    if (family == 4 and (m := _V4_HOSTPORT.match(value))) or (m := _NAME_HOSTPORT.match(value)):
+        hostport, port_text = f"{m.group(1)}:{m.group(2)}", m.group(2)
+    elif m := _FWMARK.match(value):
+        fwmark = m.group(1)
+    elif (m := _V6_HOSTPORT.match(value)) and family == 4:
+        raise ConfigError(
+            ctx.path,
+            item.line,
+            'cannot specify an IPv6 address here. please use "virtual6" instead.',
+        )
+    elif m := _V6_HOSTPORT.match(value):
+        try:
+            socket.inet_pton(socket.AF_INET6, m.group(1))
+        except OSError:
+            raise ConfigError(
+                ctx.path, item.line, "invalid ipv6 address for virtual server"
+            ) from None
+        hostport, port_text = f"[{m.group(1)}]:{m.group(2)}", m.group(2)
+    else:
+        raise ConfigError(ctx.path, item.line, "invalid address for virtual server")
+
+    protocol = "fwm"
+    if hostport is not None:
+        protocol = "udp" if re.search(r":(53|domain)$", hostport) else "tcp"
+    draft = VirtualDraft(
+        line=item.line,
+        family=family,
+        hostport=hostport,
+        port_text=port_text,
+        fwmark=fwmark,
+        protocol=protocol,
+    )
+    draft.values.update(
+        checktype="negotiate",
+        num_connects=0,
+        scheduler="wrr",
+        checkcommand="/bin/true",
+        request="/",
+        receive="",
+        login="",
+        passwd="",
+        database="",
+        secret="",
+        httpmethod="GET",
+        ops=False,
+    )
+    if fwmark is not None:
+        draft.values["service"] = "none"
+    return draft
+
+
+def _read_block(item: VirtualBlock, ctx: ParseContext) -> VirtualDraft:
+    draft = _new_draft(item, ctx)
+    for entry in item.body:
+        try:
+            known = dispatch(VIRTUAL_DIRECTIVES, entry.command, ctx, draft, entry.line)
+        except BadValue as exc:
+            raise ConfigError(ctx.path, entry.line, str(exc)) from None
+        if not known:
+            raise ConfigError(ctx.path, entry.line, f'Unknown command "{entry.raw}"')
+    # Names are resolved only now: the protocol (for service names) is final.
+    if draft.fallback is not None:
+        try:
+            draft.resolved_fallback = resolve_fallback(
+                draft.fallback, draft.protocol, draft.family, ctx.resolver
+            )
+        except BadValue as exc:
+            raise ConfigError(ctx.path, draft.fallback.line, str(exc)) from None
+    _resolve_virtual(draft, ctx)
+    for text, line in draft.real_lines:
+        try:
+            draft.reals.extend(parse_reals(text, line, draft.family, ctx.resolver))
+        except BadValue as exc:
+            raise ConfigError(ctx.path, line, str(exc)) from None
+    return draft
+
+
+def _resolve_virtual(draft: VirtualDraft, ctx: ParseContext) -> None:
+    if draft.hostport is None:
+        return
+    host, port = split_port(draft.hostport)
+    address = resolve_host(ctx.resolver, host, draft.family)
+    resolved_port = None if port is None else resolve_port(ctx.resolver, port, draft.protocol)
+    if address is None or resolved_port is None:
+        raise ConfigError(ctx.path, draft.line, "invalid address for virtual service")
+    draft.values["address"] = address
+    draft.port_text = resolved_port
+    if "service" not in draft.values:
+        # The original compares the port as written ("021" is not 21).
+        service = PORT_SERVICES.get(int(resolved_port))
+        draft.values["service"] = (
+            service if service and str(int(resolved_port)) == resolved_port else "none"
+        )
+
+
+def _draft_identity(draft: VirtualDraft) -> str:
+    if draft.fwmark is not None:
+        return f"fwm{'6' if draft.family == 6 else ''}:{draft.fwmark}"
+    address = bracketed(draft.values["address"], draft.family)
+    return f"{draft.protocol}:{address}:{draft.port_text}"
+
+
+def _settings(draft: GlobalDraft) -> GlobalSettings:
+    values: dict[str, Any] = dict(draft.values)
+    values["execute"] = tuple(draft.execute)
+    return GlobalSettings(**values, sources=MappingProxyType(dict(draft.sources)))
+
+
+def _effective(draft: VirtualDraft, key: str, default: Any) -> Any:
+    return draft.values.get(key, default)
+
+
+def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) -> Virtual:
+    """The original's ld_setup: the timeout cascade and every inherited value."""
+    v = draft.values
+    port = int(draft.port_text)
+    checktimeout = next(
+        t
+        for t in (
+            v.get("checktimeout"),
+            v.get("negotiatetimeout"),
+            settings.checktimeout,
+            settings.negotiatetimeout,
+            DEFAULT_CHECKTIMEOUT,
+        )
+        if t is not None
+    )
+    negotiatetimeout = next(
+        t
+        for t in (
+            v.get("negotiatetimeout"),
+            v.get("checktimeout"),
+            settings.negotiatetimeout,
+            settings.checktimeout,
+            DEFAULT_NEGOTIATETIMEOUT,
+        )
+        if t is not None
+    )
+    fallback = draft.resolved_fallback
+    inherited = settings.fallback6 if draft.family == 6 else settings.fallback
+    if fallback is None and inherited is not None:
+        fallback = inherited.for_virtual(draft.protocol, port)
+    protocol: Protocol = draft.protocol  # type: ignore[assignment]
+    return Virtual(
+        line=draft.line,
+        family=draft.family,
+        protocol=protocol,
+        address=v.get("address"),
+        port=port,
+        fwmark=None if draft.fwmark is None else int(draft.fwmark),
+        scheduler=v["scheduler"],
+        persistent=v.get("persistent"),
+        netmask=v.get("netmask"),
+        schedflags=v.get("schedflags"),
+        ops=v["ops"],
+        checktype=v["checktype"],
+        num_connects=v["num_connects"],
+        service=v["service"],
+        checkcommand=v["checkcommand"],
+        request=v["request"],
+        receive=v["receive"],
+        httpmethod=v["httpmethod"],
+        virtualhost=v.get("virtualhost"),
+        login=v["login"],
+        passwd=v["passwd"],
+        database=v["database"],
+        secret=v["secret"],
+        load=v.get("load"),
+        checkport=v.get("checkport"),
+        checktimeout=checktimeout,
+        negotiatetimeout=negotiatetimeout,
+        checkcount=_effective(draft, "checkcount", settings.checkcount),
+        failurecount=_effective(draft, "failurecount", settings.failurecount),
+        checkinterval=(
+            _effective(draft, "checkinterval", settings.checkinterval)
+            if settings.fork
+            else settings.checkinterval
+        ),
+        quiescent=_effective(draft, "quiescent", settings.quiescent),
+        cleanstop=_effective(draft, "cleanstop", settings.cleanstop),
+        fallback=fallback,
+        fallbackcommand=_effective(draft, "fallbackcommand", settings.fallbackcommand),
+        emailalert=EmailAlert(
+            to=_effective(draft, "emailalert", settings.emailalert),
+            frequency=_effective(draft, "emailalertfreq", settings.emailalertfreq),
+            statuses=_effective(draft, "emailalertstatus", settings.emailalertstatus),
+            smtp=_effective(draft, "smtp", settings.smtp),
+            sender=settings.emailalertfrom,
+        ),
+        monitorfile=v.get("monitorfile"),
+        servicename=v.get("servicename"),
+        comment=v.get("comment"),
+        reals=tuple(draft.reals),
+        sources=MappingProxyType(dict(draft.sources)),
+    )
