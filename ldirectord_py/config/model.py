@@ -14,6 +14,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
+from ldirectord_py.config.errors import ConfigWarning
+
 Family = Literal[4, 6]
 Protocol = Literal["tcp", "udp", "fwm"]
 
@@ -320,7 +322,7 @@ class Config:
     path: str
     settings: GlobalSettings
     virtuals: tuple[Virtual, ...]
-    warnings: tuple[object, ...] = ()
+    warnings: tuple[ConfigWarning, ...] = ()
     digest: str = ""
 
     def virtual(self, identity: str) -> Virtual | None:
