@@ -1,0 +1,47 @@
+"""The seam between the daemon's lifecycle and the work it supervises.
+
+The lifecycle (pid file, signals, reload, autoreload, execute= instances) lives
+in `ldirectord_py.daemon.loop`; what a running instance actually does (health
+checks, the engine, the ip_vs and route writers) plugs in here as a Director.
+Checks and ip_vs arrive with later issues; until then the daemon runs the
+IdleDirector, so every lifecycle contract can be built and tested on its own.
+
+The daemon guarantees the call order start → reload* → stop, one call at a
+time, each with a complete, validated Config. A Director that raises is logged
+and the daemon keeps running (a reload that raises keeps the old config as
+current); it should therefore apply a config atomically or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ldirectord_py.config import Config
+
+
+class Director(Protocol):
+    async def start(self, config: Config) -> None:
+        """Take over: program the table for `config` and begin checking (the original's
+        ld_start). Long-running work is started as tasks, not awaited here."""
+
+    async def reload(self, config: Config) -> None:
+        """Switch to a new config that has already been parsed completely."""
+
+    async def stop(self) -> None:
+        """Stop checking and clean up per `cleanstop` before the daemon exits."""
+
+
+class IdleDirector:
+    """Checks nothing and programs nothing: the daemon's lifecycle without a data plane."""
+
+    def __init__(self) -> None:
+        self.config: Config | None = None
+
+    async def start(self, config: Config) -> None:
+        self.config = config
+
+    async def reload(self, config: Config) -> None:
+        self.config = config
+
+    async def stop(self) -> None:
+        self.config = None

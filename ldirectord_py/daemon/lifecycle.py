@@ -1,0 +1,256 @@
+"""The commands of the drop-in: start, stop, restart, try-restart, reload, force-reload, status.
+
+Exit codes, and which text goes to stdout and which to stderr, are the interface
+the OCF agent, Heartbeat v1, LSB and systemd depend on (spec 1.4). In order, for
+every command:
+
+1. find the config (`/etc/ha.d/CFG`, `/etc/ha.d/conf/CFG`, then CFG as given);
+   missing → `Config file CFG not found`, exit 1;
+2. parse it completely; an error → the original's `Error [PID] reading file ...`
+   text on stderr, exit 2. Unlike the original, a failing command never removes
+   the pid file of a running daemon (quirk 1, fixed);
+3. log `Invoking ldirectord invoked as: ...`;
+4. look at the pid file (see `pidfile`) and act.
+
+Deliberate differences: `restart` polls every 50 ms (not every second) for the
+old daemon to go, stops waiting as soon as the process is gone even if it left
+its pid file behind, and gives up after STOP_WAIT_TIMEOUT seconds with an error
+(exit 1) instead of hanging forever. `start` returns only once the pid file
+holds the daemon's pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ldirectord_py import LEGACY_VERSION
+from ldirectord_py.config import Config, ConfigError, GlobalSettings, load
+from ldirectord_py.config.locate import instance_name, locate_config
+from ldirectord_py.daemon.daemonize import DaemonizeError, daemonize
+from ldirectord_py.daemon.director import Director, IdleDirector
+from ldirectord_py.daemon.instances import Instances
+from ldirectord_py.daemon.mainloop import Daemon, Instance, block_signals
+from ldirectord_py.daemon.pidfile import PidFile, PidState, PidStatus, process_is_instance
+from ldirectord_py.observe.log import Log
+
+COMMANDS = ("start", "stop", "restart", "try-restart", "reload", "force-reload", "status")
+
+# Default config and instance name when only the command is given.
+DEFAULT_CONFIG = "ldirectord.cf"
+DEFAULT_CFGNAME = "ldirectord"
+
+# restart/try-restart: how long to wait for the old daemon to remove its pid file.
+STOP_WAIT_TIMEOUT = 30.0
+STOP_POLL_INTERVAL = 0.05
+
+DirectorFactory = Callable[[], Director]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One command line, after option parsing."""
+
+    argv0: str
+    args: tuple[str, ...]
+    debug: bool
+
+    @property
+    def config_arg(self) -> str:
+        return self.args[0] if len(self.args) >= 2 else DEFAULT_CONFIG
+
+    @property
+    def cfgname(self) -> str:
+        """The instance name: the config argument as written, after its last `/`."""
+        if len(self.args) >= 2:
+            return instance_name(self.args[0])
+        return DEFAULT_CFGNAME
+
+    @property
+    def command(self) -> str:
+        return self.args[1] if len(self.args) >= 2 else self.args[0]
+
+
+def program_path(argv0: str) -> str:
+    """The program to run for `execute=` instances: ourselves, by absolute path."""
+    path = os.path.abspath(argv0)
+    if os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    return shutil.which("ldirectord") or "/usr/sbin/ldirectord"
+
+
+def _loader(debug: bool) -> Callable[[str], Config]:
+    """Parse like the original: under -d the logfile is not test-opened."""
+
+    def load_config(path: str) -> Config:
+        return load(path, debug=debug)
+
+    return load_config
+
+
+class Lifecycle:
+    """Runs one command for one invocation and returns the exit status."""
+
+    def __init__(
+        self, invocation: Invocation, director_factory: DirectorFactory = IdleDirector
+    ) -> None:
+        self.inv = invocation
+        self.director_factory = director_factory
+        self.cfgname = invocation.cfgname
+        self.program = program_path(invocation.argv0)
+        self.loader = _loader(invocation.debug)
+        defaults = GlobalSettings()
+        self.log = Log.build(
+            logfile=defaults.logfile,
+            supervised=defaults.supervised,
+            cfgname=self.cfgname,
+            debug=invocation.debug,
+        )
+
+    # -- helpers ------------------------------------------------------------------
+
+    def exit(self, status: int, reason: str) -> int:
+        if status != 0 or self.inv.debug:
+            self.log.info(f"Exiting with exit_status {status}: {reason}")
+        return status
+
+    def init_error(self, message: str) -> int:
+        """An error before the daemon exists: logged, and on stderr unless -d (where
+        the log already is stderr)."""
+        self.log.info(message)
+        if not self.inv.debug:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        return self.exit(1, "Initialisation Error")
+
+    # -- the command ----------------------------------------------------------------
+
+    def run(self) -> int:
+        path = locate_config(self.inv.config_arg)
+        if path is None:
+            return self.init_error(f"Config file {self.inv.config_arg} not found")
+        pid = os.getpid()
+        try:
+            config = self.loader(path)
+        except ConfigError as err:
+            sys.stderr.write("".join(w.perl_text(pid) for w in err.warnings))
+            sys.stderr.write(err.perl_text(pid))
+            sys.stderr.flush()
+            return self.exit(2, "config_error: Configuration Error")
+        sys.stderr.write("".join(w.perl_text(pid) for w in config.warnings))
+        sys.stderr.flush()
+        self.log = Log.build(
+            logfile=config.settings.logfile,
+            supervised=config.settings.supervised,
+            cfgname=self.cfgname,
+            debug=self.inv.debug,
+        )
+        words = "".join(f"{arg} " for arg in self.inv.args)
+        self.log.info(f"Invoking ldirectord invoked as: {self.inv.argv0} {words}")
+        return self.dispatch(path, config)
+
+    def dispatch(self, path: str, config: Config) -> int:
+        command = self.inv.command
+        pidfile = PidFile(self.cfgname)
+        state = pidfile.read()
+        done = f"Exiting from ldirectord {command}"
+        if state.running:
+            assert state.pid is not None
+            if command == "start":
+                return self.exit(0, done)
+            if command == "stop":
+                _signal(state.pid, signal.SIGTERM)
+                return self.exit(0, done)
+            if command in ("reload", "force-reload"):
+                _signal(state.pid, signal.SIGHUP)
+                return self.exit(0, done)
+            if command == "status":
+                message = f"ldirectord for {path} is running with pid: {state.pid}"
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
+                Instances(self.program, self.log).status(config.settings.execute)
+                self.log.info(message)
+                self.log.info(done)
+                return self.exit(0, done)
+            # restart, try-restart: stop the old one, then fall through to start.
+            _signal(state.pid, signal.SIGTERM)
+            if not self.wait_for_stop(pidfile, state):
+                message = (
+                    f"ldirectord for {path} (pid {state.pid}) did not stop within "
+                    f"{STOP_WAIT_TIMEOUT:g} seconds; not starting a second one"
+                )
+                self.log.info(message)
+                sys.stderr.write(message + "\n")
+                return self.exit(1, done)
+        elif command in ("stop", "try-restart"):
+            return self.exit(0, done)
+        elif command == "status":
+            status = 3
+            if state.status is PidStatus.STALE:
+                message = f"ldirectord stale pid file {pidfile.path} for {path}"
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
+                self.log.info(message)
+                status = 1
+            sys.stdout.write(f"ldirectord is stopped for {path}\n")
+            sys.stdout.flush()
+            return self.exit(status, done)
+        elif command in ("reload", "force-reload"):
+            self.log.info(f"ldirectord is stopped for {path}")
+            return self.exit(1, done)
+        return self.start(path, config, pidfile)
+
+    def wait_for_stop(self, pidfile: PidFile, state: PidState) -> bool:
+        """Until the pid file is gone or its process has exited; False on timeout."""
+        assert state.pid is not None
+        deadline = time.monotonic() + STOP_WAIT_TIMEOUT
+        while os.path.exists(pidfile.path) and process_is_instance(state.pid, self.cfgname):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(STOP_POLL_INTERVAL)
+        return True
+
+    def start(self, path: str, config: Config, pidfile: PidFile) -> int:
+        # The daemon works from `/`, so it re-reads the file by absolute path (the
+        # original keeps a relative CONFIG and then cannot reload it).
+        instance = Instance(
+            config_path=os.path.abspath(path),
+            cfgname=self.cfgname,
+            program=self.program,
+            debug=self.inv.debug,
+            loader=self.loader,
+        )
+        if config.settings.supervised or self.inv.debug:
+            # Foreground, and (quirk 8, kept) no pid file.
+            self.log.info(f"Starting {LEGACY_VERSION} with pid: {os.getpid()}")
+            block_signals()
+            return Daemon(instance, config, self.log, self.director_factory(), None).run()
+
+        self.log.info(f"Starting {LEGACY_VERSION} as daemon")
+
+        def publish(pid: int) -> None:
+            block_signals()
+            try:
+                pidfile.write(pid)
+            except OSError as err:
+                raise OSError(f"Can not open {pidfile.path}") from err
+
+        try:
+            in_daemon = daemonize(publish)
+        except DaemonizeError as err:
+            return self.init_error(str(err))
+        if not in_daemon:
+            return 0
+        return Daemon(instance, config, self.log, self.director_factory(), pidfile).run()
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    """Like the original, a failed kill (the process just went away) is not an error."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signum)

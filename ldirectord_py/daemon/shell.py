@@ -1,0 +1,62 @@
+"""External commands (execute= instances, callback) run as the original runs them:
+one string through `/bin/sh -c`, environment inherited, exit status only logged.
+
+The daemon awaits them without blocking its event loop, and with a bound, so a
+hung helper can delay a reload or a stop but never wedge the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+
+from ldirectord_py.observe.log import Log
+
+# Generous: an `ldirectord other.cf start` returns in well under a second.
+COMMAND_TIMEOUT = 60.0
+
+
+def describe_status(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"killed by signal {name}"
+    return f"exit status {returncode}"
+
+
+def run_sync(command: str, log: Log) -> int:
+    """Run and wait, with stdout/stderr passed through (used by `status`)."""
+    log.debug_detail(f"Running system({command})")
+    try:
+        returncode = subprocess.run(["/bin/sh", "-c", command], check=False).returncode
+    except OSError as err:
+        log.info(f"system({command}) failed: {err.strerror or err}")
+        return 127
+    if returncode != 0:
+        log.info(f"system({command}) failed: {describe_status(returncode)}")
+    return returncode
+
+
+async def run_async(command: str, log: Log, timeout: float = COMMAND_TIMEOUT) -> int:
+    """Run and await; a command that outlives `timeout` is killed and counts as failed."""
+    log.debug_detail(f"Running system({command})")
+    try:
+        proc = await asyncio.create_subprocess_exec("/bin/sh", "-c", command)
+    except OSError as err:
+        log.info(f"system({command}) failed: {err.strerror or err}")
+        return 127
+    try:
+        returncode = await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        log.info(f"system({command}) failed: still running after {timeout:g} seconds, killed")
+        return -1
+    if returncode != 0:
+        log.info(f"system({command}) failed: {describe_status(returncode)}")
+    return returncode

@@ -1,0 +1,147 @@
+"""The daemon's log, written where the `logfile` directive says, as the original writes it.
+
+Operators grep these lines and logrotate rotates the file without a postrotate
+hook, so the format and the open-per-line behaviour are part of the contract:
+
+* a `logfile` starting with `/` is a file; every line is
+  `[Fri Nov 27 01:24:29 2026|CFGNAME|PID] message`, and the file is opened and
+  closed for every line (a rotated file is simply recreated);
+* anything else names a syslog facility (ident `ldirectord`, option pid,
+  priority info);
+* `-d` sends every message to stderr, `supervised=yes` to stdout as
+  `[<localtime>] message`.
+
+If a line cannot be written to the file, the message goes to stderr instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import syslog
+import time
+from typing import Protocol, TextIO
+
+# Facility names as syslog.conf spells them; the original passes the name to
+# Sys::Syslog, which accepts these (with or without a LOG_ prefix).
+_FACILITIES: dict[str, int] = {
+    "auth": syslog.LOG_AUTH,
+    "authpriv": syslog.LOG_AUTHPRIV,
+    "cron": syslog.LOG_CRON,
+    "daemon": syslog.LOG_DAEMON,
+    "ftp": getattr(syslog, "LOG_FTP", 11 << 3),
+    "kern": syslog.LOG_KERN,
+    "lpr": syslog.LOG_LPR,
+    "mail": syslog.LOG_MAIL,
+    "news": syslog.LOG_NEWS,
+    "syslog": syslog.LOG_SYSLOG,
+    "user": syslog.LOG_USER,
+    "uucp": syslog.LOG_UUCP,
+    **{f"local{i}": getattr(syslog, f"LOG_LOCAL{i}") for i in range(8)},
+}
+
+
+def localtime_text(now: float | None = None) -> str:
+    """Perl's scalar localtime(): `Fri Nov  7 01:24:29 2026` (day padded with a space)."""
+    return time.asctime(time.localtime(now))
+
+
+def syslog_facility(name: str) -> int:
+    """The facility code for a `logfile` value; unknown names fall back to `user`,
+    which is what syslog(3) uses when no facility is given."""
+    key = name.strip().lower()
+    key = key.removeprefix("log_")
+    return _FACILITIES.get(key, syslog.LOG_USER)
+
+
+class Sink(Protocol):
+    """Where one log line goes."""
+
+    def write(self, message: str) -> None: ...
+
+
+class FileSink:
+    """A log file, reopened for every line so logrotate needs no signal."""
+
+    def __init__(self, path: str, cfgname: str) -> None:
+        self.path = path
+        self.cfgname = cfgname
+
+    def write(self, message: str) -> None:
+        line = f"[{localtime_text()}|{self.cfgname}|{os.getpid()}] {message}\n"
+        try:
+            with open(self.path, "a", encoding="utf-8", errors="backslashreplace") as fh:
+                fh.write(line)
+        except OSError:
+            _write_stream(sys.stderr, message + "\n")
+
+
+class SyslogSink:
+    """Syslog with ident `ldirectord`, the pid option and priority info."""
+
+    def __init__(self, facility: str) -> None:
+        self.facility = syslog_facility(facility)
+        self._opened = False
+
+    def write(self, message: str) -> None:
+        if not self._opened:
+            syslog.openlog("ldirectord", syslog.LOG_PID, self.facility)
+            self._opened = True
+        syslog.syslog(syslog.LOG_INFO, message)
+
+
+class StderrSink:
+    """`-d`: every message on stderr, as it happens."""
+
+    def write(self, message: str) -> None:
+        _write_stream(sys.stderr, message + "\n")
+
+
+class SupervisedSink:
+    """`supervised=yes`: `[<localtime>] message` on stdout, for a supervisor to collect."""
+
+    def write(self, message: str) -> None:
+        _write_stream(sys.stdout, f"[{localtime_text()}] {message}\n")
+
+
+def _write_stream(stream: TextIO, text: str) -> None:
+    """Write and flush, ignoring a closed or broken stream: losing a log line must
+    never take the daemon down."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class Log:
+    """The ld_log of the original: one message per call, one trailing newline removed.
+
+    `debug` mirrors `-d`; `debug_detail()` messages (commands run, exit status 0)
+    only appear then, as the original's debug level 3 does.
+    """
+
+    def __init__(self, sink: Sink, *, debug: bool = False) -> None:
+        self.sink = sink
+        self.debug = debug
+
+    @classmethod
+    def build(cls, *, logfile: str, supervised: bool, cfgname: str, debug: bool) -> Log:
+        """Choose the destination the way the original's ld_log does, in its order."""
+        sink: Sink
+        if debug:
+            sink = StderrSink()
+        elif supervised:
+            sink = SupervisedSink()
+        elif logfile.startswith("/"):
+            sink = FileSink(logfile, cfgname)
+        else:
+            sink = SyslogSink(logfile)
+        return cls(sink, debug=debug)
+
+    def info(self, message: str) -> None:
+        self.sink.write(message.removesuffix("\n"))
+
+    def debug_detail(self, message: str) -> None:
+        if self.debug:
+            self.info(message)
