@@ -15,7 +15,10 @@ sandbox kills whatever still carries it when the test ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import select
 import shutil
 import signal
 import subprocess
@@ -25,10 +28,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).resolve().parent / "ldirectord_test_driver.py"
 
 # Runs inside the new mount namespace: bind the sandbox dirs, cd, exec the command.
 _NS_SCRIPT = """
@@ -114,12 +119,19 @@ class Sandbox:
         self.binary = ldirectord_binary()
         self.log = root / "ld.log"
         self.devlog: Path | None = None
+        self.extra_env: dict[str, str] = {}
         self._extra_pids: list[int] = []
 
     # -- configs -------------------------------------------------------------------
 
-    def config(self, name: str = "t.cf", *, globals_: str = "", log: Path | None = None,
-               directory: Path | None = None) -> Path:
+    def config(
+        self,
+        name: str = "t.cf",
+        *,
+        globals_: str = "",
+        log: Path | None = None,
+        directory: Path | None = None,
+    ) -> Path:
         """Write a valid config (checkinterval, logfile, extra globals, one virtual)."""
         path = (directory or self.root) / name
         logfile = log or self.log
@@ -150,18 +162,33 @@ class Sandbox:
                 "LDTEST_DEVLOG": str(self.devlog or ""),
             }
         )
+        env.update(self.extra_env)
         return env
 
     def ns_argv(self, *argv: str | Path) -> list[str]:
         unshare = _require("unshare", "util-linux")
-        return [unshare, "-m", "--propagation", "private", "--",
-                "/bin/sh", "-c", _NS_SCRIPT, "sh", *map(str, argv)]
+        return [
+            unshare,
+            "-m",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+            _NS_SCRIPT,
+            "sh",
+            *map(str, argv),
+        ]
 
     def call(self, *argv: str | Path, timeout: float = 20.0) -> Result:
         """Run any command in the namespace and wait for it."""
         proc = subprocess.run(
-            self.ns_argv(*argv), env=self.env(), capture_output=True, text=True,
-            timeout=timeout, check=False,
+            self.ns_argv(*argv),
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
@@ -169,11 +196,18 @@ class Sandbox:
         """`ldirectord ARGS...` in the namespace."""
         return self.call(self.binary, *args, timeout=timeout)
 
+    def driver(self, *args: str | Path, timeout: float = 20.0) -> Result:
+        """`ldirectord ARGS...` with a scripted Director (see ldirectord_test_driver.py)."""
+        return self.call(sys.executable, DRIVER, *args, timeout=timeout)
+
     def popen(self, *argv: str | Path) -> subprocess.Popen[str]:
         """Start a foreground command in the namespace (caller waits/kills it)."""
         proc = subprocess.Popen(
-            self.ns_argv(*argv), env=self.env(), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            self.ns_argv(*argv),
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self._extra_pids.append(proc.pid)
         return proc
@@ -210,15 +244,11 @@ class Sandbox:
 
     def cleanup(self) -> None:
         for pid in {*self.marked_pids(), *self._extra_pids}:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         for pid in self._extra_pids:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
 
 
 @pytest.fixture
@@ -232,6 +262,28 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield box
     finally:
         box.cleanup()
+
+
+def read_until(stream: IO[str], pattern: str, timeout: float = 5.0) -> tuple[re.Match[str], str]:
+    """Read a child's pipe until `pattern` matches a line; returns the match and all text."""
+    fd = stream.fileno()
+    os.set_blocking(fd, False)
+    text = ""
+    regex = re.compile(pattern, re.M)
+    deadline = time.monotonic() + timeout
+    while True:
+        match = regex.search(text)
+        if match:
+            return match, text
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            pytest.fail(f"timed out waiting for {pattern!r}; got {text!r}")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                pytest.fail(f"stream closed before {pattern!r}; got {text!r}")
+            text += chunk.decode()
 
 
 def dead_pid() -> int:

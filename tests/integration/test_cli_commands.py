@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Sandbox, alive, dead_pid, wait_until
+
+from tests.integration.conftest import Sandbox, alive, dead_pid, wait_until
 
 STATES = ["running", "stale", "foreign", "absent", "empty"]
 
@@ -143,8 +144,10 @@ def test_reload(sandbox: Sandbox, state: str, command: str) -> None:
     if state == "running":
         assert res.rc == 0
         wait_until(
-            lambda: f"|t.cf|{s.pid}] Reloading Linux Director Daemon config on signal"
-            in sandbox.log_text(),
+            lambda: (
+                f"|t.cf|{s.pid}] Reloading Linux Director Daemon config on signal"
+                in sandbox.log_text()
+            ),
             "the daemon logs the reload",
         )
         assert sandbox.read_pid() == s.pid and alive(s.pid or 0)
@@ -182,9 +185,10 @@ def test_broken_config_never_touches_a_running_daemon(sandbox: Sandbox, command:
     assert res.err.startswith("Error [")
     assert sandbox.read_pid() == pid and alive(pid)
     assert "Reloading" not in sandbox.log_text() and "terminated" not in sandbox.log_text()
-    assert "Exiting with exit_status 2: config_error: Configuration Error" in (
-        sandbox.varlog / "ldirectord.log"
-    ).read_text()
+    assert (
+        "Exiting with exit_status 2: config_error: Configuration Error"
+        in (sandbox.varlog / "ldirectord.log").read_text()
+    )
     cfg.write_text(good)
     res = sandbox.ld(cfg, "status")
     assert (res.rc, res.err) == (0, f"ldirectord for {cfg} is running with pid: {pid}\n")

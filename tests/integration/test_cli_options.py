@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Sandbox
 
 from ldirectord_py import __version__
+from tests.integration.conftest import Sandbox
 
 VERSION_TEXT = (
     "Linux Director v1.186-ha\n"
@@ -41,8 +41,10 @@ def test_help_prints_a_manual_and_exits_0(sandbox: Sandbox, flag: str) -> None:
     [
         (["-x", "status"], ["Unknown option: x"]),
         (["--deb", "status"], ["Unknown option: deb"]),
-        (["-debug", "status"], ["Unknown option: e", "Unknown option: b", "Unknown option: u",
-                                "Unknown option: g"]),
+        (
+            ["-debug", "status"],
+            ["Unknown option: e", "Unknown option: b", "Unknown option: u", "Unknown option: g"],
+        ),
         (["--debug=1", "status"], ["Option debug does not take an argument"]),
         (["-hx"], ["Unknown option: x"]),
         (["-D", "status"], ["Unknown option: D"]),
@@ -168,5 +170,6 @@ def test_warnings_go_to_stderr(sandbox: Sandbox) -> None:
     cfg.write_text(text)
     res = sandbox.ld(cfg, "status")
     assert res.rc == 3
-    assert re.fullmatch(r"Warning \[\d+\]: checkinterval in virtual service .* ignored.*\n",
-                        res.err), res.err
+    assert re.fullmatch(
+        r"Warning \[\d+\]: checkinterval in virtual service .* ignored.*\n", res.err
+    ), res.err

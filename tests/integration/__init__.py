@@ -1,0 +1,1 @@
+"""Integration tests: the real command line and daemon, run in private mount namespaces."""
