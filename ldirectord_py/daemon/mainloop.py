@@ -36,7 +36,7 @@ from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.director import Director
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.pidfile import PidFile
-from ldirectord_py.daemon.watch import ConfigWatcher
+from ldirectord_py.daemon.watch import ConfigWatcher, file_digest
 from ldirectord_py.observe.log import Log
 
 TERMINATING_SIGNALS: tuple[signal.Signals, ...] = (
@@ -185,10 +185,16 @@ class Daemon:
     async def _reload(self) -> None:
         """Parse completely, then switch; on any error the running config stays whole."""
         pid = os.getpid()
+        path = self.instance.config_path
         try:
-            new = self.instance.loader(self.instance.config_path)
+            seen: str | None = file_digest(path)
+        except OSError:
+            seen = None
+        try:
+            new = self.instance.loader(path)
         except ConfigError as err:
-            self.watcher.rebase(None)
+            # Remember the broken content, so that the fix is noticed whenever it lands.
+            self.watcher.rebase(seen)
             for warning in err.warnings:
                 self.log.info(warning.perl_text(pid))
             self.log.info(err.perl_text(pid))

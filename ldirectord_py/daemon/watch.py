@@ -2,8 +2,10 @@
 
 Like the original's check_cfgfile: a cheap stat first, and only when that
 changed, an MD5 of the content; a change is reported only if the content
-differs from the last known digest. After each (re)load the baseline is reset,
-so nothing fires on the first pass. We compare the stat in nanoseconds (and
+differs from the last known digest. After each (re)load attempt the baseline is
+the content just read, good or broken, so nothing fires on the first pass and a
+fix to a broken file is noticed whenever it lands (the original forgets the
+digest and can miss a fix written within one interval). We compare the stat in nanoseconds (and
 size, inode and device), where the original compares whole-second mtimes, so
 two edits within one second, or a file replaced by rename, are not missed.
 """
