@@ -227,9 +227,10 @@ class Lifecycle:
             loader=self.loader,
         )
         if config.settings.supervised or self.inv.debug:
-            # Foreground, and (quirk 8, kept) no pid file.
-            self.log.info(f"Starting {LEGACY_VERSION} with pid: {os.getpid()}")
+            # Foreground, and (quirk 8, kept) no pid file. Signals are held from
+            # before we announce our pid, so a TERM right after it stops us cleanly.
             block_signals()
+            self.log.info(f"Starting {LEGACY_VERSION} with pid: {os.getpid()}")
             return Daemon(instance, config, self.log, self.director_factory(), None).run()
 
         self.log.info(f"Starting {LEGACY_VERSION} as daemon")
