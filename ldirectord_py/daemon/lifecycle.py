@@ -36,7 +36,6 @@ from ldirectord_py.config.locate import instance_name, locate_config
 from ldirectord_py.daemon.daemonize import DaemonizeError, daemonize
 from ldirectord_py.daemon.director import Director, IdleDirector
 from ldirectord_py.daemon.instances import Instances
-from ldirectord_py.daemon.mainloop import Daemon, Instance, block_signals
 from ldirectord_py.daemon.pidfile import PidFile, PidState, PidStatus, process_is_instance
 from ldirectord_py.observe.log import Log
 
@@ -217,6 +216,9 @@ class Lifecycle:
         return True
 
     def start(self, path: str, config: Config, pidfile: PidFile) -> int:
+        # Imported here: only `start` runs the asyncio loop; status & co. start faster.
+        from ldirectord_py.daemon.mainloop import Daemon, Instance, block_signals
+
         # The daemon works from `/`, so it re-reads the file by absolute path (the
         # original keeps a relative CONFIG and then cannot reload it).
         instance = Instance(

@@ -7,7 +7,6 @@ hung helper can delay a reload or a stop but never wedge the daemon.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import subprocess
@@ -43,6 +42,8 @@ def run_sync(command: str, log: Log) -> int:
 
 async def run_async(command: str, log: Log, timeout: float = COMMAND_TIMEOUT) -> int:
     """Run and await; a command that outlives `timeout` is killed and counts as failed."""
+    import asyncio  # here, not at the top: `status` and friends never need the loop
+
     log.debug_detail(f"Running system({command})")
     try:
         proc = await asyncio.create_subprocess_exec("/bin/sh", "-c", command)

@@ -125,7 +125,9 @@ def test_restart(sandbox: Sandbox, state: str, command: str) -> None:
     assert (res.rc, res.out, res.err) == (0, "", "")
     if state == "running":
         assert s.pid is not None
-        assert not alive(s.pid), "restart returns only after the old daemon is gone"
+        # restart waits for the old daemon to remove its pid file (its last act
+        # before the interpreter exits), then starts the new one.
+        wait_until(lambda: not alive(s.pid or 0), "the old daemon exits", timeout=2)
         assert_new_daemon(sandbox, s, old=s.pid)
         assert "terminated on signal: TERM" in sandbox.log_text()
     elif command == "restart":
