@@ -227,6 +227,11 @@ def run(argv0: str, argv: list[str], director_factory: DirectorFactory | None = 
 
 def main() -> int:
     """Console entry point: never a traceback, always an exit status."""
+    # Arguments and paths are bytes to the kernel; echo them back unchanged, as the
+    # original does, instead of failing on a name that is not valid UTF-8.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     try:
         return run(sys.argv[0], sys.argv[1:])
     except KeyboardInterrupt:

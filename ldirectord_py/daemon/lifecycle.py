@@ -244,6 +244,7 @@ class Lifecycle:
             except OSError as err:
                 raise OSError(f"Can not open {pidfile.path}") from err
 
+        self.log.close()
         try:
             in_daemon = daemonize(publish)
         except DaemonizeError as err:

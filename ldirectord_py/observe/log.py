@@ -20,7 +20,7 @@ import os
 import sys
 import syslog
 import time
-from typing import Protocol, TextIO
+from typing import TextIO
 
 # Facility names as syslog.conf spells them; the original passes the name to
 # Sys::Syslog, which accepts these (with or without a LOG_ prefix).
@@ -54,13 +54,17 @@ def syslog_facility(name: str) -> int:
     return _FACILITIES.get(key, syslog.LOG_USER)
 
 
-class Sink(Protocol):
+class Sink:
     """Where one log line goes."""
 
-    def write(self, message: str) -> None: ...
+    def write(self, message: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release anything held open between lines (only syslog holds anything)."""
 
 
-class FileSink:
+class FileSink(Sink):
     """A log file, reopened for every line so logrotate needs no signal."""
 
     def __init__(self, path: str, cfgname: str) -> None:
@@ -70,13 +74,13 @@ class FileSink:
     def write(self, message: str) -> None:
         line = f"[{localtime_text()}|{self.cfgname}|{os.getpid()}] {message}\n"
         try:
-            with open(self.path, "a", encoding="utf-8", errors="backslashreplace") as fh:
+            with open(self.path, "a", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(line)
         except OSError:
             _write_stream(sys.stderr, message + "\n")
 
 
-class SyslogSink:
+class SyslogSink(Sink):
     """Syslog with ident `ldirectord`, the pid option and priority info."""
 
     def __init__(self, facility: str) -> None:
@@ -89,15 +93,22 @@ class SyslogSink:
             self._opened = True
         syslog.syslog(syslog.LOG_INFO, message)
 
+    def close(self) -> None:
+        """Drop the connection before daemonizing closes descriptors behind its back
+        (the C library would otherwise reuse or close a recycled fd number)."""
+        if self._opened:
+            syslog.closelog()
+            self._opened = False
 
-class StderrSink:
+
+class StderrSink(Sink):
     """`-d`: every message on stderr, as it happens."""
 
     def write(self, message: str) -> None:
         _write_stream(sys.stderr, message + "\n")
 
 
-class SupervisedSink:
+class SupervisedSink(Sink):
     """`supervised=yes`: `[<localtime>] message` on stdout, for a supervisor to collect."""
 
     def write(self, message: str) -> None:
@@ -141,6 +152,9 @@ class Log:
 
     def info(self, message: str) -> None:
         self.sink.write(message.removesuffix("\n"))
+
+    def close(self) -> None:
+        self.sink.close()
 
     def debug_detail(self, message: str) -> None:
         if self.debug:

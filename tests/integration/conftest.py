@@ -186,6 +186,7 @@ class Sandbox:
             self.ns_argv(*argv),
             env=self.env(),
             capture_output=True,
+            errors="surrogateescape",
             text=True,
             timeout=timeout,
             check=False,

@@ -173,3 +173,26 @@ def test_warnings_go_to_stderr(sandbox: Sandbox) -> None:
     assert re.fullmatch(
         r"Warning \[\d+\]: checkinterval in virtual service .* ignored.*\n", res.err
     ), res.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["\udcff.cf", "status"],  # not valid UTF-8
+        ["/", "status"],  # a directory
+        ["/dev/null", "status"],  # not a regular file
+        ["x/", "status"],
+        ["", "status"],
+        ["binary.cf", "status"],
+        ["huge-line.cf", "status"],
+    ],
+)
+def test_odd_input_never_gives_a_traceback(sandbox: Sandbox, args: list[str]) -> None:
+    (sandbox.cwd / "binary.cf").write_bytes(bytes(range(256)) * 4)
+    (sandbox.cwd / "huge-line.cf").write_text("virtual=" + "9" * 100_000 + "\n")
+    res = sandbox.ld(*args)
+    assert res.rc in (1, 2), res
+    if args[0] == "\udcff.cf":
+        assert res.err == "Config file \udcff.cf not found\n", "the name is echoed unchanged"
+    assert "Traceback" not in res.err and "internal error" not in res.err
+    assert res.err.endswith("\n") and res.err.count("\n") <= 3, res.err

@@ -234,30 +234,42 @@ def test_restart_does_not_wait_for_a_pid_file_left_by_a_killed_daemon(sandbox: S
 
 
 def test_syslog_facility(sandbox: Sandbox) -> None:
-    """A logfile that does not start with / is a syslog facility (ident ldirectord, pid, info)."""
+    """A logfile that does not start with / is a syslog facility (ident ldirectord,
+    option pid, priority info), for the CLI and for the daemon after it detached."""
     sock_path = sandbox.root / "devlog.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(str(sock_path))
     server.settimeout(5)
     sandbox.devlog = sock_path
+    messages: list[str] = []
+
+    def receive_until(text: str) -> None:
+        while not any(text in m for m in messages):
+            messages.append(server.recv(4096).decode().rstrip("\0"))
+
     try:
         cfg = sandbox.root / "t.cf"
         cfg.write_text(sandbox.config().read_text().replace(f'"{sandbox.log}"', '"local0"'))
-        res = sandbox.ld(cfg, "status")
-        assert res.rc == 3
-        first = server.recv(4096).decode()
-        second = server.recv(4096).decode()
+        assert sandbox.ld(cfg, "status").rc == 3
+        receive_until("Exiting with exit_status 3")
+        # <134> = facility local0 (16) * 8 + priority info (6)
+        assert re.fullmatch(
+            rf"<134>.*ldirectord\[\d+\]: Invoking ldirectord invoked as: .* "
+            rf"{re.escape(str(cfg))} status ",
+            messages[0],
+        ), messages
+        assert messages[1].startswith("<134>")
+        assert messages[1].endswith("Exiting with exit_status 3: Exiting from ldirectord status")
+        pid = sandbox.start(cfg)
+        os.kill(pid, signal.SIGTERM)
+        receive_until("terminated on signal")
     finally:
         server.close()
-    # <134> = facility local0 (16) * 8 + priority info (6)
-    assert re.fullmatch(
-        rf"<134>.*ldirectord\[\d+\]: Invoking ldirectord invoked as: .* {re.escape(str(cfg))} "
-        r"status \x00?",
-        first,
-    ), first
-    assert second.startswith("<134>") and second.rstrip("\0").endswith(
-        "Exiting with exit_status 3: Exiting from ldirectord status"
-    )
+    assert any(
+        m.startswith("<134>")
+        and m.endswith(f"ldirectord[{pid}]: Linux Director Daemon terminated on signal: TERM")
+        for m in messages
+    ), messages
 
 
 def test_log_file_is_reopened_for_every_line(sandbox: Sandbox) -> None:
