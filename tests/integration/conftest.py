@@ -39,6 +39,7 @@ DRIVER = Path(__file__).resolve().parent / "ldirectord_test_driver.py"
 _NS_SCRIPT = """
 set -e
 mount --bind "$LDTEST_RUN" /run
+if [ -n "$LDTEST_RUN_RO" ]; then mount -o remount,bind,ro /run; fi
 mount --bind "$LDTEST_HA" /etc/ha.d
 mount --bind "$LDTEST_VARLOG" /var/log
 if [ -n "$LDTEST_DEVLOG" ]; then

@@ -48,6 +48,16 @@ def test_start_returns_with_the_pid_file_written(sandbox: Sandbox) -> None:
     assert re.search(r"\|t\.cf\|\d+\] Starting Linux Director v1\.186-ha as daemon\n", log)
 
 
+def test_start_fails_clearly_when_the_pid_file_cannot_be_written(sandbox: Sandbox) -> None:
+    cfg = sandbox.config()
+    sandbox.extra_env = {"LDTEST_RUN_RO": "1"}  # /run mounted read-only
+    res = sandbox.ld(cfg, "start")
+    assert (res.rc, res.out) == (1, "")
+    assert res.err == "Can not open /var/run/ldirectord.t.cf.pid\n"
+    assert "Exiting with exit_status 1: Initialisation Error" in sandbox.log_text()
+    assert sandbox.marked_pids() == [], "no daemon is left behind"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
 def test_terminating_signal_stops_cleanly(sandbox: Sandbox, sig: signal.Signals) -> None:
     cfg = sandbox.config()
