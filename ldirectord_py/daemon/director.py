@@ -7,7 +7,9 @@ Checks and ip_vs arrive with later issues; until then the daemon runs the
 IdleDirector, so every lifecycle contract can be built and tested on its own.
 
 The daemon guarantees the call order start → reload* → stop, one call at a
-time, each with a complete, validated Config. A Director that raises is logged
+time, each with a complete, validated Config. Signals are acted on between
+calls, so a call should return promptly and leave long-running work (the check
+loop) to tasks it owns; `stop` ends them. A Director that raises is logged
 and the daemon keeps running (a reload that raises keeps the old config as
 current); it should therefore apply a config atomically or not at all.
 """

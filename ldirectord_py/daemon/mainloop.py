@@ -114,9 +114,13 @@ class Daemon:
     # -- running ---------------------------------------------------------------
 
     def run(self) -> int:
-        """Run until a terminating signal; returns the exit status (0)."""
+        """Run until a terminating signal; returns the exit status (0, or 1 if the
+        loop itself could not run, which is logged: a daemon has no stderr)."""
         try:
             return asyncio.run(self._main())
+        except Exception as err:
+            self._log_exception("Linux Director Daemon failed", err)
+            return 1
         finally:
             self._remove_pidfile()
 

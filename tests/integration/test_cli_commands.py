@@ -14,6 +14,8 @@ import pytest
 
 from tests.integration.conftest import Sandbox, alive, dead_pid, wait_until
 
+pytestmark = pytest.mark.root
+
 STATES = ["running", "stale", "foreign", "absent", "empty"]
 
 

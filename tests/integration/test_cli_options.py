@@ -9,6 +9,8 @@ import pytest
 from ldirectord_py import __version__
 from tests.integration.conftest import Sandbox
 
+pytestmark = pytest.mark.root
+
 VERSION_TEXT = (
     "Linux Director v1.186-ha\n"
     "1999-2006 Jacob Rief, Horms and others\n"

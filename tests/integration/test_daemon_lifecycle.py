@@ -13,6 +13,8 @@ import pytest
 
 from tests.integration.conftest import Sandbox, alive, read_until, wait_until
 
+pytestmark = pytest.mark.root
+
 LOCALTIME = r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}"
 
 

@@ -12,7 +12,11 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import Sandbox, alive, wait_until
+
+pytestmark = pytest.mark.root
 
 
 def terminated_in(sandbox: Sandbox, pid: int, log: Path) -> None:

@@ -12,6 +12,8 @@ import pytest
 
 from tests.integration.conftest import Sandbox, alive, wait_until
 
+pytestmark = pytest.mark.root
+
 AGENT = Path("/usr/lib/ocf/resource.d/heartbeat/ldirectord")
 
 
