@@ -2,7 +2,7 @@
 # Install the Debian packages the test suite and the lab need, if any is missing.
 # Idempotent and quiet when everything is there; run as root (CI and developers are root).
 set -eu
-PACKAGES="ldirectord resource-agents ipvsadm iproute2 procps psmisc util-linux perl"
+PACKAGES="ldirectord resource-agents libxml2-utils ipvsadm iproute2 procps psmisc util-linux perl"
 missing=""
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -45,6 +45,8 @@ class ParseContext:
     debug: bool
     check_files: bool
     warnings: list[tuple[int | None, str]] = field(default_factory=list)
+    logfile: str | None = None
+    """The `logfile` in effect so far (where a failing command logs its exit)."""
 
     def warn(self, line: int | None, message: str) -> None:
         self.warnings.append((line, message))
@@ -188,6 +190,7 @@ def _g_logfile(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -
     if testing and value.startswith("/") and _can_append(value) is not None:
         _fail(f"unable to open logfile: {value}")
     _g_set("logfile", value)(d, line)
+    ctx.logfile = value
 
 
 def _g_execute(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:

@@ -44,6 +44,8 @@ class ConfigError(Exception):
         self.message = message
         self.warnings: tuple[ConfigWarning, ...] = ()
         """Warnings issued before the error (the original prints them first)."""
+        self.logfile: str | None = None
+        """The `logfile` read before the error, if any: where the original logs it."""
         super().__init__(self.describe())
 
     def describe(self) -> str:

@@ -53,8 +53,9 @@ _V6_HOSTPORT = re.compile(r"\[([0-9A-Fa-f:]+)\]:([0-9A-Za-z_-]+)", re.ASCII)
 
 
 def default_hostname() -> str:
-    """$HOSTNAME, else the node name, as the original (used for ftp/sip logins)."""
-    return os.environ.get("HOSTNAME") or os.uname().nodename
+    """$HOSTNAME if set (even empty), else the node name, as the original."""
+    hostname = os.environ.get("HOSTNAME")
+    return hostname if hostname is not None else os.uname().nodename
 
 
 def load(
@@ -111,6 +112,7 @@ def parse_text(
         virtuals = tuple(_derive(d, settings, ctx) for d in drafts)
     except ConfigError as exc:
         exc.warnings = _warnings(ctx)
+        exc.logfile = ctx.logfile
         raise
     warnings = list(_warnings(ctx))
     if not settings.fork:

@@ -141,6 +141,14 @@ class Lifecycle:
             sys.stderr.write("".join(w.perl_text(pid) for w in err.warnings))
             sys.stderr.write(err.perl_text(pid))
             sys.stderr.flush()
+            if err.logfile is not None:
+                # Like the original, the exit is logged where the file said to log.
+                self.log = Log.build(
+                    logfile=err.logfile,
+                    supervised=False,
+                    cfgname=self.cfgname,
+                    debug=self.inv.debug,
+                )
             return self.exit(2, "config_error: Configuration Error")
         sys.stderr.write("".join(w.perl_text(pid) for w in config.warnings))
         sys.stderr.flush()
