@@ -1,0 +1,163 @@
+"""The netlink backend without a kernel: wire encoding, decoding, and a missing ip_vs.
+
+The real kernel's answers are tested in tests/kernel/test_netlink.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+from ldirectord_py.ipvs import netlink
+from ldirectord_py.ipvs.model import Destination, Family, Forwarding, Stats, VirtualService
+from ldirectord_py.ipvs.netlink import (
+    UNAVAILABLE_MESSAGE,
+    AsyncIPVS,
+    IPVSError,
+    IPVSUnavailable,
+    NetlinkIPVS,
+)
+from ldirectord_py.ipvs.operations import AddService, DeleteDestination
+from tests.unit.ipvs.test_reconcile import tables
+
+
+def test_this_host_without_ip_vs_says_so_plainly() -> None:
+    if Path("/proc/net/ip_vs").exists():  # a host with ip_vs: the backend opens
+        NetlinkIPVS().close()
+        return
+    with pytest.raises(IPVSUnavailable) as raised:
+        NetlinkIPVS()
+    assert str(raised.value) == "ip_vs is not available: load the ip_vs module"
+    assert raised.value.errno == errno.ENOENT
+
+
+def test_a_missing_netlink_family_is_ip_vs_unavailable() -> None:
+    class Elsewhere(NetlinkIPVS):
+        FAMILY = b"NO-SUCH-FAMILY"
+
+    with pytest.raises(IPVSUnavailable, match=UNAVAILABLE_MESSAGE):
+        Elsewhere()
+
+
+def test_kernel_refusals_name_the_object_and_the_errno() -> None:
+    op = DeleteDestination(
+        VirtualService.tcp("192.0.2.1", 80).key, Destination.of("10.0.0.1", 80).key
+    )
+    error = IPVSError(str(op), errno.ENOENT)
+    assert str(error) == (
+        "delete destination 10.0.0.1:80 from TCP 192.0.2.1:80: No such file or directory (ENOENT)"
+    )
+    assert isinstance(error, OSError) and error.errno == errno.ENOENT
+    assert str(IPVSError("add service TCP 192.0.2.1:80", errno.EEXIST)) == (
+        "add service TCP 192.0.2.1:80: File exists (EEXIST)"
+    )
+
+
+def kernel_reply(attribute: int, body: bytes) -> bytes:
+    """What the kernel sends back for a service or destination (without the genl header)."""
+    return netlink._attr(attribute, body)
+
+
+@settings(max_examples=100, deadline=None)
+@given(tables())
+def test_services_and_destinations_survive_the_wire(table: object) -> None:
+    for service in table:  # type: ignore[attr-defined]
+        reply = kernel_reply(netlink.IPVS_CMD_ATTR_SERVICE, netlink._service_attrs(service))
+        assert netlink._decode_service(reply) == service
+        for d in service.destinations:
+            body = netlink._destination_attrs(d, with_settings=True)
+            decoded = netlink._decode_destination(
+                kernel_reply(netlink.IPVS_CMD_ATTR_DEST, body), service.family
+            )
+            assert decoded == d
+
+
+def test_netmask_byte_order_is_what_ipvsadm_sends() -> None:
+    v4 = VirtualService.tcp("192.0.2.1", 80, persistence=1, netmask=0xFFFFFF00)
+    v6 = VirtualService.tcp("2001:db8::1", 80, persistence=1, netmask=64)
+    mask4 = netlink._attrs(netlink._service_attrs(v4))[netlink.IPVS_SVC_ATTR_NETMASK]
+    mask6 = netlink._attrs(netlink._service_attrs(v6))[netlink.IPVS_SVC_ATTR_NETMASK]
+    assert mask4 == bytes([255, 255, 255, 0])
+    assert mask6 == struct.pack("=I", 64)  # "128.0.0.0" for /128 on x86, as ipvsadm sends
+
+
+def test_addresses_travel_in_the_16_byte_union() -> None:
+    attrs = netlink._attrs(netlink._service_attrs(VirtualService.tcp("192.0.2.1", 80)))
+    assert attrs[netlink.IPVS_SVC_ATTR_ADDR] == bytes([192, 0, 2, 1]) + bytes(12)
+    assert attrs[netlink.IPVS_SVC_ATTR_PORT] == b"\x00\x50"
+
+
+def _stats_block(kind: int, values: list[int], wide: set[int]) -> bytes:
+    return netlink._attr(
+        kind,
+        b"".join(
+            netlink._attr(i + 1, struct.pack("=Q" if i + 1 in wide else "=I", v))
+            for i, v in enumerate(values)
+        ),
+    )
+
+
+def test_counters_come_from_the_64_bit_block_when_there_is_one() -> None:
+    d = Destination.of("10.0.0.1", 80, Forwarding.MASQ)
+    body = netlink._destination_attrs(d, with_settings=True)
+    stats64 = _stats_block(
+        netlink.IPVS_DEST_ATTR_STATS64, [2**33 + i for i in range(10)], set(range(1, 11))
+    )
+    stats32 = _stats_block(netlink.IPVS_DEST_ATTR_STATS, list(range(10)), {4, 5})
+    counts = b"".join(
+        netlink._attr(k, struct.pack("=I", v))
+        for k, v in (
+            (netlink.IPVS_DEST_ATTR_ACTIVE_CONNS, 3),
+            (netlink.IPVS_DEST_ATTR_INACT_CONNS, 4),
+            (netlink.IPVS_DEST_ATTR_PERSIST_CONNS, 5),
+        )
+    )
+    wide = netlink._decode_destination(
+        kernel_reply(netlink.IPVS_CMD_ATTR_DEST, body + counts + stats32 + stats64), Family.INET
+    )
+    assert wide.counters.stats == Stats(*[2**33 + i for i in range(10)])
+    assert (wide.counters.active_connections, wide.counters.inactive_connections) == (3, 4)
+    assert wide.counters.persistent_connections == 5
+    narrow = netlink._decode_destination(
+        kernel_reply(netlink.IPVS_CMD_ATTR_DEST, body + stats32), Family.INET
+    )
+    assert narrow.counters.stats == Stats(*range(10))
+
+
+def test_an_ipv4_destination_under_an_ipv6_service_keeps_its_family() -> None:
+    d = Destination.of("10.0.0.1", 80, Forwarding.TUNNEL)
+    reply = kernel_reply(netlink.IPVS_CMD_ATTR_DEST, netlink._destination_attrs(d, True))
+    assert netlink._decode_destination(reply, Family.INET6) == d
+
+
+def test_async_calls_run_on_one_worker_and_unavailability_is_retried() -> None:
+    attempts: list[int] = []
+
+    class Recorder:
+        def __init__(self) -> None:
+            attempts.append(1)
+            if len(attempts) == 1:
+                raise IPVSUnavailable()
+            self.seen: list[object] = []
+
+        def execute(self, operations: list[object]) -> list[None]:
+            return [None for _ in operations]
+
+        def close(self) -> None:
+            pass
+
+    async def scenario() -> None:
+        ipvs = AsyncIPVS(Recorder)  # type: ignore[arg-type]
+        with pytest.raises(IPVSUnavailable):
+            await ipvs.execute([AddService(VirtualService.tcp("192.0.2.1", 80))])
+        report = await ipvs.apply([AddService(VirtualService.tcp("192.0.2.1", 80))])
+        assert report.ok and report.applied == 1
+        await ipvs.close()
+
+    asyncio.run(scenario())
+    assert len(attempts) == 2
