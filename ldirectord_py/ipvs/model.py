@@ -19,7 +19,10 @@ from typing import Union
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]  # noqa: UP007 (runtime alias)
 
 MAX_U32 = 0xFFFFFFFF
-MAX_WEIGHT = 0x7FFFFFFF  # the kernel keeps weights in a signed int
+MAX_WEIGHT = 0x7FFFFFFF  # the kernel keeps weights and thresholds in signed ints
+# Longest persistence timeout to write (31 days, ipvsadm's limit): the kernel keeps
+# it in jiffies, so values near 2**32 / HZ seconds wrap around (to 0 at HZ=250).
+MAX_PERSISTENCE = 31 * 86400
 DEFAULT_SCHEDULER = "wlc"
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq")
 
@@ -227,8 +230,13 @@ class Destination:
         if not 0 <= self.weight <= MAX_WEIGHT:
             raise ValueError(f"weight {self.weight} out of range 0..{MAX_WEIGHT}")
         for name in ("upper_threshold", "lower_threshold"):
-            if not 0 <= getattr(self, name) <= MAX_U32:
-                raise ValueError(f"{name} out of range 0..{MAX_U32}")
+            if not 0 <= getattr(self, name) <= MAX_WEIGHT:
+                raise ValueError(f"{name} out of range 0..{MAX_WEIGHT}")
+        if self.lower_threshold > self.upper_threshold:
+            raise ValueError(
+                f"lower threshold {self.lower_threshold} above upper threshold "
+                f"{self.upper_threshold} (the kernel refuses it, even with no upper one)"
+            )
 
     @classmethod
     def of(
@@ -365,6 +373,18 @@ class VirtualService:
         if self.family is Family.INET:
             return str(ipaddress.IPv4Address(self.netmask))
         return str(self.netmask)
+
+    def writable(self) -> None:
+        """Raise ValueError for a setting the kernel would not store as given.
+
+        Reading accepts whatever the kernel holds; writing must not produce a
+        value that reads back different, or the reconciler would edit forever.
+        """
+        if self.persistence is not None and not 1 <= self.persistence <= MAX_PERSISTENCE:
+            raise ValueError(
+                f"{self.key}: persistence timeout {self.persistence} out of range "
+                f"1..{MAX_PERSISTENCE} (the kernel would store another value)"
+            )
 
     def destination(self, key: DestinationKey) -> Destination | None:
         return next((d for d in self.destinations if d.key == key), None)

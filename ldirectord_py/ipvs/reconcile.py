@@ -86,11 +86,13 @@ def plan(desired: Table, live: Table, owns: Ownership) -> list[Operation]:
     service in the desired order: the service's add or edit, then destination
     adds, edits and deletes, adds first, so that a pool being replaced never
     goes empty on the way.
-    Raises ValueError if `desired` holds a service `owns` disowns.
+    Raises ValueError if `desired` holds a service `owns` disowns, or a value the
+    kernel would not store as given (VirtualService.writable, as_stored).
     """
     for service in desired.services:
         if not owns(service.key):
             raise ValueError(f"desired service {service.key} is not owned by this configuration")
+        service.writable()
     wanted = {s.key: as_stored(s) for s in desired.services}
     current = {s.key: s for s in live.services if owns(s.key)}
 

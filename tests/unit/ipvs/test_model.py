@@ -109,7 +109,8 @@ def test_default_netmask_is_full_for_each_family() -> None:
         (lambda: VirtualService.tcp("2001:db8::1", 80, netmask=129), "prefix length"),
         (lambda: Destination.of("10.0.0.1", 80, weight=-1), "weight"),
         (lambda: Destination.of("10.0.0.1", 80, weight=2**31), "weight"),
-        (lambda: Destination.of("10.0.0.1", 80, upper_threshold=2**32), "upper_threshold"),
+        (lambda: Destination.of("10.0.0.1", 80, upper_threshold=2**31), "upper_threshold"),
+        (lambda: Destination.of("10.0.0.1", 80, lower_threshold=5), "lower threshold 5 above"),
         (
             lambda: VirtualService.tcp(
                 "192.0.2.1", 80, destinations=(Destination.of("10.0.0.1", 80),) * 2
@@ -122,6 +123,14 @@ def test_default_netmask_is_full_for_each_family() -> None:
 def test_impossible_entries_are_refused(build: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build()  # type: ignore[operator]
+
+
+def test_persistence_the_kernel_would_wrap_is_not_writable() -> None:
+    VirtualService.tcp("192.0.2.1", 80, persistence=31 * 86400).writable()
+    with pytest.raises(ValueError, match="persistence timeout 17179870 out of range"):
+        VirtualService.tcp("192.0.2.1", 80, persistence=17179870).writable()
+    # but a table read back may hold it (someone else wrote it)
+    assert VirtualService.tcp("192.0.2.1", 80, persistence=0).persistence == 0
 
 
 def test_gate_and_ipip_destinations_are_stored_on_the_virtual_port() -> None:

@@ -53,13 +53,14 @@ V6_REALS = ["2001:db8:1::1", "2001:db8:1::2"]
 
 @st.composite
 def destinations(draw: st.DrawFn, family: Family) -> Destination:
+    upper = draw(st.sampled_from([0, 10]))
     return Destination.of(
         draw(st.sampled_from(V4_REALS if family is Family.INET else V6_REALS)),
         draw(st.sampled_from([0, 80, 8080])),
         draw(st.sampled_from([Forwarding.MASQ, Forwarding.ROUTE, Forwarding.TUNNEL])),
         weight=draw(st.integers(0, 3)),
-        upper_threshold=draw(st.sampled_from([0, 10])),
-        lower_threshold=draw(st.sampled_from([0, 5])),
+        upper_threshold=upper,
+        lower_threshold=draw(st.sampled_from([0, 5] if upper else [0])),
     )
 
 
@@ -326,6 +327,16 @@ def test_two_reals_on_one_kernel_key_are_refused() -> None:
         plan(Table.of([both]), Table(), owned_keys(Table.of([both])))
     except ValueError as e:
         assert "10.0.0.1:8080 and 10.0.0.1:80 are both 10.0.0.1:80" in str(e)
+    else:
+        raise AssertionError("no error")
+
+
+def test_a_persistence_the_kernel_would_wrap_is_refused_before_writing() -> None:
+    desired = Table.of([replace(WEB, persistence=17179870)])
+    try:
+        plan(desired, Table(), owned_keys(desired))
+    except ValueError as e:
+        assert "persistence timeout 17179870 out of range" in str(e)
     else:
         raise AssertionError("no error")
 
