@@ -1,1 +1,36 @@
+"""Health checks: one module per check type and service, all on asyncio, each under
+a hard deadline, and the scheduler that runs them.
 
+    from ldirectord_py.checks import CheckSpec, run_check, Scheduler
+
+    spec = CheckSpec.for_real(virtual, real)       # spec.identity == virtual.check_identity(real)
+    result = await run_check(spec)                 # CheckResult(ok, reason, latency)
+
+    sched = Scheduler(on_result)                   # on_result(identity, result)
+    sched.update(specs); sched.start(); ...; await sched.stop()
+
+docs/checks/ has a page per check type and service.
+"""
+
+from ldirectord_py.checks.result import CheckFailed, CheckResult
+from ldirectord_py.checks.runner import CombinedState, plan, run_check
+from ldirectord_py.checks.scheduler import (
+    Scheduler,
+    SchedulerStats,
+    default_fd_budget,
+    raise_nofile_limit,
+)
+from ldirectord_py.checks.spec import CheckSpec
+
+__all__ = [
+    "CheckFailed",
+    "CheckResult",
+    "CheckSpec",
+    "CombinedState",
+    "Scheduler",
+    "SchedulerStats",
+    "default_fd_budget",
+    "plan",
+    "raise_nofile_limit",
+    "run_check",
+]

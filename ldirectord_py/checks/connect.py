@@ -1,0 +1,33 @@
+"""checktype=connect: a TCP connect to the check port, closed at once.
+
+Up: the three-way handshake completes within checktimeout. For a udp virtual the
+original pings instead (see ping.py); the connect step of a combined check on a
+udp virtual is a UDP socket connect(), which only fails on a local error (no
+route), exactly as the original's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.spec import CheckSpec
+
+
+async def check(spec: CheckSpec) -> str:
+    if spec.checkport is None or spec.checkport <= 0:
+        raise CheckFailed("no check port")
+    if spec.protocol == "udp":
+        return await _udp_connect(spec)
+    _reader, writer = await asyncio.open_connection(spec.address, spec.checkport)
+    writer.transport.abort()
+    return "connected"
+
+
+async def _udp_connect(spec: CheckSpec) -> str:
+    family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (spec.address, spec.checkport))
+    return "udp socket connected"

@@ -1,0 +1,85 @@
+"""dns: ask the real for `request` and match `receive` against the answers.
+
+What is sent: one recursive query for `request` without its leading `/`: an A
+query for a name, or a PTR query (in-addr.arpa / ip6.arpa) when the request is an
+IP address, as Net::DNS does. Over UDP (falling back to TCP when the answer is
+truncated), or over TCP when the virtual's protocol is tcp. The name is queried
+as written (absolute): the resolver's search list is not applied.
+
+Up: an A record's address or a PTR record's name (without the final dot) in the
+answer section matches `receive`, within negotiatetimeout. An empty receive is
+always down, as in the original.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rdtypes.ANY.PTR
+import dns.rdtypes.IN.A
+import dns.reversename
+
+from ldirectord_py.checks import regex
+from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.spec import CheckSpec
+
+
+def question(request: str) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:
+    text = request[1:] if request.startswith("/") else request
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        try:
+            return dns.name.from_text(text), dns.rdatatype.A
+        except dns.exception.DNSException as e:
+            raise CheckFailed(f"bad request name {text!r}") from e
+    return dns.reversename.from_address(text), dns.rdatatype.PTR
+
+
+async def check(spec: CheckSpec) -> str:
+    if spec.checkport is None or spec.checkport <= 0:
+        raise CheckFailed("no check port")
+    if spec.receive == "":
+        raise CheckFailed("empty receive is always down")
+    name, rdtype = question(spec.request)
+    query = dns.message.make_query(name, rdtype)
+    timeout = spec.negotiatetimeout
+    try:
+        if spec.protocol == "tcp":
+            response = await dns.asyncquery.tcp(query, spec.address, timeout, spec.checkport)
+        else:
+            response, _tcp = await dns.asyncquery.udp_with_fallback(
+                query, spec.address, timeout, spec.checkport
+            )
+    except dns.exception.Timeout as e:
+        raise CheckFailed("no answer") from e
+    except dns.exception.DNSException as e:
+        raise CheckFailed(f"bad reply: {e}") from e
+    if response.rcode() != dns.rcode.NOERROR:
+        raise CheckFailed(dns.rcode.to_text(response.rcode()))
+    try:
+        pattern = regex.compile_receive(spec.receive)
+    except re.error as e:
+        raise CheckFailed(f"bad receive regex: {e}") from e
+    answers = 0
+    for rrset in response.answer:
+        for rdata in rrset:
+            if isinstance(rdata, dns.rdtypes.IN.A.A):
+                text = rdata.address
+            elif isinstance(rdata, dns.rdtypes.ANY.PTR.PTR):
+                text = rdata.target.to_text(omit_final_dot=True)
+            else:
+                continue
+            answers += 1
+            if pattern.search(text):
+                return f"answer {text} matched"
+    if answers == 0:
+        raise CheckFailed("no answer")
+    raise CheckFailed("receive did not match")

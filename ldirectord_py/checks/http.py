@@ -1,0 +1,216 @@
+"""http, https and http_proxy: a small HTTP/1.1 client on asyncio streams.
+
+What is sent: `<httpmethod> <path> HTTP/1.1` with `Host:` (virtualhost, else the
+real's address without port, as the original), `User-Agent`, `Connection: close`.
+http_proxy sends the absolute URL of `request` to the proxy at the real's check
+port, with the Host of that URL. Redirects (301 302 303 307 308) are followed up to
+7 times as LWP does, without the original Host header after the first hop.
+
+Up: the final status is 2xx and `receive` is empty or matches the body. The body
+is read whole up to 1 MiB (chunked, content-length or close-delimited); a longer
+body is matched on its first 1 MiB. HEAD has no body, so a HEAD check with a
+non-empty receive only passes if the pattern matches the empty string (in
+practice: never, as in the original).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, urljoin, urlsplit
+
+from ldirectord_py import __version__
+from ldirectord_py.checks import net, regex
+from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.spec import CheckSpec
+
+USER_AGENT = f"libwww-perl/6.68 ldirectord-py/{__version__}"
+MAX_REDIRECTS = 7
+MAX_HEADER_BYTES = 256 * 1024
+MAX_HEADERS = 256
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_STATUS = re.compile(rb"^HTTP/\d+\.\d+[ \t]+(\d{3})(?:[ \t\r\n]|$)")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str  # unbracketed
+    port: int
+    target: str  # request-target (origin-form)
+    authority: str  # host[:port] as a Host header
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as e:
+            raise CheckFailed(f"bad URL {url!r}") from e
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise CheckFailed(f"bad URL {url!r}")
+        default = 443 if scheme == "https" else 80
+        host = parts.hostname
+        hosttext = f"[{host}]" if ":" in host else host
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
+        authority = hosttext if port in (None, default) else f"{hosttext}:{port}"
+        return cls(scheme, host, port or default, target, authority)
+
+
+def _header_text(value: bytes) -> str:
+    return value.decode("latin-1").strip()
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    status_line = await net.readline(reader, "status line")
+    m = _STATUS.match(status_line)
+    if not m:
+        raise CheckFailed("malformed response")
+    status = int(m.group(1))
+    headers: dict[str, str] = {}
+    total = len(status_line)
+    for _ in range(MAX_HEADERS + 1):
+        line = await net.readline(reader, "end of headers")
+        total += len(line)
+        if total > MAX_HEADER_BYTES:
+            raise CheckFailed("headers too large")
+        if line in (b"\r\n", b"\n"):
+            return status, headers
+        name, sep, value = line.partition(b":")
+        if not sep or not name.strip():
+            if line[:1] in (b" ", b"\t"):
+                continue  # obsolete line folding: ignore the continuation
+            raise CheckFailed("malformed header")
+        key = name.strip().decode("latin-1").lower()
+        text = _header_text(value)
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    raise CheckFailed("too many headers")
+
+
+async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        line = await net.readline(reader, "chunk size")
+        try:
+            length = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError as e:
+            raise CheckFailed("malformed chunk") from e
+        if length < 0:
+            raise CheckFailed("malformed chunk")
+        if length == 0:
+            return b"".join(chunks), False
+        take = min(length, limit - size)
+        if take > 0:
+            chunks.append(await reader.readexactly(take))
+            size += take
+        if take < length:
+            return b"".join(chunks), True
+        await net.readline(reader, "chunk end")
+
+
+async def read_response(reader: asyncio.StreamReader, method: str) -> Response:
+    """Read one final response (interim 1xx responses are skipped)."""
+    for _ in range(8):
+        status, headers = await _read_head(reader)
+        if 100 <= status < 200:
+            continue
+        break
+    else:
+        raise CheckFailed("too many interim responses")
+    if method == "HEAD" or status in (204, 304):
+        return Response(status, headers, b"", False)
+    limit = net.BODY_LIMIT
+    try:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body, truncated = await _read_chunked(reader, limit)
+        elif "content-length" in headers:
+            try:
+                length = int(headers["content-length"].split(",")[0])
+            except ValueError:
+                length = -1
+            if length >= 0:
+                body = await reader.readexactly(min(length, limit))
+                truncated = length > limit
+            else:
+                body, truncated = await net.read_capped(reader, limit)
+        else:
+            body, truncated = await net.read_capped(reader, limit)
+    except asyncio.IncompleteReadError as e:
+        # LWP keeps a response whose body broke off, and matches what arrived.
+        body, truncated = e.partial, True
+    except (ConnectionResetError, BrokenPipeError):
+        body, truncated = b"", True
+    return Response(status, headers, body, truncated)
+
+
+async def fetch(
+    url: str,
+    method: str,
+    host_header: str | None,
+    proxy: tuple[str, int | None] | None,
+    sni: str | None,
+) -> Response:
+    target = Target.parse(url)
+    if proxy is not None and target.scheme == "http":
+        connect_host, connect_port = proxy
+        request_target = url
+        tls = False
+    else:
+        connect_host, connect_port = target.host, target.port
+        request_target = target.target
+        tls = target.scheme == "https"
+    host = host_header if host_header is not None else target.authority
+    request = (
+        f"{method} {request_target} HTTP/1.1\r\n"
+        f"Host: {host}\r\n"
+        f"User-Agent: {USER_AGENT}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    async with net.stream(
+        connect_host, connect_port, tls=tls, server_hostname=sni or target.host
+    ) as (reader, writer):
+        await net.send(writer, request)
+        return await read_response(reader, method)
+
+
+async def check(spec: CheckSpec) -> str:
+    method = "HEAD" if spec.httpmethod.upper() == "HEAD" else "GET"
+    url = spec.url
+    proxy: tuple[str, int | None] | None = None
+    if spec.service == "http_proxy":
+        proxy = (spec.address, spec.checkport)
+        host_header: str | None = None
+    else:
+        host_header = spec.virtualhost if spec.virtualhost else spec.host
+    for hop in range(MAX_REDIRECTS + 1):
+        response = await fetch(url, method, host_header, proxy, spec.virtualhost)
+        location = response.headers.get("location")
+        if response.status in REDIRECTS and location and hop < MAX_REDIRECTS:
+            url = urljoin(url, location)
+            host_header = None  # LWP drops Host on a redirect
+            continue
+        break
+    if not 200 <= response.status < 300:
+        raise CheckFailed(f"status {response.status}")
+    if not regex.is_empty_receive(spec.receive):
+        try:
+            matched = regex.search(spec.receive, regex.as_bytes_text(response.body))
+        except re.error as e:
+            raise CheckFailed(f"bad receive regex: {e}") from e
+        if not matched:
+            raise CheckFailed("receive did not match")
+    return f"status {response.status}"

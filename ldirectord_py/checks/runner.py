@@ -1,0 +1,204 @@
+"""run_check: one check of one spec, under a hard deadline, as a CheckResult.
+
+Which function runs, and under which deadline:
+
+| checktype | what runs | deadline |
+|---|---|---|
+| connect (tcp, fwm) | connect.py | checktimeout |
+| connect (udp) | ping.py, as the original | checkcount x checktimeout |
+| ping | ping.py | checkcount x checktimeout |
+| external, external-perl | external.py | checktimeout |
+| negotiate | the service's module | negotiatetimeout (ldap, ldaps, radius: checktimeout) |
+| combined (checktype=N) | negotiate or connect, by CombinedState | as above |
+| on | nothing: up | - |
+| off | never checked: ValueError | - |
+
+Whatever the server does (never answers, drips, sends without end, resets) the
+result is delivered by the deadline plus scheduling noise: every check runs inside
+`asyncio.timeout`, and every socket it opened is aborted when it is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from ldirectord_py.checks import (
+    connect,
+    dns,
+    external,
+    ftp,
+    http,
+    imap,
+    ldap,
+    nntp,
+    oracle,
+    ping,
+    pop,
+    radius,
+    simpletcp,
+    sip,
+    smtp,
+    sql,
+)
+from ldirectord_py.checks.result import CheckFailed, CheckResult
+from ldirectord_py.checks.spec import CheckSpec
+
+log = logging.getLogger("ldirectord_py.checks")
+
+CheckFn = Callable[[CheckSpec], Awaitable[str]]
+Kind = Literal["negotiate", "connect"]
+
+# A little slack on top of the per-attempt deadlines of ping, so that the attempts'
+# own timeouts (with their clearer reason) fire before the outer one.
+_PING_SLACK = 0.05
+
+
+async def _none(spec: CheckSpec) -> str:
+    return "service none"
+
+
+SERVICES: dict[str, CheckFn] = {
+    "http": http.check,
+    "https": http.check,
+    "http_proxy": http.check,
+    "ftp": ftp.check,
+    "smtp": smtp.check,
+    "submission": smtp.check,
+    "pop": pop.check,
+    "pops": pop.check,
+    "imap": imap.check,
+    "imaps": imap.check,
+    "nntp": nntp.check,
+    "ldap": ldap.check,
+    "ldaps": ldap.check,
+    "dns": dns.check,
+    "mysql": sql.check,
+    "pgsql": sql.check,
+    "oracle": oracle.check,
+    "radius": radius.check,
+    "sip": sip.check,
+    "simpletcp": simpletcp.check,
+    "none": _none,
+}
+
+_BIG = 999_999
+
+
+class CombinedState:
+    """Per-real state of a combined check (checktype=N), owned by the scheduler.
+
+    The first check, and every check after a failure, is a negotiate; after a
+    successful negotiate come N connects, then a negotiate again (spec 5.3).
+    """
+
+    __slots__ = ("connects",)
+
+    def __init__(self) -> None:
+        self.connects = _BIG
+
+    def next_kind(self, num_connects: int) -> Kind:
+        return "negotiate" if self.connects >= num_connects else "connect"
+
+    def record(self, kind: Kind, ok: bool) -> None:
+        if kind == "negotiate":
+            if ok:
+                self.connects = 0
+        elif ok:
+            self.connects += 1
+        else:
+            self.connects = _BIG
+
+
+def plan(spec: CheckSpec, state: CombinedState | None = None) -> tuple[Kind, CheckFn, float]:
+    """What runs for this spec now, and under which deadline."""
+    checktype = spec.checktype
+    if checktype == "combined":
+        kind = (state or CombinedState()).next_kind(spec.num_connects)
+        if kind == "connect":
+            return "connect", connect.check, spec.checktimeout
+        checktype = "negotiate"
+    if checktype == "negotiate":
+        fn = SERVICES.get(spec.service, _none)
+        return "negotiate", fn, spec.negotiate_deadline()
+    if checktype == "connect":
+        if spec.protocol == "udp":
+            return "connect", ping.check, _ping_deadline(spec)
+        return "connect", connect.check, spec.checktimeout
+    if checktype == "ping":
+        return "connect", ping.check, _ping_deadline(spec)
+    if checktype in ("external", "external-perl"):
+        return "connect", external.check, spec.checktimeout
+    if checktype == "on":
+        return "connect", _on, spec.checktimeout
+    raise ValueError(f"checktype {checktype!r} is never checked")
+
+
+async def _on(spec: CheckSpec) -> str:
+    return "checktype on"
+
+
+def _ping_deadline(spec: CheckSpec) -> float:
+    return max(1, spec.checkcount) * spec.checktimeout + _PING_SLACK
+
+
+def _secs(value: float) -> str:
+    return f"{value:g}s"
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short reason for an exception raised by a check."""
+    if isinstance(exc, CheckFailed):
+        return exc.reason
+    if isinstance(exc, ConnectionRefusedError):
+        return "connect refused"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "connection reset"
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "connection closed early"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "no route to host"
+        if exc.strerror:
+            return exc.strerror.lower()
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> CheckResult:
+    """Run one check of `spec` now; never raises (except on cancellation).
+
+    For a combined check pass the identity's CombinedState: it picks negotiate or
+    connect and records the outcome. Without one, a combined check negotiates.
+    """
+    kind, fn, deadline = plan(spec, state)
+    started = time.monotonic()
+    ok = False
+    try:
+        async with asyncio.timeout(deadline) as scope:
+            reason = await fn(spec)
+        ok = True
+    except TimeoutError as e:
+        if scope.expired():
+            reason = f"timeout after {_secs(deadline)}"
+        else:
+            reason = describe_error(e) if str(e) else "timeout"
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        reason = describe_error(e)
+        if not isinstance(e, CheckFailed | OSError | asyncio.IncompleteReadError):
+            log.debug("check %s raised", spec.identity, exc_info=True)
+    latency = time.monotonic() - started
+    if state is not None and spec.checktype == "combined":
+        state.record(kind, ok)
+    if spec.checktype == "combined":
+        reason = f"{kind}: {reason}"
+    return CheckResult(ok, reason, latency)

@@ -1,0 +1,403 @@
+"""The scheduler: every check identity runs once per checkinterval, on one asyncio loop.
+
+- **Dedup and fan-out.** Specs with the same identity (the original's real-identity
+  string: the same check of the same real) are one entry. It runs once per
+  interval and its result is delivered once, as `on_result(identity, result)`;
+  the engine applies it to every virtual that holds a real with that identity
+  (spec 5.1, `service_set`). The first spec given for an identity supplies the
+  check's parameters (as the original checks a shared real with the first
+  virtual's settings); the interval is the shortest among them.
+- **No drift.** Identity i runs at `epoch + phase_i + k * interval_i`: slots are
+  computed on a monotonic grid (`loop.call_at`), never as "sleep after the check".
+  A slot that comes while the previous check of the same identity is still
+  running (a check can last up to its timeout, longer than the interval) is
+  skipped: at most one check per identity is in flight.
+- **Splay.** `phase_i` is a stable hash of the identity spread over [0, interval),
+  so thousands of checks are spread evenly over the interval instead of firing
+  in one burst, and an identity keeps its phase across reloads.
+- **Limits.** A check starts only when both a concurrency cap and a budget of file
+  descriptors allow it (FIFO). The fd budget defaults to RLIMIT_NOFILE's soft
+  limit minus a reserve for the rest of the daemon; each check is charged what
+  it can hold open at once (ftp 2, ping 0 as it shares one socket, ...).
+  The check's own deadline starts when it is admitted.
+- **Reload.** `update(specs)` keeps the timers, phase and combined-check state
+  of identities that are still there (new parameters apply from their next run),
+  starts new identities at their next slot, and cancels removed ones (a check of
+  a removed identity in flight is cancelled and its result never delivered).
+- `check_now()` runs every check (or the given ones) at once and waits for them;
+  the grid goes on as before. `stop()` cancels everything and waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import logging
+import math
+import resource
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from ldirectord_py.checks import external
+from ldirectord_py.checks.result import CheckResult
+from ldirectord_py.checks.runner import CombinedState, run_check
+from ldirectord_py.checks.spec import CheckSpec
+
+log = logging.getLogger("ldirectord_py.checks")
+
+OnResult = Callable[[str, CheckResult], None]
+Runner = Callable[[CheckSpec, CombinedState | None], Awaitable[CheckResult]]
+
+FD_RESERVE_MIN = 64
+MIN_INTERVAL = 0.001
+
+
+def raise_nofile_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def default_fd_budget() -> int:
+    """File descriptors checks may use: the soft limit minus a reserve (64 or 10%)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(8, soft - max(FD_RESERVE_MIN, soft // 10))
+
+
+def fd_cost(spec: CheckSpec) -> int:
+    """The most descriptors one check of this spec holds at once."""
+    if spec.checktype == "on" or (spec.checktype == "negotiate" and spec.service == "none"):
+        return 0
+    if spec.checktype == "ping" or (spec.checktype == "connect" and spec.protocol == "udp"):
+        return 0  # one shared socket per family
+    if spec.checktype in ("external", "external-perl"):
+        return 2  # the pidfd, and /dev/null while spawning
+    if spec.checktype in ("negotiate", "combined") and spec.service == "ftp":
+        return 2  # control and data connections
+    return 1
+
+
+def splay_fraction(identity: str) -> float:
+    """A stable position in [0, 1) for an identity."""
+    digest = hashlib.blake2b(identity.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+class Budget:
+    """Admission by count and by file descriptors, first come first served."""
+
+    def __init__(self, max_checks: int, max_fds: int) -> None:
+        self.max_checks = max(1, max_checks)
+        self.max_fds = max(1, max_fds)
+        self.checks = 0
+        self.fds = 0
+        self.peak_checks = 0
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    def _fits(self, cost: int) -> bool:
+        cost = min(cost, self.max_fds)
+        return self.checks < self.max_checks and self.fds + cost <= self.max_fds
+
+    def _take(self, cost: int) -> None:
+        self.checks += 1
+        self.fds += min(cost, self.max_fds)
+        self.peak_checks = max(self.peak_checks, self.checks)
+
+    async def acquire(self, cost: int) -> None:
+        if not self._waiters and self._fits(cost):
+            self._take(cost)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (cost, fut)
+        self._waiters.append(entry)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release(cost)  # admitted just as we were cancelled
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(entry)
+                self._wake()
+            raise
+
+    def release(self, cost: int) -> None:
+        self.checks -= 1
+        self.fds -= min(cost, self.max_fds)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            cost, fut = self._waiters[0]
+            if fut.done():
+                self._waiters.popleft()
+                continue
+            if not self._fits(cost):
+                return
+            self._waiters.popleft()
+            self._take(cost)
+            fut.set_result(None)
+
+    @property
+    def queued(self) -> int:
+        return sum(1 for _, f in self._waiters if not f.done())
+
+
+@dataclass(eq=False)
+class _Entry:
+    identity: str
+    spec: CheckSpec
+    interval: float
+    fraction: float
+    combined: CombinedState = field(default_factory=CombinedState)
+    timer: asyncio.TimerHandle | None = None
+    task: asyncio.Task[None] | None = None
+    due: float = 0.0
+    runs: int = 0
+    skipped: int = 0
+    last: CheckResult | None = None
+    starts: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SchedulerStats:
+    identities: int
+    in_flight: int
+    queued: int
+    peak_in_flight: int
+    runs: int
+    skipped: int
+    fds_in_use: int
+    fd_budget: int
+    max_concurrency: int
+
+
+class Scheduler:
+    """Runs each check identity once per interval and reports through `on_result`.
+
+    Usage (inside a running loop)::
+
+        sched = Scheduler(engine.on_check_result)
+        sched.update(CheckSpec.for_real(v, r) for v in cfg.virtuals for r in v.reals)
+        sched.start()
+        await sched.check_now()      # first round at once, if wanted
+        ...
+        new = sched.update(new_specs)  # on reload
+        await sched.check_now(new)     # new identities at once, if wanted
+        ...
+        await sched.stop()
+
+    `checktype=off` specs are ignored (never checked). The scheduler never touches
+    ip_vs; `on_result` must not block (it is called on the loop).
+    """
+
+    def __init__(
+        self,
+        on_result: OnResult,
+        *,
+        runner: Runner = run_check,
+        max_concurrency: int | None = None,
+        fd_budget: int | None = None,
+        splay: bool = True,
+        record_starts: bool = False,
+    ) -> None:
+        self.on_result = on_result
+        self.runner = runner
+        fds = fd_budget if fd_budget is not None else default_fd_budget()
+        self.budget = Budget(max_concurrency if max_concurrency is not None else fds, fds)
+        self.splay = splay
+        self.record_starts = record_starts
+        self._entries: dict[str, _Entry] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._epoch = 0.0
+        self._stopped = False
+
+    # -- configuration -------------------------------------------------------
+
+    def update(self, specs: Iterable[CheckSpec]) -> frozenset[str]:
+        """Swap in a new set of checks; returns the identities that are new."""
+        groups: dict[str, list[CheckSpec]] = {}
+        for spec in specs:
+            if spec.checktype == "off":
+                continue
+            groups.setdefault(spec.identity, []).append(spec)
+        new: set[str] = set()
+        for identity in list(self._entries):
+            if identity not in groups:
+                self._remove(self._entries.pop(identity))
+        for identity, group in groups.items():
+            interval = max(MIN_INTERVAL, min(s.checkinterval for s in group))
+            entry = self._entries.get(identity)
+            if entry is None:
+                entry = _Entry(identity, group[0], interval, splay_fraction(identity))
+                self._entries[identity] = entry
+                new.add(identity)
+                if self._loop is not None:
+                    self._schedule(entry, self._loop.time())
+            else:
+                entry.spec = group[0]
+                if interval != entry.interval:
+                    entry.interval = interval
+                    if self._loop is not None:
+                        self._schedule(entry, self._loop.time())
+        return frozenset(new)
+
+    def _remove(self, entry: _Entry) -> None:
+        if entry.timer is not None:
+            entry.timer.cancel()
+            entry.timer = None
+        if entry.task is not None:
+            entry.task.cancel()
+
+    # -- timing --------------------------------------------------------------
+
+    def _phase(self, entry: _Entry) -> float:
+        return entry.fraction * entry.interval if self.splay else 0.0
+
+    def _slot_at_or_after(self, entry: _Entry, t: float) -> float:
+        base = self._epoch + self._phase(entry)
+        k = math.ceil((t - base) / entry.interval - 1e-9)
+        return base + max(0, k) * entry.interval
+
+    def _schedule(self, entry: _Entry, not_before: float) -> None:
+        assert self._loop is not None
+        if entry.timer is not None:
+            entry.timer.cancel()
+        entry.due = self._slot_at_or_after(entry, not_before)
+        entry.timer = self._loop.call_at(entry.due, self._fire, entry)
+
+    def _fire(self, entry: _Entry) -> None:
+        assert self._loop is not None
+        entry.timer = None
+        if self._entries.get(entry.identity) is not entry:
+            return
+        due = entry.due
+        # the next slot on the grid: exactly one interval on, unless the loop was
+        # held up for longer than that (then the missed slots are skipped)
+        self._schedule(entry, max(due + entry.interval, self._loop.time()))
+        if entry.task is None:
+            self._launch(entry)
+        else:
+            entry.skipped += 1
+
+    def _launch(self, entry: _Entry) -> asyncio.Task[None]:
+        assert self._loop is not None
+        task = self._loop.create_task(self._run(entry))
+        entry.task = task
+        return task
+
+    async def _run(self, entry: _Entry) -> None:
+        spec = entry.spec
+        cost = fd_cost(spec)
+        try:
+            await self.budget.acquire(cost)
+            try:
+                if self.record_starts:
+                    entry.starts.append(asyncio.get_running_loop().time())
+                combined = entry.combined if spec.checktype == "combined" else None
+                result = await self.runner(spec, combined)
+            finally:
+                self.budget.release(cost)
+        finally:
+            if entry.task is asyncio.current_task():
+                entry.task = None
+        entry.runs += 1
+        entry.last = result
+        if self._entries.get(entry.identity) is not entry or self._stopped:
+            return
+        try:
+            self.on_result(entry.identity, result)
+        except Exception:
+            log.exception("on_result raised for %s", entry.identity)
+
+    # -- control -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the timers (call from inside the running loop)."""
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._epoch = self._loop.time()
+        self._stopped = False
+        now = self._epoch
+        for entry in self._entries.values():
+            self._schedule(entry, now)
+
+    async def check_now(self, identities: Iterable[str] | None = None) -> None:
+        """Run the given checks (default: all) at once; return when they are done.
+
+        A check already in flight is waited for, not started twice. Cancelling
+        this call does not cancel the checks."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._epoch = self._loop.time()
+        wanted = self._entries.keys() if identities is None else identities
+        tasks: list[asyncio.Task[None]] = []
+        for identity in list(wanted):
+            entry = self._entries.get(identity)
+            if entry is None:
+                continue
+            tasks.append(entry.task if entry.task is not None else self._launch(entry))
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def stop(self) -> None:
+        """Cancel every timer and check and wait for them (and for external checks'
+        children being terminated)."""
+        self._stopped = True
+        tasks = []
+        for entry in self._entries.values():
+            if entry.timer is not None:
+                entry.timer.cancel()
+                entry.timer = None
+            if entry.task is not None:
+                entry.task.cancel()
+                tasks.append(entry.task)
+        if tasks:
+            await asyncio.wait(tasks)
+        await external.drain_reapers()
+        self._loop = None
+
+    # -- inspection ----------------------------------------------------------
+
+    @property
+    def identities(self) -> frozenset[str]:
+        return frozenset(self._entries)
+
+    def spec(self, identity: str) -> CheckSpec | None:
+        entry = self._entries.get(identity)
+        return entry.spec if entry else None
+
+    def last_result(self, identity: str) -> CheckResult | None:
+        entry = self._entries.get(identity)
+        return entry.last if entry else None
+
+    def next_due(self, identity: str) -> float | None:
+        entry = self._entries.get(identity)
+        return entry.due if entry and entry.timer else None
+
+    def starts(self, identity: str) -> list[float]:
+        """Start times (loop clock) of this identity's checks, if record_starts."""
+        entry = self._entries.get(identity)
+        return list(entry.starts) if entry else []
+
+    def stats(self) -> SchedulerStats:
+        return SchedulerStats(
+            identities=len(self._entries),
+            in_flight=self.budget.checks,
+            queued=self.budget.queued,
+            peak_in_flight=self.budget.peak_checks,
+            runs=sum(e.runs for e in self._entries.values()),
+            skipped=sum(e.skipped for e in self._entries.values()),
+            fds_in_use=self.budget.fds,
+            fd_budget=self.budget.max_fds,
+            max_concurrency=self.budget.max_checks,
+        )

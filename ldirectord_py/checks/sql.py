@@ -1,0 +1,98 @@
+"""mysql and pgsql: log in and run `request` as a query.
+
+What is done (the original's DBI check): connect to the real's check port as
+`login` with `passwd` to database `database` (empty: the server's default),
+run `request` without its leading `/`, and look at the first row.
+mysql uses aiomysql (an unbuffered cursor: at most one row is read), pgsql uses
+asyncpg (`fetchrow`: the server is asked for one row). Both are asyncio-native.
+
+Up: at least one row comes back, within negotiatetimeout. `login` and `request`
+are required (as in the original; without them the check is down). Difference:
+the original had no timeout at all here (quirk 16, fixed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.spec import CheckSpec
+
+
+def query_of(spec: CheckSpec) -> str:
+    return spec.request[1:] if spec.request.startswith("/") else spec.request
+
+
+async def _mysql(spec: CheckSpec, query: str) -> bool:
+    import aiomysql
+    import pymysql
+
+    try:
+        conn: Any = await aiomysql.connect(
+            host=spec.address,
+            port=spec.checkport or 3306,
+            user=spec.login,
+            password=spec.passwd,
+            db=spec.database or None,
+            connect_timeout=spec.negotiatetimeout,
+            autocommit=True,
+        )
+    except pymysql.err.MySQLError as e:
+        raise CheckFailed(_mysql_reason(e)) from e
+    try:
+        cursor = await conn.cursor(aiomysql.SSCursor)
+        try:
+            await cursor.execute(query)
+            row = await cursor.fetchone()
+        except pymysql.err.MySQLError as e:
+            raise CheckFailed(_mysql_reason(e)) from e
+        return row is not None
+    finally:
+        conn.close()
+
+
+def _mysql_reason(e: Exception) -> str:
+    args: tuple[object, ...] = tuple(getattr(e, "args", ()))
+    if len(args) >= 2:
+        return f"mysql error {args[0]}: {str(args[1])[:120]}"
+    return f"mysql error: {str(e)[:120]}"
+
+
+async def _pgsql(spec: CheckSpec, query: str) -> bool:
+    import asyncpg
+
+    try:
+        conn: Any = await asyncpg.connect(
+            host=spec.address,
+            port=spec.checkport or 5432,
+            user=spec.login,
+            password=spec.passwd,
+            database=spec.database or None,
+            timeout=spec.negotiatetimeout,
+            statement_cache_size=0,
+        )
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        raise CheckFailed(f"pgsql error: {str(e)[:120]}") from e
+    try:
+        try:
+            row = await conn.fetchrow(query)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            raise CheckFailed(f"pgsql error: {str(e)[:120]}") from e
+        return row is not None
+    finally:
+        with contextlib.suppress(Exception):
+            conn.terminate()
+
+
+async def check(spec: CheckSpec) -> str:
+    query = query_of(spec)
+    if not spec.login or not query:
+        raise CheckFailed("login and request are required")
+    if spec.service == "mysql":
+        found = await _mysql(spec, query)
+    else:
+        found = await _pgsql(spec, query)
+    if not found:
+        raise CheckFailed("query returned no rows")
+    return "query returned rows"
