@@ -14,6 +14,7 @@ used instead (net.ipv4.ping_group_range must include the process's group).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -26,6 +27,10 @@ from ldirectord_py.checks.spec import CheckSpec
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
 ICMP6_FILTER = 1
+ICMP_FILTER = 1
+SOL_RAW = 255
+SO_RCVBUFFORCE = 33
+RCVBUF = 4 * 1024 * 1024
 
 
 def _checksum(data: bytes) -> int:
@@ -51,6 +56,18 @@ class Pinger:
             self.sock = socket.socket(family, socket.SOCK_DGRAM, proto)
             self.raw = False
         self.sock.setblocking(False)
+        # a burst of replies (check_now over thousands of reals) must not overflow
+        for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, opt, RCVBUF)
+                break
+            except OSError:
+                continue
+        if family == socket.AF_INET and self.raw:
+            # let only echo replies through (Linux ICMP_FILTER: a set bit drops a type)
+            mask = ~(1 << ICMP_ECHO_REPLY) & 0xFFFFFFFF
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", mask))
         if family == socket.AF_INET6 and self.raw:
             # pass only echo replies to this socket (a set bit blocks a type)
             words = [0xFFFFFFFF] * 8
