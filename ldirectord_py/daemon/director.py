@@ -3,8 +3,8 @@
 The lifecycle (pid file, signals, reload, autoreload, execute= instances) lives
 in `ldirectord_py.daemon.loop`; what a running instance actually does (health
 checks, the engine, the ip_vs and route writers) plugs in here as a Director.
-Checks and ip_vs arrive with later issues; until then the daemon runs the
-IdleDirector, so every lifecycle contract can be built and tested on its own.
+`checking_director` is the production one (ldirectord_py.daemon.checking); the
+IdleDirector runs the lifecycle alone, for tests of every lifecycle contract.
 
 The daemon guarantees the call order start → reload* → stop, one call at a
 time, each with a complete, validated Config. Signals are acted on between
@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ldirectord_py.config import Config
+from ldirectord_py.observe.log import Log
 
 
 class Director(Protocol):
@@ -36,7 +37,7 @@ class Director(Protocol):
 class IdleDirector:
     """Checks nothing and programs nothing: the daemon's lifecycle without a data plane."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: Log | None = None) -> None:
         self.config: Config | None = None
 
     async def start(self, config: Config) -> None:
@@ -47,3 +48,10 @@ class IdleDirector:
 
     async def stop(self) -> None:
         self.config = None
+
+
+def checking_director(log: Log) -> Director:
+    """The production director (imported on use: `status` and friends never need it)."""
+    from ldirectord_py.daemon.checking import CheckingDirector
+
+    return CheckingDirector(log)

@@ -34,7 +34,7 @@ from ldirectord_py import LEGACY_VERSION
 from ldirectord_py.config import Config, ConfigError, GlobalSettings, load
 from ldirectord_py.config.locate import instance_name, locate_config
 from ldirectord_py.daemon.daemonize import DaemonizeError, daemonize
-from ldirectord_py.daemon.director import Director, IdleDirector
+from ldirectord_py.daemon.director import Director, checking_director
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.pidfile import PidFile, PidState, PidStatus, process_is_instance
 from ldirectord_py.observe.log import Log
@@ -49,7 +49,7 @@ DEFAULT_CFGNAME = "ldirectord"
 STOP_WAIT_TIMEOUT = 30.0
 STOP_POLL_INTERVAL = 0.05
 
-DirectorFactory = Callable[[], Director]
+DirectorFactory = Callable[[Log], Director]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Lifecycle:
     """Runs one command for one invocation and returns the exit status."""
 
     def __init__(
-        self, invocation: Invocation, director_factory: DirectorFactory = IdleDirector
+        self, invocation: Invocation, director_factory: DirectorFactory = checking_director
     ) -> None:
         self.inv = invocation
         self.director_factory = director_factory
@@ -241,7 +241,7 @@ class Lifecycle:
             # before we announce our pid, so a TERM right after it stops us cleanly.
             block_signals()
             self.log.info(f"Starting {LEGACY_VERSION} with pid: {os.getpid()}")
-            return Daemon(instance, config, self.log, self.director_factory(), None).run()
+            return Daemon(instance, config, self.log, self.director_factory(self.log), None).run()
 
         self.log.info(f"Starting {LEGACY_VERSION} as daemon")
 
@@ -252,6 +252,10 @@ class Lifecycle:
             except OSError as err:
                 raise OSError(f"Can not open {pidfile.path}") from err
 
+        # Built before the fork (it starts no threads or sockets until it runs), so
+        # the daemon is ready to take a TERM the moment its pid file appears: the
+        # OCF agent's `stop` then `status` needs the pid file gone at once.
+        director = self.director_factory(self.log)
         self.log.close()
         try:
             in_daemon = daemonize(publish)
@@ -259,7 +263,7 @@ class Lifecycle:
             return self.init_error(str(err))
         if not in_daemon:
             return 0
-        return Daemon(instance, config, self.log, self.director_factory(), pidfile).run()
+        return Daemon(instance, config, self.log, director, pidfile).run()
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:

@@ -29,7 +29,7 @@ def mark(text: str) -> None:
 
 
 class ScriptedDirector:
-    def __init__(self) -> None:
+    def __init__(self, log: object = None) -> None:
         self.kind = os.environ.get("LDTEST_DIRECTOR", "")
 
     async def start(self, config: Config) -> None:

@@ -1,0 +1,180 @@
+"""The Director that does the real work: checks in, ip_vs out.
+
+The scheduler runs the checks and hands each result to the engine; the engine
+decides; the writers act -- the ip_vs writer converges the kernel, the command
+queue runs fallbackcommands one at a time in order, monitor lines are appended,
+log lines logged. Nothing here decides anything itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from ldirectord_py.checks.result import CheckResult
+from ldirectord_py.checks.runner import CombinedState, run_check
+from ldirectord_py.checks.scheduler import Scheduler
+from ldirectord_py.checks.spec import CheckSpec
+from ldirectord_py.config import Config
+from ldirectord_py.daemon import shell
+from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
+from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
+from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
+from ldirectord_py.ipvs.writer import IPVSWriter
+from ldirectord_py.observe.log import Log, localtime_text
+
+MAINTENANCE_REASON = "Server in maintenance"
+STOP_CONVERGE_TIMEOUT = 10.0
+
+
+def in_maintenance(directory: str | None, spec: CheckSpec) -> bool:
+    """A file named `<ip>:<port>` or `<ip>` in the maintenance directory forces the
+    real down without checking it (spec 5.11; host-name forms: see compatibility)."""
+    if not directory:
+        return False
+    address = f"[{spec.address}]" if spec.family == 6 else spec.address
+    names = (f"{address}:{spec.port}", address)
+    return any(os.path.exists(os.path.join(directory, name)) for name in names)
+
+
+class CheckingDirector:
+    """Checks every real and keeps ip_vs, fallbacks and fallbackcommands in line."""
+
+    def __init__(
+        self,
+        log: Log,
+        *,
+        ipvs_factory: Callable[[], AsyncIPVS] = AsyncIPVS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log = log
+        self.clock = clock
+        self.ipvs = ipvs_factory()
+        self.writer = IPVSWriter(self.ipvs, log.info)
+        self.engine: Engine | None = None
+        self.scheduler: Scheduler | None = None
+        self._commands: asyncio.Queue[RunCommand] = asyncio.Queue()
+        self._command_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._maintenance_hits: set[str] = set()
+
+    # ---------------------------------------------------------------- Director
+
+    async def start(self, config: Config) -> None:
+        live = await self._read_live()
+        self.engine = Engine(config, self.clock(), live=live)
+        self._command_task = asyncio.create_task(self._run_commands(), name="commands")
+        self.writer.start()
+        self._apply(self.engine.take_effects())
+        self.scheduler = Scheduler(self._on_result, runner=self._run)
+        self.scheduler.update(self._specs())
+        self.scheduler.start()
+        # The original checks every real once while starting: so do we, at once.
+        self._spawn(self.scheduler.check_now())
+
+    async def reload(self, config: Config) -> None:
+        assert self.engine is not None and self.scheduler is not None
+        old_keys = [s.key for s in self.engine.desired()]
+        self.engine = self.engine.reload(config, self.clock())
+        self._apply(self.engine.take_effects(), also_owned=old_keys)
+        new = self.scheduler.update(self._specs())
+        if new:
+            self._spawn(self.scheduler.check_now(new))
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.writer.stop()
+        if self.engine is not None:
+            remove = set(self.engine.cleanstop_keys())
+            keep = [s for s in self.engine.desired() if s.key not in remove]
+            self.writer.submit(keep, also_owned=remove)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.writer.converge_now(), STOP_CONVERGE_TIMEOUT)
+        if self._command_task is not None:
+            await self._drain_commands()
+        await self.ipvs.close()
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _specs(self) -> Iterable[CheckSpec]:
+        assert self.engine is not None
+        for target in self.engine.checks():
+            yield CheckSpec.for_real(target.virtual, target.real)
+
+    async def _read_live(self) -> dict[ServiceKey, VirtualService] | None:
+        try:
+            table: Table = await self.ipvs.read_table()
+        except IPVSError as exc:
+            self.log.info(f"{exc}; the table is programmed once it is")
+            return None
+        return {s.key: s for s in table.services}
+
+    async def _run(self, spec: CheckSpec, combined: CombinedState | None) -> CheckResult:
+        assert self.engine is not None
+        if in_maintenance(self.engine.config.settings.maintenancedir, spec):
+            self._maintenance_hits.add(spec.identity)
+            return CheckResult(False, MAINTENANCE_REASON, 0.0)
+        self._maintenance_hits.discard(spec.identity)
+        return await run_check(spec, combined)
+
+    def _on_result(self, identity: str, result: CheckResult) -> None:
+        if self.engine is None:
+            return
+        effects = self.engine.record(
+            identity,
+            result.ok,
+            result.reason,
+            self.clock(),
+            result.latency,
+            maintenance=identity in self._maintenance_hits,
+        )
+        self._apply(effects)
+
+    def _apply(self, effects: list[Effect], also_owned: Iterable[ServiceKey] = ()) -> None:
+        assert self.engine is not None
+        for effect in effects:
+            if isinstance(effect, LogLine):
+                self.log.info(effect.text)
+            elif isinstance(effect, RunCommand):
+                self._commands.put_nowait(effect)
+            elif isinstance(effect, MonitorLine):
+                self._write_monitor(effect)
+            elif isinstance(effect, Alert):
+                self.log.info(f"emailalert: {effect.subject}")
+        self.writer.submit(self.engine.desired(), also_owned)
+
+    def _write_monitor(self, line: MonitorLine) -> None:
+        try:
+            with open(line.path, "a") as fh:
+                fh.write(f"[{localtime_text()}] [{os.getpid()}] {line.text}\n")
+        except OSError as exc:
+            # The original dies here; losing one monitor line is the lesser harm.
+            self.log.info(f"Error writing to monitorfile '{line.path}': {exc.strerror or exc}")
+
+    async def _run_commands(self) -> None:
+        while True:
+            command = await self._commands.get()
+            try:
+                await shell.run_async(command.command, self.log)
+            finally:
+                self._commands.task_done()
+
+    async def _drain_commands(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._commands.join(), shell.COMMAND_TIMEOUT)
+        assert self._command_task is not None
+        self._command_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._command_task
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

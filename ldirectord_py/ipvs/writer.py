@@ -1,0 +1,145 @@
+"""The one writer of ip_vs: converges the kernel to the latest desired table.
+
+Callers `submit` a desired table whenever it changes and go on; the writer
+coalesces submissions (only the newest matters), reads the live table, applies
+the difference, and retries with backoff after an error -- including a kernel
+without ip_vs, which it reports once ("ip_vs is not available: load the ip_vs
+module") and keeps trying. It never blocks the checker or the other writers.
+
+Ownership: the services of the desired table, plus those of earlier desired
+tables until a reconcile has removed them (so a virtual dropped on reload goes);
+everything else in the kernel is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
+from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSUnavailable
+from ldirectord_py.ipvs.reconcile import ApplyReport
+
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+
+
+@dataclass
+class WriterState:
+    """What status output reports about the dataplane."""
+
+    converged: bool = False
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_ok_at: float | None = None
+    operations: int = 0
+    errors: int = 0
+    reconciles: int = 0
+    history: list[str] = field(default_factory=list)
+
+
+class IPVSWriter:
+    def __init__(self, backend: AsyncIPVS, log: Callable[[str], None]) -> None:
+        self.backend = backend
+        self.log = log
+        self.state = WriterState()
+        self._desired: tuple[VirtualService, ...] | None = None
+        self._owned: set[ServiceKey] = set()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unavailable_reported = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ipvs-writer")
+
+    def submit(
+        self, desired: Iterable[VirtualService], also_owned: Iterable[ServiceKey] = ()
+    ) -> None:
+        """Make `desired` the target; services in `also_owned` but not in `desired`
+        are ours to delete."""
+        self._desired = tuple(desired)
+        self._owned.update(s.key for s in self._desired)
+        self._owned.update(also_owned)
+        self._idle.clear()
+        self._wake.set()
+
+    async def settle(self, timeout: float) -> bool:
+        """Wait until the newest desired table has been applied (or failed once)."""
+        if self._task is None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        return False
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def converge_now(self) -> ApplyReport | None:
+        """One reconcile, awaited (used on stop, after the writer task has ended)."""
+        return await self._reconcile_once()
+
+    async def _run(self) -> None:
+        delay = BACKOFF_FIRST
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            report = await self._reconcile_once()
+            self._idle.set()
+            if report is not None and report.ok:
+                delay = BACKOFF_FIRST
+                continue
+            # Failed: try again later even if nothing new is submitted.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+            self._wake.set()
+
+    async def _reconcile_once(self) -> ApplyReport | None:
+        if self._desired is None:
+            return None
+        desired = Table(self._desired)
+        owned = frozenset(self._owned)
+        self.state.reconciles += 1
+        try:
+            report = await self.backend.reconcile(desired, owned.__contains__)
+        except IPVSUnavailable as exc:
+            self._fail(str(exc), report_once=True)
+            return None
+        except OSError as exc:
+            self._fail(f"reading or writing the ip_vs table failed: {exc}")
+            return None
+        if self._unavailable_reported:
+            self.log("ip_vs is available again; table reconciled")
+            self._unavailable_reported = False
+        self.state.operations += report.applied
+        for operation, error in report.failures:
+            self.state.errors += 1
+            self.log(f"ip_vs: {operation} failed: {error}")
+        if report.ok:
+            self.state.converged = True
+            self.state.last_ok_at = time.time()
+            self._owned = {s.key for s in self._desired}
+        else:
+            self.state.converged = False
+            self.state.last_error = str(report)
+            self.state.last_error_at = time.time()
+        return report
+
+    def _fail(self, message: str, *, report_once: bool = False) -> None:
+        self.state.converged = False
+        self.state.errors += 1
+        self.state.last_error, self.state.last_error_at = message, time.time()
+        if report_once:
+            if self._unavailable_reported:
+                return
+            self._unavailable_reported = True
+        self.log(message)
