@@ -1,0 +1,1 @@
+"""Golden parse verdicts of the Perl ldirectord: case definitions, recordings, helpers."""
