@@ -158,12 +158,13 @@ def ipvsadm_order(services: Sequence[VirtualService]) -> list[VirtualService]:
 def ipvsadm_destination_order(service: VirtualService) -> list[Destination]:
     """A service's destinations in the order ipvsadm lists them.
 
-    Addresses are compared in the service's family, even for a destination of the
-    other family (an IPv4 tunnel real under an IPv6 service), as ipvsadm does.
+    The family of the left-hand destination of each comparison decides how much
+    of the addresses is compared (four words for IPv6, the first for IPv4), which
+    matters only for pools that mix families (tunnelled reals).
     """
 
     def compare(a: Destination, b: Destination) -> int:
-        return _compare_addresses(service.family, a.address, b.address) or (a.port - b.port)
+        return _compare_addresses(a.family, a.address, b.address) or (a.port - b.port)
 
     return _glibc_merge_sort(service.destinations, compare)
 
