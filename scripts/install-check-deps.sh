@@ -8,7 +8,8 @@
 # started them (Debian's policy-rc.d may already have prevented that).
 set -eu
 PACKAGES="nginx dnsmasq-base vsftpd exim4-daemon-light dovecot-imapd dovecot-pop3d
-slapd ldap-utils mariadb-server postgresql freeradius nftables openssl perl iproute2"
+slapd ldap-utils mariadb-server postgresql freeradius openssl perl libauthen-radius-perl
+iproute2 util-linux"
 missing=""
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

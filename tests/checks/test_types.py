@@ -21,6 +21,8 @@ from ldirectord_py.config import parse_text
 from tests.checks import servers
 from tests.checks.conftest import DEADLINE, MARGIN, make_spec, require, run
 
+pytestmark = pytest.mark.root
+
 # --- connect ---------------------------------------------------------------------------
 
 
