@@ -433,3 +433,84 @@ def render_connections(
             line += f" {c.pe_name:<18} {c.pe_data or ''}"
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------ JSON ----
+
+
+def _stats_dict(stats: Stats) -> dict[str, int]:
+    return {name: getattr(stats, name) for name in Stats.__dataclass_fields__}
+
+
+def listing_as_dict(
+    table: Table, options: ListingOptions = ListingOptions(), connections: Sequence[Connection] = ()
+) -> dict[str, object]:
+    """The data of a listing as plain JSON-ready values, in ipvsadm's order.
+
+    Same selection and order as render_listing (options.service, options.sort);
+    counters are given in full, never scaled or wrapped.
+    """
+    if options.connections:
+        return {
+            "connections": [
+                {
+                    "protocol": c.protocol,
+                    "client": f"{bracketed(c.client_address)}:{c.client_port}",
+                    "virtual": f"{bracketed(c.virtual_address)}:{c.virtual_port}",
+                    "destination": f"{bracketed(c.destination_address)}:{c.destination_port}",
+                    "state": c.state,
+                    "expires": c.expires,
+                    "pe_name": c.pe_name,
+                    "pe_data": c.pe_data,
+                }
+                for c in connections
+            ]
+        }
+    services: Sequence[VirtualService] = table.services
+    if options.service is not None:
+        selected = table.service(options.service)
+        if selected is None:
+            raise ServiceNotFound(options.service)
+        services = [selected]
+    out: list[dict[str, object]] = []
+    for s in ipvsadm_order(services) if options.sort else services:
+        destinations = ipvsadm_destination_order(s) if options.sort else s.destinations
+        out.append(
+            {
+                "service": str(s.key),
+                "family": "ipv6" if s.family is Family.INET6 else "ipv4",
+                "protocol": s.protocol.name.lower() if s.protocol else None,
+                "address": str(s.address) if s.address else None,
+                "port": s.port,
+                "fwmark": s.fwmark or None,
+                "scheduler": s.scheduler,
+                "sched_flags": _sched_flag_names(s),
+                "persistence": s.persistence,
+                "netmask": s.netmask_text,
+                "pe_name": s.pe_name,
+                "one_packet": s.one_packet,
+                "stats": _stats_dict(s.stats),
+                "destinations": [
+                    {
+                        "destination": str(d.key),
+                        "address": str(d.address),
+                        "port": d.port,
+                        "forwarding": d.forwarding.label.lower(),
+                        "weight": d.weight,
+                        "upper_threshold": d.upper_threshold,
+                        "lower_threshold": d.lower_threshold,
+                        "active_connections": d.counters.active_connections,
+                        "inactive_connections": d.counters.inactive_connections,
+                        "persistent_connections": d.counters.persistent_connections,
+                        "stats": _stats_dict(d.counters.stats),
+                    }
+                    for d in destinations
+                ],
+            }
+        )
+    info = table.info
+    return {
+        "version": info.version_text if info else None,
+        "connection_table_size": info.connection_table_size if info else None,
+        "services": out,
+    }

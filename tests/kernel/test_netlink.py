@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 
 from ldirectord_py.ipvs.connections import read_connections
 from ldirectord_py.ipvs.format import ListingOptions, render_listing
+from ldirectord_py.ipvs.listing import live_listing
 from ldirectord_py.ipvs.model import (
     SCHEDULERS,
     Destination,
@@ -381,6 +383,12 @@ def test_what_ipvsadm_writes_we_read_exactly(backend: NetlinkIPVS, ipvs_table: I
     assert backend.read_table() == expected
     same_listing(backend, ipvs_table, ListingOptions(numeric=True), "-n")
     same_listing(backend, ipvs_table, ListingOptions())
+    # what `ldirectordctl list` will call
+    assert live_listing(ListingOptions(numeric=True, thresholds=True)) == ipvs_table(
+        "-L", "-n", "--thresholds"
+    )
+    as_json = json.loads(live_listing(ListingOptions(numeric=True), as_json=True))
+    assert len(as_json["services"]) == 6
 
 
 def test_asyncio_backend_reconciles_without_blocking_the_loop(ipvs_table: Ipvsadm) -> None:
