@@ -50,8 +50,9 @@ class Forwarding(IntEnum):
     """How ip_vs reaches a destination (the kernel's IP_VS_CONN_F_* values).
 
     ldirectord's words map onto three of them: gate = ROUTE (direct routing),
-    masq = MASQ (NAT), ipip = TUNNEL. LOCAL is what the kernel reports for a
-    destination it delivers to locally; ipvsadm shows it as "Local".
+    masq = MASQ (NAT), ipip = TUNNEL. LOCAL (method 1, delivery to this host) can
+    only be set over netlink (ipvsadm has no switch for it) and lists as "Local";
+    the kernel does not switch a real on a local address to it by itself.
     """
 
     MASQ = 0
