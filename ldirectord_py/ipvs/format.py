@@ -381,9 +381,9 @@ def render_listing(
     Raises ServiceNotFound when options.service names a service the table lacks
     (ipvsadm then prints "No such service" and exits with 1).
     """
-    names = _Names(options.numeric, resolver)
     if options.connections:
-        return render_connections(connections, options, names)
+        return render_connections(connections, options, resolver=resolver)
+    names = _Names(options.numeric, resolver)
     form = _form(options)
     lines: list[str] = []
     services: Sequence[VirtualService] = table.services
@@ -412,10 +412,13 @@ _CONNECTION_PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
 
 
 def render_connections(
-    connections: Sequence[Connection], options: ListingOptions, names: _Names | None = None
+    connections: Sequence[Connection],
+    options: ListingOptions,
+    *,
+    resolver: Resolver | None = None,
 ) -> str:
-    """What `ipvsadm -L -c` prints for these connection entries."""
-    names = names or _Names(options.numeric, None)
+    """What `ipvsadm -L -c` prints for these connection entries (in their order)."""
+    names = _Names(options.numeric, resolver)
     header = "pro expire state       source             virtual            destination"
     if options.persistent_conn:
         header += "        pe name          pe_data"
