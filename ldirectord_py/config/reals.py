@@ -8,6 +8,7 @@ strings and silently cuts ranges short; quirk 13).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ _PORT_SUFFIX = re.compile(r"(:(\d+|[A-Za-z0-9-_]+))?$", re.ASCII)
 _BRACKETED = re.compile(r"\[(.*)\]")
 
 FORWARDS = {"gate": Forward.GATE, "masq": Forward.MASQ, "ipip": Forward.IPIP}
+
+MAX_RANGE = 65536
+"""The most addresses one `a->b` range may expand to (a /16). The original never
+expands more than a few by accident because it compares decimal strings; with the
+numeric comparison a typo such as `1.2.3.4:80->1.2.3.9:80` (read as 0.0.0.80 to
+1.2.3.9) would otherwise ask for millions of reals."""
 
 
 def resolve_host(resolver: Resolver, name: str, family: Family) -> str | None:
@@ -91,8 +98,15 @@ def parse_reals(text: str, line: int, family: Family, resolver: Resolver) -> lis
             f"Invalid Range: {first}-{last}: First value must be greater than or "
             "equal to the second value"
         )
+    count = last_int - first_int + 1
+    if count > MAX_RANGE:
+        raise BadValue(
+            f"Invalid Range: {first}-{last}: {count} addresses, more than the "
+            f"{MAX_RANGE} one range may hold"
+        )
+    template = _real(first, family, int(port), flags, line)
     return [
-        _real(str(ipaddress.IPv4Address(n)), family, int(port), flags, line)
+        dataclasses.replace(template, address=str(ipaddress.IPv4Address(n)))
         for n in range(first_int, last_int + 1)
     ]
 

@@ -27,7 +27,9 @@ class SystemResolver:
     def host(self, name: str, family: Family) -> str | None:
         af = socket.AF_INET6 if family == 6 else socket.AF_INET
         try:
-            infos = socket.getaddrinfo(name, 0, af)
+            # An empty name means the loopback address to the C library (and so to
+            # the original, which accepts `fallback=` that way).
+            infos = socket.getaddrinfo(name or None, 0, af)
         except (OSError, UnicodeError, ValueError):
             return None
         if not infos:
@@ -63,7 +65,7 @@ class StaticResolver:
         hosts: Mapping[str, tuple[str | None, str | None]],
         services: Mapping[tuple[str, str], int] | None = None,
     ) -> None:
-        self._hosts = dict(hosts)
+        self._hosts = {name.lower(): addresses for name, addresses in hosts.items()}
         self._services = None if services is None else dict(services)
 
     def host(self, name: str, family: Family) -> str | None:
@@ -77,7 +79,10 @@ class StaticResolver:
                 return socket.inet_ntoa(socket.inet_aton(name))
             except (OSError, ValueError):
                 pass
-        v4, v6 = self._hosts.get(name, (None, None))
+        if not name:
+            return "::1" if family == 6 else "127.0.0.1"
+        # Host names match case-insensitively, as in /etc/hosts and DNS.
+        v4, v6 = self._hosts.get(name.lower(), (None, None))
         return v6 if family == 6 else v4
 
     def service(self, name: str, protocol: str) -> int | None:

@@ -261,6 +261,22 @@ class TestReals:
         reals = self.real("59.154.201.254->59.154.202.1:80 gate")
         assert len(reals) == 4
 
+    def test_range_larger_than_a_slash_16_is_refused(self) -> None:
+        err = parse_error("virtual=127.0.0.100:80\n\treal=10.0.0.0->10.1.0.0:80 gate\n")
+        assert err.line == 2
+        assert err.message == (
+            "Invalid Range: 10.0.0.0-10.1.0.0: 65537 addresses, more than the 65536 one "
+            "range may hold"
+        )
+        assert len(self.real("10.0.0.0->10.0.255.255:80 gate")) == 65536
+
+    def test_empty_fallback_host_is_loopback(self) -> None:
+        (v,) = parse("fallback=:81\n" + BLOCK).virtuals
+        assert v.fallback is not None and v.fallback.hostport == "127.0.0.1:81"
+
+    def test_host_names_match_case_insensitively(self) -> None:
+        assert self.real("BACKEND-A:80 gate")[0].address == "127.0.0.11"
+
     def test_range_reversed_is_an_error(self) -> None:
         err = parse_error("virtual=127.0.0.100:80\n\treal=127.0.0.3->127.0.0.1:80 gate\n")
         assert err.line == 2 and err.message.startswith("Invalid Range: 127.0.0.3-127.0.0.1")
