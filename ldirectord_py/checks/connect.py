@@ -18,16 +18,11 @@ from ldirectord_py.checks.spec import CheckSpec
 async def check(spec: CheckSpec) -> str:
     if spec.checkport is None or spec.checkport <= 0:
         raise CheckFailed("no check port")
-    if spec.protocol == "udp":
-        return await _udp_connect(spec)
-    _reader, writer = await asyncio.open_connection(spec.address, spec.checkport)
-    writer.transport.abort()
-    return "connected"
-
-
-async def _udp_connect(spec: CheckSpec) -> str:
     family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+    kind = socket.SOCK_DGRAM if spec.protocol == "udp" else socket.SOCK_STREAM
+    # a bare non-blocking socket: no transport or stream objects for a check that
+    # sends nothing (several times cheaper than asyncio.open_connection)
+    with socket.socket(family, kind) as sock:
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, (spec.address, spec.checkport))
-    return "udp socket connected"
+    return "udp socket connected" if kind == socket.SOCK_DGRAM else "connected"

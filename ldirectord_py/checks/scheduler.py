@@ -303,7 +303,11 @@ class Scheduler:
                 if self.record_starts:
                     entry.starts.append(asyncio.get_running_loop().time())
                 combined = entry.combined if spec.checktype == "combined" else None
-                result = await self.runner(spec, combined)
+                try:
+                    result = await self.runner(spec, combined)
+                except Exception as e:  # a bug in a check must not stop its timer
+                    log.exception("check %s raised", entry.identity)
+                    result = CheckResult(False, f"internal error: {type(e).__name__}", 0.0)
             finally:
                 self.budget.release(cost)
         finally:

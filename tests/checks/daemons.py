@@ -162,7 +162,8 @@ worker_processes 1;
 user nobody nogroup;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
-events {{ worker_connections 256; }}
+worker_rlimit_nofile 16384;
+events {{ worker_connections 8192; }}
 http {{
     access_log off;
     client_body_temp_path {d}/tmp/body;

@@ -393,3 +393,21 @@ def test_real_checks_through_the_scheduler() -> None:
         listener.close()
     assert 4 <= len(results["up"]) <= 7 and all(results["up"])
     assert 4 <= len(results["down"]) <= 7 and not any(results["down"])
+
+
+def test_a_runner_that_raises_gives_a_down_result() -> None:
+    delivered: list[CheckResult] = []
+
+    async def broken(spec: CheckSpec, state: CombinedState | None) -> CheckResult:
+        raise KeyError("bug")
+
+    async def body() -> None:
+        s = Scheduler(lambda i, r: delivered.append(r), runner=broken)
+        s.update([spec("a", 1.0)])
+        s.start()
+        await asyncio.sleep(3.0)
+        await s.stop()
+
+    run_virtual(body())
+    assert len(delivered) == 3
+    assert all(not r.ok and r.reason == "internal error: KeyError" for r in delivered)
