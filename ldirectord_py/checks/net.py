@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 import ssl
 from collections.abc import AsyncIterator
 
@@ -103,8 +104,6 @@ class Datagram:
     """A connected UDP socket driven by the event loop; always closed on exit."""
 
     def __init__(self, family: int) -> None:
-        import socket
-
         self.sock = socket.socket(
             socket.AF_INET6 if family == 6 else socket.AF_INET, socket.SOCK_DGRAM
         )

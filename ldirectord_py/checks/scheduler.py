@@ -289,8 +289,7 @@ class Scheduler:
             entry.skipped += 1
 
     def _launch(self, entry: _Entry) -> asyncio.Task[None]:
-        assert self._loop is not None
-        task = self._loop.create_task(self._run(entry))
+        task = asyncio.get_running_loop().create_task(self._run(entry))
         entry.task = task
         return task
 
@@ -340,9 +339,6 @@ class Scheduler:
 
         A check already in flight is waited for, not started twice. Cancelling
         this call does not cancel the checks."""
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._epoch = self._loop.time()
         wanted = self._entries.keys() if identities is None else identities
         tasks: list[asyncio.Task[None]] = []
         for identity in list(wanted):

@@ -411,3 +411,19 @@ def test_a_runner_that_raises_gives_a_down_result() -> None:
     run_virtual(body())
     assert len(delivered) == 3
     assert all(not r.ok and r.reason == "internal error: KeyError" for r in delivered)
+
+
+def test_check_now_before_start_then_timers() -> None:
+    runner = FakeRunner()
+
+    async def body() -> None:
+        s = Scheduler(lambda i, r: None, runner=runner)
+        s.update([spec("a", 1.0)])
+        await s.check_now()  # a first round before the timers start
+        assert len(runner.starts["a"]) == 1
+        s.start()
+        await asyncio.sleep(3.0)
+        await s.stop()
+
+    run_virtual(body())
+    assert len(runner.starts["a"]) == 4
