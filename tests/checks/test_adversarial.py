@@ -171,7 +171,7 @@ def test_dead_port_fails_at_once(service: str) -> None:
     spec = TCP_SERVICES[service][0](servers.free_port())
     result = run(run_check(spec))
     assert not result.ok
-    assert result.latency < 0.3, result
+    assert "timeout" not in result.reason, result  # refused at once, not waited for
     assert "refused" in result.reason or "error" in result.reason, result
 
 

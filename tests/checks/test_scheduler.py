@@ -391,8 +391,8 @@ def test_real_checks_through_the_scheduler() -> None:
         run(body())
     finally:
         listener.close()
-    assert 4 <= len(results["up"]) <= 7 and all(results["up"])
-    assert 4 <= len(results["down"]) <= 7 and not any(results["down"])
+    assert 3 <= len(results["up"]) <= 7 and all(results["up"])
+    assert 3 <= len(results["down"]) <= 7 and not any(results["down"])
 
 
 def test_a_runner_that_raises_gives_a_down_result() -> None:
