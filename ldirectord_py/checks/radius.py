@@ -7,9 +7,12 @@ hardened against BlastRADIUS may require it). One datagram, no retransmission,
 to the real's check port.
 
 Up: a well-formed reply with our identifier and a valid Response Authenticator
-within checktimeout. Any reply code counts, Access-Reject included (REJECT_IS_ALIVE,
-kept on purpose: the point is that the server answers); down on silence, on an
-ICMP error, and on a reply that does not authenticate (garbage, wrong secret).
+within checktimeout that accepts the credentials (Access-Accept), as in the
+original: its Authen::Radius check_pwd returns false for an Access-Reject, which
+ldirectord counts as down -- verified against FreeRADIUS in tests/checks (the
+spec's quirk 16, "a reject counts as alive", is not what the original does).
+Down on Access-Reject, silence, an ICMP error, and a reply that does not
+authenticate (garbage, wrong secret). REJECT_IS_ALIVE flips the reject case.
 
 The protocol is spoken directly (a request and a reply are some forty lines of
 RFC 2865) instead of through pyrad, which needs a dictionary file and runs its
@@ -30,7 +33,7 @@ from ldirectord_py.checks.spec import CheckSpec
 
 ACCESS_REQUEST = 1
 CODES = {2: "Access-Accept", 3: "Access-Reject", 11: "Access-Challenge"}
-REJECT_IS_ALIVE = True
+REJECT_IS_ALIVE = False
 USER_NAME, USER_PASSWORD, NAS_IP_ADDRESS, MESSAGE_AUTHENTICATOR = 1, 2, 4, 80
 
 
