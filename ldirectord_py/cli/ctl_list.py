@@ -4,13 +4,12 @@ and `--json`."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from ldirectord_py.cli.ctl import cli
-from ldirectord_py.ipvs.model import Family, Protocol, ServiceKey, Table
+from ldirectord_py.ipvs.model import Family, Protocol, ServiceKey
 
 
 def _service_key(
@@ -49,17 +48,6 @@ def add_health_column(listing: str, health: dict[str, str] | None = None) -> str
     return "\n".join(out) + "\n"
 
 
-def _read() -> Table:
-    from ldirectord_py.ipvs.netlink import IPVSError, NetlinkIPVS
-
-    try:
-        with NetlinkIPVS() as backend:
-            return backend.read_table()
-    except IPVSError as exc:
-        click.echo(f"ldirectordctl: {exc}", err=True)
-        sys.exit(1)
-
-
 @cli.command(name="list")
 @click.option("-L", "-l", "list_flag", is_flag=True, help="Accepted for ipvsadm habits.")
 @click.option("-n", "--numeric", is_flag=True, help="Addresses and ports as numbers.")
@@ -96,13 +84,9 @@ def list_command(
     as_json: bool,
 ) -> None:
     """The ip_vs table, byte for byte as `ipvsadm -L` with the same switches."""
-    from ldirectord_py.ipvs.connections import read_connections
-    from ldirectord_py.ipvs.format import (
-        ListingOptions,
-        ServiceNotFound,
-        listing_as_dict,
-        render_listing,
-    )
+    from ldirectord_py.ipvs.format import ListingOptions, ServiceNotFound
+    from ldirectord_py.ipvs.listing import live_listing
+    from ldirectord_py.ipvs.netlink import IPVSError
 
     options = ListingOptions(
         numeric=numeric,
@@ -115,23 +99,12 @@ def list_command(
         service=_service_key(tcp, udp, sctp, fwmark, ipv6),
         connections=connection,
     )
-    table = Table() if connection else _read()
     try:
-        connections = read_connections() if connection else ()
-    except OSError:
-        click.echo("ldirectordctl: ip_vs is not available: load the ip_vs module", err=True)
-        sys.exit(1)
-    if as_json:
-        try:
-            data = listing_as_dict(table, options, connections)
-        except ServiceNotFound:
-            click.echo("No such service", err=True)
-            sys.exit(1)
-        click.echo(json.dumps(data, indent=2, default=str))
-        return
-    try:
-        text = render_listing(table, options, connections=connections)
+        text = live_listing(options, as_json=as_json)
     except ServiceNotFound:
         click.echo("No such service", err=True)
         sys.exit(1)
-    click.echo(add_health_column(text) if health else text, nl=False)
+    except IPVSError as exc:
+        click.echo(f"ldirectordctl: {exc}", err=True)
+        sys.exit(1)
+    click.echo(add_health_column(text) if health and not as_json else text, nl=False)

@@ -117,6 +117,11 @@ class IPVSWriter:
         except OSError as exc:
             self._fail(f"reading or writing the ip_vs table failed: {exc}")
             return None
+        except ValueError as exc:
+            # A desired table the kernel cannot hold (e.g. a persistence timeout over
+            # its 31-day limit): say so; the rest of the daemon goes on.
+            self._fail(f"ip_vs: the configured table cannot be programmed: {exc}")
+            return None
         if self._unavailable_reported:
             self.log("ip_vs is available again; table reconciled")
             self._unavailable_reported = False
@@ -135,6 +140,9 @@ class IPVSWriter:
         return report
 
     def _fail(self, message: str, *, report_once: bool = False) -> None:
+        """Record a failed attempt; log it unless it repeats the previous failure
+        (retries back off to every 30 s and must not flood the log)."""
+        repeated = message == self.state.last_error
         self.state.converged = False
         self.state.errors += 1
         self.state.last_error, self.state.last_error_at = message, time.time()
@@ -142,4 +150,5 @@ class IPVSWriter:
             if self._unavailable_reported:
                 return
             self._unavailable_reported = True
-        self.log(message)
+        if not repeated:
+            self.log(message)
