@@ -105,6 +105,12 @@ class Engine:
         self._virtuals: dict[str, VirtualStatus] = {}
         self._sharing: dict[str, list[tuple[Virtual, Real]]] = {}
         self._effects: list[Effect] = []
+        self._inaccessible: dict[str, tuple[Virtual, float]] = {}
+        if previous is not None:
+            kept = {v.identity: v for v in config.virtuals}
+            for key, (old_virtual, since) in previous._inaccessible.items():
+                if old_virtual.identity in kept:
+                    self._inaccessible[key] = (kept[old_virtual.identity], since)
         for virtual in config.virtuals:
             try:
                 self._services[virtual.identity] = service_for(virtual)
@@ -272,10 +278,26 @@ class Engine:
         assert virtual.monitorfile is not None
         return MonitorLine(virtual.monitorfile, f"{squeezed} [{'up' if ok else 'down'}] {message}")
 
-    def _alert(self, virtual: Virtual, subject: str) -> list[Effect]:
+    def _alert(
+        self,
+        virtual: Virtual,
+        subject: str,
+        *,
+        real: Real | None = None,
+        down_since: float | None = None,
+    ) -> list[Effect]:
+        """An alert for this event. A real going down (`down_since`) is remembered so
+        that `tick` repeats "Inaccessible real server" every `emailalertfreq`
+        seconds until it comes back, as the original does."""
         mail = virtual.emailalert
         if not mail.to:
             return []
+        if real is not None:
+            key = f"{real.hostport} ({_where(virtual)})"
+            if down_since is not None and mail.frequency > 0:
+                self._inaccessible[key] = (virtual, down_since)
+            else:
+                self._inaccessible.pop(key, None)
         return [
             Alert(
                 virtual.identity,
@@ -288,6 +310,15 @@ class Engine:
                 virtual.comment,
             )
         ]
+
+    def tick(self, now: float) -> list[Effect]:
+        """Time passing: repeat the alerts of reals that are still down."""
+        effects: list[Effect] = []
+        for key, (virtual, since) in list(self._inaccessible.items()):
+            if now - since >= virtual.emailalert.frequency:
+                self._inaccessible[key] = (virtual, now)
+                effects += self._alert(virtual, f"Inaccessible real server: {key}")
+        return effects
 
     def _up(self, virtual: Virtual, real: Real, status: RealStatus, now: float) -> list[Effect]:
         effects: list[Effect] = []
@@ -304,7 +335,7 @@ class Engine:
         text = (
             f"{verb} real server: {real.hostport} ({_where(virtual)}) (Weight set to {real.weight})"
         )
-        effects += [LogLine(text), *self._alert(virtual, text)]
+        effects += [LogLine(text), *self._alert(virtual, text, real=real)]
         effects += self._fallback(virtual, now)
         return effects
 
@@ -329,7 +360,11 @@ class Engine:
             text = f"Quiescent real server: {real.hostport} ({_where(virtual)}) (Weight set to 0)"
         else:
             text = f"Deleted real server: {real.hostport} ({_where(virtual)})"
-        return [LogLine(text), *self._alert(virtual, text), *self._fallback(virtual, now)]
+        return [
+            LogLine(text),
+            *self._alert(virtual, text, real=real, down_since=now),
+            *self._fallback(virtual, now),
+        ]
 
     def _any_up(self, virtual: Virtual) -> bool:
         return any(self._reals[_real_key(virtual, r)].up for r in virtual.reals)
