@@ -21,6 +21,7 @@ from ldirectord_py.checks.scheduler import Scheduler
 from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
 from ldirectord_py.daemon import shell
+from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
 from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
@@ -29,6 +30,7 @@ from ldirectord_py.observe.log import Log, localtime_text
 
 MAINTENANCE_REASON = "Server in maintenance"
 STOP_CONVERGE_TIMEOUT = 10.0
+TICK_INTERVAL = 1.0
 
 
 def in_maintenance(directory: str | None, spec: CheckSpec) -> bool:
@@ -61,6 +63,9 @@ class CheckingDirector:
         self._command_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._maintenance_hits: set[str] = set()
+        self.mailer = Mailer(log)
+        self.status = "starting"
+        """The original's daemon status, which `emailalertstatus` filters on."""
 
     # ---------------------------------------------------------------- Director
 
@@ -74,7 +79,8 @@ class CheckingDirector:
         self.scheduler.update(self._specs())
         self.scheduler.start()
         # The original checks every real once while starting: so do we, at once.
-        self._spawn(self.scheduler.check_now())
+        self._spawn(self._first_round(self.scheduler.check_now()))
+        self._spawn(self._tick())
 
     async def reload(self, config: Config) -> None:
         assert self.engine is not None and self.scheduler is not None
@@ -83,9 +89,11 @@ class CheckingDirector:
         self._apply(self.engine.take_effects(), also_owned=old_keys)
         new = self.scheduler.update(self._specs())
         if new:
-            self._spawn(self.scheduler.check_now(new))
+            self.status = "reloading"
+            self._spawn(self._first_round(self.scheduler.check_now(new)))
 
     async def stop(self) -> None:
+        self.status = "stopping"
         if self.scheduler is not None:
             await self.scheduler.stop()
         for task in list(self._tasks):
@@ -99,6 +107,7 @@ class CheckingDirector:
                 await asyncio.wait_for(self.writer.converge_now(), STOP_CONVERGE_TIMEOUT)
         if self._command_task is not None:
             await self._drain_commands()
+        await self.mailer.drain()
         await self.ipvs.close()
 
     # ---------------------------------------------------------------- plumbing
@@ -147,8 +156,22 @@ class CheckingDirector:
             elif isinstance(effect, MonitorLine):
                 self._write_monitor(effect)
             elif isinstance(effect, Alert):
-                self.log.info(f"emailalert: {effect.subject}")
+                self.mailer.send(effect, self.status)
         self.writer.submit(self.engine.desired(), also_owned)
+
+    async def _first_round(self, checks: Coroutine[Any, Any, None]) -> None:
+        """Alerts during the first round go out as "starting" (or "reloading")."""
+        await checks
+        if self.status in ("starting", "reloading"):
+            self.status = "running"
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL)
+            if self.engine is not None:
+                effects = self.engine.tick(self.clock())
+                if effects:
+                    self._apply(effects)
 
     def _write_monitor(self, line: MonitorLine) -> None:
         try:
