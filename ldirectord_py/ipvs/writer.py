@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
+from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService, bracketed
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSUnavailable
+from ldirectord_py.ipvs.operations import AddService, DeleteService, EditService, Operation
 from ldirectord_py.ipvs.reconcile import ApplyReport
 
 BACKOFF_FIRST = 1.0
@@ -126,6 +127,10 @@ class IPVSWriter:
             self.log("ip_vs is available again; table reconciled")
             self._unavailable_reported = False
         self.state.operations += report.applied
+        failed = {id(op) for op, _ in report.failures}
+        for operation in report.operations:
+            if id(operation) not in failed and (text := service_log_line(operation)):
+                self.log(text)
         for operation, error in report.failures:
             self.state.errors += 1
             self.log(f"ip_vs: {operation} failed: {error}")
@@ -152,3 +157,22 @@ class IPVSWriter:
             self._unavailable_reported = True
         if not repeated:
             self.log(message)
+
+
+def _where(key: ServiceKey) -> str:
+    """The original's `get_virtual`: `ip:port` or the fwmark."""
+    if key.fwmark:
+        return str(key.fwmark)
+    assert key.address is not None
+    return f"{bracketed(key.address)}:{key.port}"
+
+
+def service_log_line(operation: Operation) -> str | None:
+    """What the original logs for a service-level change (operators grep for it)."""
+    if isinstance(operation, AddService):
+        return f"Added virtual server: {_where(operation.service.key)}"
+    if isinstance(operation, EditService):
+        return f"Changed virtual server: {_where(operation.service.key)}"
+    if isinstance(operation, DeleteService):
+        return f"Purged virtual server: {_where(operation.key)}"
+    return None

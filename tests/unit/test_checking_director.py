@@ -117,6 +117,8 @@ def test_director_programs_checks_fails_over_and_cleans_up(tmp_path: Path) -> No
 
     run(scenario)
     text = "\n".join(lines.lines)
+    assert "Added virtual server: 127.0.0.100:80" in text
+    assert "Purged virtual server: 127.0.0.100:80" in text  # cleanstop
     assert f"Added real server: 127.0.0.21:{port} (127.0.0.100:80) (Weight set to 3)" in text
     assert f"Deleted real server: 127.0.0.21:{port} (127.0.0.100:80)" in text
     assert f"Added fallback server: 127.0.0.1:{port} (127.0.0.100:80) (Weight set to 1)" in text
