@@ -111,9 +111,15 @@ class Budget:
         self.fds += min(cost, self.max_fds)
         self.peak_checks = max(self.peak_checks, self.checks)
 
-    async def acquire(self, cost: int) -> None:
+    def try_acquire(self, cost: int) -> bool:
+        """Take a slot at once if one is free and nobody waits (no coroutine needed)."""
         if not self._waiters and self._fits(cost):
             self._take(cost)
+            return True
+        return False
+
+    async def acquire(self, cost: int) -> None:
+        if self.try_acquire(cost):
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (cost, fut)
@@ -297,7 +303,8 @@ class Scheduler:
         spec = entry.spec
         cost = fd_cost(spec)
         try:
-            await self.budget.acquire(cost)
+            if not self.budget.try_acquire(cost):
+                await self.budget.acquire(cost)
             try:
                 if self.record_starts:
                     entry.starts.append(asyncio.get_running_loop().time())

@@ -83,6 +83,19 @@ def _real_key(virtual: Virtual, real: Real) -> tuple[str, str]:
     return (virtual.identity, virtual.check_identity(real))
 
 
+def _monitor_identity(identity: str) -> str:
+    """The original's `tr/:/ /s` and `s/\\//g` on the real's identity."""
+    return re.sub(":+", " ", identity).replace("\\", "")
+
+
+_MONITOR_ESCAPE = re.compile(r"[%|\r\n]")
+
+
+def _monitor_message(reason: str) -> str:
+    """The original's escaping of `%`, `|`, CR and LF as `%xx` (an empty reason: `-`)."""
+    return _MONITOR_ESCAPE.sub(lambda m: f"%{ord(m.group()):02x}", reason or "-")
+
+
 def _where(virtual: Virtual) -> str:
     """The original's `get_virtual`: `ip:port`, or the fwmark."""
     return virtual.hostport
@@ -105,6 +118,15 @@ class Engine:
         self._virtuals: dict[str, VirtualStatus] = {}
         self._sharing: dict[str, list[tuple[Virtual, Real]]] = {}
         self._effects: list[Effect] = []
+        # Per-result fast paths (record() runs once per check result): the sharers
+        # of an identity with their status objects and monitorfile identities, and
+        # per virtual the number of distinct reals that are up / not yet decided.
+        self._targets: dict[str, list[tuple[Virtual, Real, RealStatus, str]]] = {}
+        self._up_count: dict[str, int] = {}
+        self._pending: dict[str, int] = {}
+        # desired() is rebuilt only when something it depends on changed
+        self._version = 0
+        self._desired: tuple[int, tuple[VirtualService, ...]] | None = None
         self._inaccessible: dict[str, tuple[Virtual, float]] = {}
         if previous is not None:
             kept = {v.identity: v for v in config.virtuals}
@@ -118,6 +140,7 @@ class Engine:
                 self._effects.append(LogLine(f"Error: virtual service not programmed: {exc}"))
         for virtual in config.virtuals:
             self._init_virtual(virtual, now, live or {}, previous)
+        self._index()
         for virtual in config.virtuals:
             self._effects += self._settle(virtual, now)
 
@@ -169,6 +192,39 @@ class Engine:
                 status.decided = True
             self._reals[key] = status
 
+    def _index(self) -> None:
+        for vid, statuses in self._distinct().items():
+            self._up_count[vid] = sum(1 for st in statuses if st.up)
+            self._pending[vid] = sum(1 for st in statuses if not st.decided)
+        for identity, sharers in self._sharing.items():
+            self._targets[identity] = [
+                (virtual, real, self._reals[_real_key(virtual, real)], _monitor_identity(identity))
+                for virtual, real in sharers
+            ]
+
+    def _distinct(self) -> dict[str, list[RealStatus]]:
+        """Every virtual's distinct real statuses (reals with equal identities in one
+        virtual share one)."""
+        out: dict[str, list[RealStatus]] = {}
+        for virtual in self.config.virtuals:
+            seen: dict[int, RealStatus] = {}
+            for real in virtual.reals:
+                status = self._reals[_real_key(virtual, real)]
+                seen.setdefault(id(status), status)
+            out[virtual.identity] = list(seen.values())
+        return out
+
+    def _mark(self, virtual: Virtual, status: RealStatus, up: bool) -> None:
+        """Decide a real up or down, keeping the per-virtual counts."""
+        vid = virtual.identity
+        if not status.decided:
+            status.decided = True
+            self._pending[vid] -= 1
+        if status.up != up:
+            status.up = up
+            self._up_count[vid] += 1 if up else -1
+            self._version += 1
+
     def _stored(self, virtual: Virtual, destination: Destination) -> Destination | None:
         service = self._services.get(virtual.identity)
         return service.stored_destination(destination) if service else None
@@ -201,8 +257,20 @@ class Engine:
     def virtual_status(self, virtual: Virtual) -> VirtualStatus:
         return self._virtuals[virtual.identity]
 
+    @property
+    def version(self) -> int:
+        """Changes whenever desired() would return something different."""
+        return self._version
+
     def desired(self) -> tuple[VirtualService, ...]:
         """Every virtual's service with the destinations it should have now."""
+        if self._desired is not None and self._desired[0] == self._version:
+            return self._desired[1]
+        result = self._build_desired()
+        self._desired = (self._version, result)
+        return result
+
+    def _build_desired(self) -> tuple[VirtualService, ...]:
         out = []
         for virtual in self.config.virtuals:
             service = self._services.get(virtual.identity)
@@ -249,17 +317,23 @@ class Engine:
     ) -> list[Effect]:
         """A check result for every real that shares `identity`."""
         effects: list[Effect] = []
-        for virtual, real in self._sharing.get(identity, ()):
-            status = self._reals[_real_key(virtual, real)]
+        message = ""
+        for virtual, real, status, squeezed in self._targets.get(identity, ()):
             status.last_ok, status.last_reason = ok, reason
             status.last_latency, status.last_at = latency, now
             if virtual.monitorfile:
-                effects.append(self._monitor_line(virtual, real, ok, reason))
+                if not message:
+                    message = _monitor_message(reason)
+                state = "[up]" if ok else "[down]"
+                effects.append(MonitorLine(virtual.monitorfile, f"{squeezed} {state} {message}"))
             if ok:
+                if status.up and status.decided and not status.failures:
+                    continue  # the steady state: nothing changes, nothing to settle
                 effects += self._up(virtual, real, status, now)
             else:
                 effects += self._down(virtual, real, status, now, force=maintenance)
-            effects += self._settle(virtual, now)
+            if not self._virtuals[virtual.identity].settled:
+                effects += self._settle(virtual, now)
         return effects
 
     def reload(self, config: Config, now: float) -> Engine:
@@ -270,13 +344,6 @@ class Engine:
         return Engine(config, now, live=live, previous=self)
 
     # ------------------------------------------------------------------ transitions
-
-    def _monitor_line(self, virtual: Virtual, real: Real, ok: bool, reason: str) -> MonitorLine:
-        # The original's `tr/:/ /s` and `s/\\//g` on the real's identity.
-        squeezed = re.sub(":+", " ", virtual.check_identity(real)).replace("\\", "")
-        message = "".join(f"%{ord(c):02x}" if c in "%|\r\n" else c for c in (reason or "-"))
-        assert virtual.monitorfile is not None
-        return MonitorLine(virtual.monitorfile, f"{squeezed} [{'up' if ok else 'down'}] {message}")
 
     def _alert(
         self,
@@ -329,7 +396,7 @@ class Engine:
             status.failures = 0
         if status.up and status.decided:
             return effects
-        status.up = status.decided = True
+        self._mark(virtual, status, True)
         status.since = now
         verb = "Restored" if virtual.quiescent else "Added"
         text = (
@@ -343,7 +410,8 @@ class Engine:
         self, virtual: Virtual, real: Real, status: RealStatus, now: float, *, force: bool
     ) -> list[Effect]:
         if not status.decided:
-            status.decided, status.up, status.since = True, False, now
+            self._mark(virtual, status, False)
+            status.since = now
             return []
         if not status.up:
             return []
@@ -355,7 +423,8 @@ class Engine:
                     f"failure {status.failures}/{virtual.failurecount}"
                 )
             ]
-        status.up, status.since = False, now
+        self._mark(virtual, status, False)
+        status.since = now
         if virtual.quiescent:
             text = f"Quiescent real server: {real.hostport} ({_where(virtual)}) (Weight set to 0)"
         else:
@@ -367,14 +436,14 @@ class Engine:
         ]
 
     def _any_up(self, virtual: Virtual) -> bool:
-        return any(self._reals[_real_key(virtual, r)].up for r in virtual.reals)
+        return self._up_count[virtual.identity] > 0
 
     def _settle(self, virtual: Virtual, now: float) -> list[Effect]:
         """Decide fallback and fallbackcommand once every real has a first result."""
         vstate = self._virtuals[virtual.identity]
         if vstate.settled:
             return []
-        if not all(self._reals[_real_key(virtual, r)].decided for r in virtual.reals):
+        if self._pending[virtual.identity] > 0:
             return []
         vstate.settled = True
         return self._fallback(virtual, now)
@@ -389,6 +458,7 @@ class Engine:
         if fallback is not None and want != vstate.fallback_active:
             vstate.fallback_active = want
             vstate.since = now
+            self._version += 1
             if want:
                 text = (
                     f"Added fallback server: {fallback.hostport} ({_where(virtual)}) "
