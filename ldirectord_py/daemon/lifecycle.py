@@ -48,6 +48,9 @@ DEFAULT_CFGNAME = "ldirectord"
 # restart/try-restart: how long to wait for the old daemon to remove its pid file.
 STOP_WAIT_TIMEOUT = 30.0
 STOP_POLL_INTERVAL = 0.05
+# stop: how long to wait for the daemon's cleanup before returning anyway (exit 0);
+# well inside the OCF agent's 15 s stop timeout.
+STOP_RETURN_WAIT = 10.0
 
 DirectorFactory = Callable[[Log], Director]
 
@@ -173,6 +176,10 @@ class Lifecycle:
                 return self.exit(0, done)
             if command == "stop":
                 _signal(state.pid, signal.SIGTERM)
+                # Unlike the original, wait (briefly) for the daemon to finish its
+                # cleanup, so that a `status` or `start` right after `stop` -- the
+                # OCF agent and Heartbeat do exactly that -- finds it gone.
+                self.wait_for_stop(pidfile, state, STOP_RETURN_WAIT)
                 return self.exit(0, done)
             if command in ("reload", "force-reload"):
                 _signal(state.pid, signal.SIGHUP)
@@ -213,10 +220,12 @@ class Lifecycle:
             return self.exit(1, done)
         return self.start(path, config, pidfile)
 
-    def wait_for_stop(self, pidfile: PidFile, state: PidState) -> bool:
+    def wait_for_stop(
+        self, pidfile: PidFile, state: PidState, timeout: float | None = None
+    ) -> bool:
         """Until the pid file is gone or its process has exited; False on timeout."""
         assert state.pid is not None
-        deadline = time.monotonic() + STOP_WAIT_TIMEOUT
+        deadline = time.monotonic() + (STOP_WAIT_TIMEOUT if timeout is None else timeout)
         while os.path.exists(pidfile.path) and process_is_instance(state.pid, self.cfgname):
             if time.monotonic() >= deadline:
                 return False
@@ -263,7 +272,12 @@ class Lifecycle:
             return self.init_error(str(err))
         if not in_daemon:
             return 0
-        return Daemon(instance, config, self.log, director, pidfile).run()
+        status = Daemon(instance, config, self.log, director, pidfile).run()
+        # The cleanup is done and logged, and the pid file is gone: leave now rather
+        # than through the interpreter's teardown, which takes a second or more on a
+        # loaded machine (a process still there confuses supervisors that wait on it).
+        self.log.close()
+        os._exit(status)
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:
