@@ -53,16 +53,26 @@ class ParseContext:
 
 
 @dataclass
-class GlobalDraft:
+class Draft:
+    """Values read so far, each with the line it was read on."""
+
+    values: dict[str, Any] = field(default_factory=dict, kw_only=True)
+    sources: dict[str, int] = field(default_factory=dict, kw_only=True)
+
+    def set(self, key: str, value: Any, line: int) -> None:
+        self.values[key] = value
+        self.sources[key] = line
+
+
+@dataclass
+class GlobalDraft(Draft):
     """Global values as read so far (the model is built once the file is read)."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, int] = field(default_factory=dict)
     execute: list[str] = field(default_factory=list)
 
 
 @dataclass
-class VirtualDraft:
+class VirtualDraft(Draft):
     """One virtual block as read so far, with the original's per-block defaults."""
 
     line: int
@@ -71,16 +81,10 @@ class VirtualDraft:
     port_text: str
     fwmark: str | None
     protocol: str
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, int] = field(default_factory=dict)
     real_lines: list[tuple[str, int]] = field(default_factory=list)
     reals: list[Real] = field(default_factory=list)
     fallback: FallbackSpec | None = None
     resolved_fallback: Fallback | None = None
-
-    def set(self, key: str, value: Any, line: int) -> None:
-        self.values[key] = value
-        self.sources[key] = line
 
 
 Handler = Callable[[ParseContext, Any, "re.Match[str]", int], None]
@@ -115,30 +119,14 @@ def _strerror(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
-# ---------------------------------------------------------------- global handlers
+# ------------------------------------------------------- handlers for both scopes
 
 
-def _g_set(key: str, value: Any) -> Callable[[GlobalDraft, int], None]:
-    def apply(draft: GlobalDraft, line: int) -> None:
-        draft.values[key] = value
-        draft.sources[key] = line
+def _count(key: str, message: str, deprecated: bool = False) -> Handler:
+    """A count, interval or (in a block) timeout: the first digit run, Perl-true."""
 
-    return apply
-
-
-def _g_timeout(key: str, message: str) -> Handler:
-    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
-        digits = first_digits(m.group(1))
-        if not perl_true(digits) or int(digits or 0) <= 0:
-            _fail(message)
-        _g_set(key, int(digits or 0))(d, line)
-
-    return handle
-
-
-def _g_count(key: str, message: str, deprecated: bool = False) -> Handler:
-    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
-        _g_set(key, positive_digits(m.group(1), message))(d, line)
+    def handle(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
+        d.set(key, positive_digits(m.group(1), message), line)
         if deprecated:
             ctx.warn(
                 line,
@@ -149,16 +137,59 @@ def _g_count(key: str, message: str, deprecated: bool = False) -> Handler:
     return handle
 
 
-def _g_yes_no(key: str) -> Handler:
-    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
-        _g_set(key, yes_no(m.group(1), f"{key} must be 'yes' or 'no'"))(d, line)
+def _yes_no(key: str) -> Handler:
+    def handle(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
+        d.set(key, yes_no(m.group(1), f"{key} must be 'yes' or 'no'"), line)
 
     return handle
 
 
-def _g_deprecated(message: str) -> Handler:
-    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+def _deprecated(message: str) -> Handler:
+    def handle(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
         _fail(message)
+
+    return handle
+
+
+def _plain(key: str) -> Handler:
+    def handle(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
+        d.set(key, m.group(1), line)
+
+    return handle
+
+
+def _emailalert(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
+    d.set("emailalert", email_address(m.group(1)), line)
+
+
+def _emailalertfreq(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
+    digits = first_digits(m.group(1))
+    if digits is None:
+        _fail("invalid email alert frequency")
+    d.set("emailalertfreq", int(digits or 0), line)
+
+
+def _emailalertstatus(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
+    d.set("emailalertstatus", email_statuses(m.group(1)), line)
+
+
+def _smtp(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
+    host = re.match(r"[0-9A-Za-z._+-]+", m.group(1), re.ASCII)
+    if host is None:
+        _fail("invalid SMTP server address")
+    assert host is not None
+    d.set("smtp", host.group(0), line)
+
+
+# ---------------------------------------------------------------- global handlers
+
+
+def _g_timeout(key: str, message: str) -> Handler:
+    def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+        digits = first_digits(m.group(1))
+        if not perl_true(digits) or int(digits or 0) <= 0:
+            _fail(message)
+        d.set(key, int(digits or 0), line)
 
     return handle
 
@@ -172,14 +203,14 @@ def _g_fallback(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) 
         udp=resolve_fallback(spec, "udp", family, ctx.resolver),
         anonymous=spec.port in (None, ""),
     )
-    _g_set("fallback6" if family == 6 else "fallback", fallback)(d, line)
+    d.set("fallback6" if family == 6 else "fallback", fallback, line)
 
 
 def _g_nonempty(key: str, message: str) -> Handler:
     def handle(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
         if not m.group(1):
             _fail(message)
-        _g_set(key, m.group(1))(d, line)
+        d.set(key, m.group(1), line)
 
     return handle
 
@@ -189,7 +220,7 @@ def _g_logfile(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -
     testing = ctx.check_files and not ctx.debug and not d.values.get("supervised", False)
     if testing and value.startswith("/") and _can_append(value) is not None:
         _fail(f"unable to open logfile: {value}")
-    _g_set("logfile", value)(d, line)
+    d.set("logfile", value, line)
     ctx.logfile = value
 
 
@@ -203,53 +234,20 @@ def _g_supervised(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int
     text = m.string
     full = re.match(r"supervised\s*=\s*(.*)", text, re.ASCII)
     if full and full.group(1) in ("yes", "no"):
-        _g_set("supervised", full.group(1) == "yes")(d, line)
+        d.set("supervised", full.group(1) == "yes", line)
     elif re.match(r"supervised\s*$", text, re.ASCII):
-        _g_set("supervised", True)(d, line)
+        d.set("supervised", True, line)
         ctx.warn(line, "please update your config not to use a bare supervised directive")
     else:
         _fail("supervised must be 'yes' or 'no'")
 
 
-def _g_emailalert(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
-    _g_set("emailalert", email_address(m.group(1)))(d, line)
-
-
-def _g_emailalertfreq(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
-    digits = first_digits(m.group(1))
-    if digits is None:
-        _fail("invalid email alert frequency")
-    _g_set("emailalertfreq", int(digits or 0))(d, line)
-
-
-def _g_emailalertstatus(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
-    _g_set("emailalertstatus", email_statuses(m.group(1)))(d, line)
-
-
-def _g_smtp(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
-    host = re.match(r"[0-9A-Za-z._+-]+", m.group(1), re.ASCII)
-    if host is None:
-        _fail("invalid SMTP server address")
-    assert host is not None
-    _g_set("smtp", host.group(0))(d, line)
-
-
 def _g_maintenancedir(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
     if not m.group(1):
         _fail("maintenance directory not specified")
-    _g_set("maintenancedir", m.group(1))(d, line)
+    d.set("maintenancedir", m.group(1), line)
     if ctx.check_files and not os.path.isdir(m.group(1)):
         ctx.warn(line, "maintenance directory does not exist")
-
-
-def _plain(key: str) -> Handler:
-    def handle(ctx: ParseContext, d: Any, m: re.Match[str], line: int) -> None:
-        if isinstance(d, VirtualDraft):
-            d.set(key, m.group(1), line)
-        else:
-            _g_set(key, m.group(1))(d, line)
-
-    return handle
 
 
 GLOBAL_DIRECTIVES: tuple[Directive, ...] = tuple(
@@ -263,7 +261,7 @@ GLOBAL_DIRECTIVES: tuple[Directive, ...] = tuple(
         (
             "connecttimeout",
             r"connecttimeout\s*=\s*(.*)",
-            _g_deprecated("connecttimeout directive deprecated in favour of negotiatetimeout"),
+            _deprecated("connecttimeout directive deprecated in favour of negotiatetimeout"),
         ),
         (
             "negotiatetimeout",
@@ -273,17 +271,17 @@ GLOBAL_DIRECTIVES: tuple[Directive, ...] = tuple(
         (
             "checkinterval",
             r"checkinterval\s*=\s*(.*)",
-            _g_count("checkinterval", "invalid check interval value"),
+            _count("checkinterval", "invalid check interval value"),
         ),
         (
             "checkcount",
             r"checkcount\s*=\s*(.*)",
-            _g_count("checkcount", "invalid check count value", deprecated=True),
+            _count("checkcount", "invalid check count value", deprecated=True),
         ),
         (
             "failurecount",
             r"failurecount\s*=\s*(.*)",
-            _g_count("failurecount", "invalid failure count value"),
+            _count("failurecount", "invalid failure count value"),
         ),
         ("fallback", r"fallback(6)?\s*=\s*(.*)", _g_fallback),
         (
@@ -291,29 +289,29 @@ GLOBAL_DIRECTIVES: tuple[Directive, ...] = tuple(
             r"fallbackcommand\s*=\s*(.*)",
             _g_nonempty("fallbackcommand", "invalid fallback command"),
         ),
-        ("autoreload", r"autoreload\s*=\s*(.*)", _g_yes_no("autoreload")),
+        ("autoreload", r"autoreload\s*=\s*(.*)", _yes_no("autoreload")),
         ("callback", r'callback\s*=\s*"(.*)"', _plain("callback")),
         ("logfile", r'logfile\s*=\s*"(.*)"', _g_logfile),
         ("execute", r"execute\s*=\s*(.*)", _g_execute),
-        ("fork", r"fork\s*=\s*(.*)", _g_yes_no("fork")),
+        ("fork", r"fork\s*=\s*(.*)", _yes_no("fork")),
         ("supervised", r"supervised", _g_supervised),
-        ("quiescent", r"quiescent\s*=\s*(.*)", _g_yes_no("quiescent")),
-        ("readdquiescent", r"readdquiescent\s*=\s*(.*)", _g_yes_no("readdquiescent")),
-        ("emailalert", r"emailalert\s*=\s*(.*)", _g_emailalert),
-        ("emailalertfreq", r"emailalertfreq\s*=\s*(\d*)", _g_emailalertfreq),
-        ("emailalertstatus", r"emailalertstatus\s*=\s*(.*)", _g_emailalertstatus),
+        ("quiescent", r"quiescent\s*=\s*(.*)", _yes_no("quiescent")),
+        ("readdquiescent", r"readdquiescent\s*=\s*(.*)", _yes_no("readdquiescent")),
+        ("emailalert", r"emailalert\s*=\s*(.*)", _emailalert),
+        ("emailalertfreq", r"emailalertfreq\s*=\s*(\d*)", _emailalertfreq),
+        ("emailalertstatus", r"emailalertstatus\s*=\s*(.*)", _emailalertstatus),
         (
             "emailalertfrom",
             r"emailalertfrom\s*=\s*(.*)",
             _g_nonempty("emailalertfrom", "no email from address specified"),
         ),
-        ("cleanstop", r"cleanstop\s*=\s*(.*)", _g_yes_no("cleanstop")),
-        ("smtp", r"smtp\s*=\s*(.*)", _g_smtp),
+        ("cleanstop", r"cleanstop\s*=\s*(.*)", _yes_no("cleanstop")),
+        ("smtp", r"smtp\s*=\s*(.*)", _smtp),
         ("maintenancedir", r"maintenancedir\s*=\s*(.*)", _g_maintenancedir),
         (
             "timeout",
             r"timeout\s*=\s*(.*)",
-            _g_deprecated(
+            _deprecated(
                 "timeout directive deprecated in favour of checktimeout and negotiatetimeout"
             ),
         ),
@@ -359,26 +357,6 @@ def _v_checktype(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int
         )
     assert word is not None
     v.set("checktype", word.group(0), line)
-
-
-def _v_count(key: str, message: str, deprecated: bool = False) -> Handler:
-    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
-        v.set(key, positive_digits(m.group(1), message), line)
-        if deprecated:
-            ctx.warn(
-                line,
-                "checkcount option is deprecated and slated for removal.  "
-                "please see 'failurecount'",
-            )
-
-    return handle
-
-
-def _v_deprecated(message: str) -> Handler:
-    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
-        _fail(message)
-
-    return handle
 
 
 def _v_either_quoting(key: str, message: str) -> Handler:
@@ -440,13 +418,6 @@ def _v_protocol(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int)
         _fail("protocol must be tcp or udp if the virtual service is an address and port")
 
 
-def _v_yes_no(key: str) -> Handler:
-    def handle(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
-        v.set(key, yes_no(m.group(1), f"{key} must be 'yes' or 'no'"), line)
-
-    return handle
-
-
 def _v_service(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
     word = re.search(r"\w+", m.group(1), re.ASCII)
     if word is None or word.group(0) not in SERVICES:
@@ -489,21 +460,6 @@ def _v_fallback(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int)
     v.sources["fallback"] = line
 
 
-def _v_emailalert(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
-    v.set("emailalert", email_address(m.group(1)), line)
-
-
-def _v_emailalertfreq(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
-    digits = first_digits(m.group(1))
-    if digits is None:
-        _fail("invalid email alert frequency")
-    v.set("emailalertfreq", int(digits or 0), line)
-
-
-def _v_emailalertstatus(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
-    v.set("emailalertstatus", email_statuses(m.group(1)), line)
-
-
 def _v_monitorfile(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
     quoted = re.match(r'monitorfile\s*=\s*"(.*)"', m.string, re.ASCII)
     path = quoted.group(1) if quoted else m.group(1)
@@ -512,14 +468,6 @@ def _v_monitorfile(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: i
         if problem is not None:
             _fail(f"unable to open monitorfile {path}: {_strerror(problem)}")
     v.set("monitorfile", path, line)
-
-
-def _v_smtp(ctx: ParseContext, v: VirtualDraft, m: re.Match[str], line: int) -> None:
-    host = re.match(r"[0-9A-Za-z._+-]+", m.group(1), re.ASCII)
-    if host is None:
-        _fail("invalid SMTP server address")
-    assert host is not None
-    v.set("smtp", host.group(0), line)
 
 
 VIRTUAL_DIRECTIVES: tuple[Directive, ...] = tuple(
@@ -541,32 +489,32 @@ VIRTUAL_DIRECTIVES: tuple[Directive, ...] = tuple(
         (
             "checktimeout",
             r"checktimeout\s*=\s*(.*)",
-            _v_count("checktimeout", "invalid check timeout"),
+            _count("checktimeout", "invalid check timeout"),
         ),
         (
             "connecttimeout",
             r"connecttimeout\s*=\s*(.*)",
-            _v_deprecated("connecttimeout directive deprecated in favour of negotiatetimeout"),
+            _deprecated("connecttimeout directive deprecated in favour of negotiatetimeout"),
         ),
         (
             "negotiatetimeout",
             r"negotiatetimeout\s*=\s*(.*)",
-            _v_count("negotiatetimeout", "invalid negotiate timeout"),
+            _count("negotiatetimeout", "invalid negotiate timeout"),
         ),
         (
             "checkcount",
             r"checkcount\s*=\s*(.*)",
-            _v_count("checkcount", "invalid check count", deprecated=True),
+            _count("checkcount", "invalid check count", deprecated=True),
         ),
         (
             "failurecount",
             r"failurecount\s*=\s*(.*)",
-            _v_count("failurecount", "invalid failure count"),
+            _count("failurecount", "invalid failure count"),
         ),
         (
             "checkinterval",
             r"checkinterval\s*=\s*(.*)",
-            _v_count("checkinterval", "invalid checkinterval"),
+            _count("checkinterval", "invalid checkinterval"),
         ),
         ("checkport", r"checkport\s*=\s*(.*)", _v_checkport),
         ("login", r'login\s*=\s*"(.*)"', _v_quoted("login", "invalid login string")),
@@ -599,7 +547,7 @@ VIRTUAL_DIRECTIVES: tuple[Directive, ...] = tuple(
         ),
         ("netmask", r"netmask\s*=\s*(.*)", _v_netmask),
         ("protocol", r"protocol\s*=\s*(.*)", _v_protocol),
-        ("ops", r"ops\s*=\s*(.*)", _v_yes_no("ops")),
+        ("ops", r"ops\s*=\s*(.*)", _yes_no("ops")),
         ("service", r"service\s*=\s*(.*)", _v_service),
         ("httpmethod", r"httpmethod\s*=\s*(.*)", _v_httpmethod),
         ("virtualhost", r"virtualhost\s*=\s*(.*)", _v_virtualhost),
@@ -609,13 +557,13 @@ VIRTUAL_DIRECTIVES: tuple[Directive, ...] = tuple(
             r"fallbackcommand\s*=\s*(.*)",
             _v_either_quoting("fallbackcommand", "invalid fallback command"),
         ),
-        ("quiescent", r"quiescent\s*=\s*(.*)", _v_yes_no("quiescent")),
-        ("emailalert", r"emailalert\s*=\s*(.*)", _v_emailalert),
-        ("emailalertfreq", r"emailalertfreq\s*=\s*(\d*)", _v_emailalertfreq),
-        ("emailalertstatus", r"emailalertstatus\s*=\s*(.*)", _v_emailalertstatus),
+        ("quiescent", r"quiescent\s*=\s*(.*)", _yes_no("quiescent")),
+        ("emailalert", r"emailalert\s*=\s*(.*)", _emailalert),
+        ("emailalertfreq", r"emailalertfreq\s*=\s*(\d*)", _emailalertfreq),
+        ("emailalertstatus", r"emailalertstatus\s*=\s*(.*)", _emailalertstatus),
         ("monitorfile", r"monitorfile\s*=\s*(.*)", _v_monitorfile),
-        ("cleanstop", r"cleanstop\s*=\s*(.*)", _v_yes_no("cleanstop")),
-        ("smtp", r"smtp\s*=\s*(.*)", _v_smtp),
+        ("cleanstop", r"cleanstop\s*=\s*(.*)", _yes_no("cleanstop")),
+        ("smtp", r"smtp\s*=\s*(.*)", _smtp),
         ("servicename", r"servicename\s*=\s*(.*)", _plain("servicename")),
         ("comment", r"comment\s*=\s*(.*)", _plain("comment")),
     ]
