@@ -1,0 +1,177 @@
+"""Test backends for tests/kernel/test_compat_scenarios.py, and the recorded runs
+of the Perl original they are compared with.
+
+`Backends` serves tiny HTTP backends on loopback addresses from one asyncio
+loop in a background thread of the test process: switching a backend between
+serving, hanging (accepts, never answers) and down (connection refused) is
+one loop callback, with no process to spawn -- in the QEMU guest a Python
+start costs seconds, which would blur the phase timing the scenarios need.
+
+`Recording` reads one scenario recorded by the compatibility harness
+(`../shared/reference/compat-harness/data/observed/<scenario>/`): the ip_vs
+table the Perl original had left at the end of each phase (calls.jsonl holds
+the shim's simulated table after each mutating ipvsadm call; events.jsonl the
+phase boundaries), and the fallbackcommand/callback/check invocations per
+phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OBSERVED = REPO.parent / "shared" / "reference" / "compat-harness" / "data" / "observed"
+
+BODY = b"OK from backend\n"
+REPLY = (
+    b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+) + BODY
+
+
+# ---------------------------------------------------------------------- backends
+
+
+class Backends:
+    """HTTP backends on (ip, port) pairs, each `up`, `hang` or `down`."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._servers: dict[tuple[str, int], asyncio.Server] = {}
+        self._hung: dict[tuple[str, int], list[asyncio.StreamWriter]] = {}
+        self.requests: dict[tuple[str, int], int] = {}
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def _call(self, coro: object, timeout: float = 30.0) -> None:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        future.result(timeout)
+
+    def up(self, ip: str, port: int = 8080) -> None:
+        """Serve `200 OK` with a body containing "OK" to every request."""
+        self._call(self._switch((ip, port), "up"))
+
+    def hang(self, ip: str, port: int = 8080) -> None:
+        """Accept connections and never answer."""
+        self._call(self._switch((ip, port), "hang"))
+
+    def down(self, ip: str, port: int = 8080) -> None:
+        """Close the listening socket (and hung connections): connections are refused."""
+        self._call(self._switch((ip, port), "down"))
+
+    def later(self, delay: float, action: Callable[[], None]) -> None:
+        """Run `action` (e.g. another switch) `delay` seconds from now, without waiting."""
+
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            await asyncio.get_running_loop().run_in_executor(None, action)
+
+        asyncio.run_coroutine_threadsafe(run(), self.loop)
+
+    def close(self) -> None:
+        for key in list(self._servers):
+            with contextlib.suppress(Exception):
+                self._call(self._switch(key, "down"), timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    async def _switch(self, key: tuple[str, int], mode: str) -> None:
+        old = self._servers.pop(key, None)
+        if old is not None:
+            old.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.wait_closed(), 0.1)
+        for writer in self._hung.pop(key, []):
+            writer.close()
+        if mode == "down":
+            return
+        handler = self._serve if mode == "up" else self._hold
+        server = await asyncio.start_server(
+            lambda r, w: handler(key, r, w), key[0], key[1], reuse_address=True, backlog=128
+        )
+        self._servers[key] = server
+
+    async def _serve(
+        self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            self.requests[key] = self.requests.get(key, 0) + 1
+            writer.write(REPLY)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    async def _hold(
+        self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._hung.setdefault(key, []).append(writer)
+
+
+# ---------------------------------------------------------------------- recordings
+
+
+def _phase_of(t: float, starts: list[tuple[str, float]]) -> str:
+    name = starts[0][0]
+    for phase, start in starts:
+        if t >= start:
+            name = phase
+    return name
+
+
+@dataclass
+class Recording:
+    """One scenario as the Perl original ran it."""
+
+    name: str
+    phases: list[str]
+    tables: dict[str, list[str]]  # end-of-phase table, `ipvsadm -S -n` lines, sorted
+    preload: list[list[str]]  # ipvsadm argv the harness ran before starting
+    scripts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, name: str) -> Recording:
+        where = OBSERVED / name
+        if not (where / "calls.jsonl").is_file() or not (where / "events.jsonl").is_file():
+            raise FileNotFoundError(
+                f"the recording of the Perl original for scenario {name!r} is missing: "
+                f"expected {where}/calls.jsonl and events.jsonl (the shared reference "
+                f"directory beside the repository, ../shared/reference/compat-harness)"
+            )
+        events = [json.loads(line) for line in (where / "events.jsonl").open() if line.strip()]
+        calls = [json.loads(line) for line in (where / "calls.jsonl").open() if line.strip()]
+        starts = [(e["name"], e["t"]) for e in events if e["kind"] == "phase"]
+        tables: dict[str, list[str]] = {}
+        for i, (phase, _) in enumerate(starts):
+            end = starts[i + 1][1] if i + 1 < len(starts) else math.inf
+            table: list[str] = []
+            for call in calls:
+                if "table" in call and call["t"] < end:
+                    table = call["table"]
+            tables[phase] = sorted(table)
+        preload = [c["argv"] for c in calls if c.get("tag") == "preload"]
+        scripts: dict[str, dict[str, list[str]]] = {}
+        for log in ("fallbackcommand", "callback", "check"):
+            path = where / f"{log}.log"
+            per_phase: dict[str, list[str]] = {phase: [] for phase, _ in starts}
+            if path.is_file():
+                for line in path.read_text().splitlines():
+                    stamp, _, args = line.partition(" ")
+                    per_phase[_phase_of(float(stamp), starts)].append(args)
+            scripts[log] = per_phase
+        return cls(name, [p for p, _ in starts], tables, preload, scripts)
+
+
+def relocate(text: str, subnet: int) -> str:
+    """Move every 127.0.0.N address of a recording into 127.0.SUBNET.N (each scenario
+    gets its own addresses, so all of them run side by side in one daemon)."""
+    return re.sub(r"\b127\.0\.0\.(\d+)\b", rf"127.0.{subnet}.\1", text)
