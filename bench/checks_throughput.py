@@ -58,8 +58,13 @@ def uptime() -> str:
 
 
 def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def rss_kib(pid: int) -> int:
@@ -248,6 +253,7 @@ class Run:
     checks_per_s: float
     cpu_percent: float
     cpu_us_per_check: float
+    cpu_sys_percent: float
     rss_mib: float
     ok: bool
     note: str = ""
@@ -270,7 +276,9 @@ def measure(
         while True:
             time.sleep(0.5)
             if proc.poll() is not None:
-                return Run(which, kind, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, False, "daemon exited")
+                return Run(
+                    which, kind, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, False, "daemon exited"
+                )
             data = monitor.read_bytes() if monitor.exists() else b""
             seen = {k.rsplit(" ", 1)[0] for k in monitor_counts(data)}
             if len(seen) >= n:
@@ -290,15 +298,17 @@ def measure(
                     0,
                     0,
                     0,
+                    0,
                     rss_kib(proc.pid) / 1024,
                     False,
                     f"only {len(seen)} reals checked after {max_start:.0f}s",
                 )
         time.sleep(warmup)
         start_off = monitor.stat().st_size
-        c0, w0 = cpu_seconds(proc.pid), time.monotonic()
+        (u0, s0), w0 = cpu_split(proc.pid), time.monotonic()
         time.sleep(window)
-        c1, w1 = cpu_seconds(proc.pid), time.monotonic()
+        (u1, s1), w1 = cpu_split(proc.pid), time.monotonic()
+        c0, c1 = u0 + s0, u1 + s1
         end_off = monitor.stat().st_size
         rss = rss_kib(proc.pid) / 1024
         with monitor.open("rb") as fh:
@@ -340,6 +350,7 @@ def measure(
             round(total / elapsed, 1),
             round(100 * (c1 - c0) / elapsed, 1),
             round(1e6 * (c1 - c0) / total, 1) if total else 0.0,
+            round(100 * (s1 - s0) / elapsed, 1),
             round(rss, 1),
             ok,
         )
@@ -428,13 +439,14 @@ def main() -> None:
     print(f"\nload before: {report['load_before']}\nload after:  {report['load_after']}")
     print(
         f"{'daemon':6} {'N':>6} {'ok':>3} {'checks/s':>9} {'per real/s':>10} {'min':>4} "
-        f"{'down':>5} {'CPU %':>6} {'us/check':>8} {'RSS MiB':>8}"
+        f"{'down':>5} {'CPU %':>6} {'sys %':>6} {'us/check':>8} {'RSS MiB':>8}"
     )
     for runs in all_runs.values():
         for r in runs:
             print(
                 f"{r.daemon:6} {r.n:6} {'yes' if r.ok else 'no':>3} {r.checks_per_s:9.1f} "
-                f"{r.rate_per_real:10.3f} {r.min_per_real:4} {r.down:5} {r.cpu_percent:6.1f} "
+                f"{r.rate_per_real:10.3f} {r.min_per_real:4} {r.down:5} "
+                f"{r.cpu_percent:6.1f} {r.cpu_sys_percent:6.1f} "
                 f"{r.cpu_us_per_check:8.1f} {r.rss_mib:8.1f}  {r.note}"
             )
     for k, b in best.items():
