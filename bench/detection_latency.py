@@ -108,6 +108,7 @@ class Backends:
         for conns in self.conns.values():
             for w in list(conns):
                 w.transport.abort()
+        await asyncio.sleep(0.2)  # let the handlers see their connections go
 
 
 class Tail:
