@@ -397,6 +397,7 @@ class Observed:
     checks: list[str] = field(default_factory=list)
     cli: list[tuple[str, int, str]] = field(default_factory=list)
     pidfile_after_broken_reload: bool | None = None
+    cleanstop_log: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -664,6 +665,11 @@ def _boot2(work: Path, ipvsadm: Ipvsadm, backends: Backends) -> tuple[Observed, 
         assert rc == 0, run.cli
         assert not run.alive(), "the daemon did not exit on stop"
         lock.settle({"cleanstop-no": "stop-2", "autoreload": "stop"}, 10, hold=0)
+        seen.cleanstop_log = [
+            line
+            for line in (work / "ldirectord.log").read_text().splitlines()
+            if f"|{run.cfg.name}|" in line and f"127.0.{clean.subnet}." in line
+        ]
     finally:
         seen.cli = list(run.cli)
         run.kill()
@@ -809,6 +815,8 @@ def test_cleanstop_no_restart_changes_nothing(runs: dict[int, tuple[Observed, Ex
     seen, expected = runs[2]
     assert seen.tables["cleanstop-no"]["before restart"] == expected.table("cleanstop-no", "stop")
     _assert_phases(seen, expected, "cleanstop-no", ["restart-with-table-present", "stop-2"])
+    # "the next start issues only -E" (a no-op): no real or virtual of it changed
+    assert seen.cleanstop_log == []
 
 
 def test_autoreload_tables_and_callback(runs: dict[int, tuple[Observed, Expected]]) -> None:
