@@ -10,20 +10,9 @@ set -eu
 PACKAGES="nginx dnsmasq-base vsftpd exim4-daemon-light dovecot-imapd dovecot-pop3d
 slapd ldap-utils mariadb-server postgresql freeradius openssl perl libauthen-radius-perl
 iproute2 util-linux"
-missing=""
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
+# shellcheck disable=SC2086 # one word per package
+missing=$(sh "$(dirname "$0")/apt-missing.sh" install-check-deps $PACKAGES)
 [ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-	echo "install-check-deps: missing Debian packages:$missing (run as root, or: apt-get install$missing)" >&2
-	exit 1
-fi
-echo "install-check-deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-# shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing >/dev/null
 # Never leave the services of the packages installed here running or enabled: the
 # tests run their own instances. (Services of packages that were already there are
 # someone else's and left alone.)
