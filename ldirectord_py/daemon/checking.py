@@ -23,6 +23,7 @@ from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
 from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.mailer import Mailer
+from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
 from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
@@ -47,16 +48,6 @@ def settle_gc() -> None:
 
 STOP_CONVERGE_TIMEOUT = 10.0
 TICK_INTERVAL = 1.0
-
-
-def in_maintenance(directory: str | None, spec: CheckSpec) -> bool:
-    """A file named `<ip>:<port>` or `<ip>` in the maintenance directory forces the
-    real down without checking it (spec 5.11; host-name forms: see compatibility)."""
-    if not directory:
-        return False
-    address = f"[{spec.address}]" if spec.family == 6 else spec.address
-    names = (f"{address}:{spec.port}", address)
-    return any(os.path.exists(os.path.join(directory, name)) for name in names)
 
 
 class CheckingDirector:
@@ -86,6 +77,7 @@ class CheckingDirector:
         self._submitted: tuple[Engine, int] | None = None
         self._flush_handle: asyncio.Handle | None = None
         self.mailer = Mailer(log)
+        self._maintenance: MaintenanceDirectory | None = None
         self.status = "starting"
         """The original's daemon status, which `emailalertstatus` filters on."""
 
@@ -94,6 +86,7 @@ class CheckingDirector:
     async def start(self, config: Config) -> None:
         live = await self._read_live()
         self.engine = Engine(config, self.clock(), live=live)
+        self._use_maintenancedir(config)
         self._command_task = asyncio.create_task(self._run_commands(), name="commands")
         self.writer.start()
         self._apply(self.engine.take_effects())
@@ -109,6 +102,7 @@ class CheckingDirector:
         assert self.engine is not None and self.scheduler is not None
         old_keys = [s.key for s in self.engine.desired()]
         self.engine = self.engine.reload(config, self.clock())
+        self._use_maintenancedir(config)
         self._apply(self.engine.take_effects(), also_owned=old_keys)
         new = self.scheduler.update(self._specs())
         settle_gc()
@@ -150,9 +144,18 @@ class CheckingDirector:
             return None
         return {s.key: s for s in table.services}
 
+    def _use_maintenancedir(self, config: Config) -> None:
+        path = config.settings.maintenancedir
+        if path is None:
+            self._maintenance = None
+        elif self._maintenance is None or self._maintenance.path != path:
+            self._maintenance = MaintenanceDirectory(path)
+
     async def _run(self, spec: CheckSpec, combined: CombinedState | None) -> CheckResult:
         assert self.engine is not None
-        if in_maintenance(self.engine.config.settings.maintenancedir, spec):
+        if self._maintenance is not None and await self._maintenance.holds(
+            spec.address, spec.family, spec.port
+        ):
             self._maintenance_hits.add(spec.identity)
             return CheckResult(False, MAINTENANCE_REASON, 0.0)
         self._maintenance_hits.discard(spec.identity)
