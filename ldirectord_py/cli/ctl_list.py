@@ -5,6 +5,7 @@ and `--json`."""
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -34,18 +35,44 @@ def _service_key(
     return None
 
 
-def add_health_column(listing: str, health: dict[str, str] | None = None) -> str:
-    """Append a Health column to each destination line (`unknown` when no daemon
-    reports on that real)."""
+Health = dict[tuple[str, str], str]
+
+
+def add_health_column(listing: str, health: Health | None = None) -> str:
+    """Append a Health column to each destination line: the state a running daemon
+    reports for that real in that service, `unknown` where none does."""
     out = []
+    service = ""
     for line in listing.splitlines():
         if line.startswith("  -> RemoteAddress:Port"):
             line += " Health"
         elif line.startswith("  -> "):
             hostport = line[5:].split()[0]
-            line += " " + (health or {}).get(hostport, "unknown")
+            line += " " + (health or {}).get((service, hostport), "unknown")
+        elif line[:1].isupper() and not line.startswith(("IP Virtual", "Prot ")):
+            words = line.split()
+            service = " ".join(words[:3] if words[2:3] == ["IPv6"] else words[:2])
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def daemon_health() -> Health:
+    """Each real's state from every running daemon's status socket."""
+    from ldirectord_py.observe.status_socket import all_status_sockets, read_status
+
+    health: Health = {}
+    for path in all_status_sockets():
+        try:
+            status = read_status(path)
+        except (OSError, ValueError):
+            continue
+        for virtual in status.get("virtuals", []):
+            for real in virtual.get("reals", []):
+                if not virtual.get("service") or not real.get("kernel"):
+                    continue
+                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(real["since"]))
+                health[(virtual["service"], real["kernel"])] = f"{real['state']} since {since}"
+    return health
 
 
 @cli.command(name="list")
@@ -107,4 +134,6 @@ def list_command(
     except IPVSError as exc:
         click.echo(f"ldirectordctl: {exc}", err=True)
         sys.exit(1)
-    click.echo(add_health_column(text) if health and not as_json else text, nl=False)
+    if health and not as_json:
+        text = add_health_column(text, daemon_health())
+    click.echo(text, nl=False)

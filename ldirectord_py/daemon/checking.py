@@ -25,6 +25,7 @@ from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
+from ldirectord_py.engine.table import destination_for
 from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
 from ldirectord_py.ipvs.writer import IPVSWriter
@@ -78,7 +79,7 @@ class CheckingDirector:
         self._flush_handle: asyncio.Handle | None = None
         self.mailer = Mailer(log)
         self._maintenance: MaintenanceDirectory | None = None
-        self.status = "starting"
+        self.status_word = "starting"
         """The original's daemon status, which `emailalertstatus` filters on."""
 
     # ---------------------------------------------------------------- Director
@@ -107,11 +108,11 @@ class CheckingDirector:
         new = self.scheduler.update(self._specs())
         settle_gc()
         if new:
-            self.status = "reloading"
+            self.status_word = "reloading"
             self._spawn(self._first_round(self.scheduler.check_now(new)))
 
     async def stop(self) -> None:
-        self.status = "stopping"
+        self.status_word = "stopping"
         if self.scheduler is not None:
             await self.scheduler.stop()
         self._flush()
@@ -128,6 +129,51 @@ class CheckingDirector:
             await self._drain_commands()
         await self.mailer.drain()
         await self.ipvs.close()
+
+    def status(self) -> dict[str, Any]:
+        """Each virtual's reals with their check state, and the dataplane's state."""
+        wall_offset = time.time() - self.clock()
+        writer = self.writer.state
+        out: dict[str, Any] = {
+            "status": self.status_word,
+            "dataplane": {
+                "converged": writer.converged,
+                "last_error": writer.last_error,
+                "operations": writer.operations,
+                "errors": writer.errors,
+            },
+            "virtuals": [],
+        }
+        if self.engine is None:
+            return out
+        for virtual in self.engine.config.virtuals:
+            service = self.engine.service(virtual)
+            reals = []
+            for real in virtual.reals:
+                st = self.engine.real_status(virtual, real)
+                stored = service.stored_destination(destination_for(real)).key if service else None
+                reals.append(
+                    {
+                        "real": real.hostport,
+                        "kernel": str(stored) if stored else None,
+                        "state": st.state,
+                        "since": st.since + wall_offset,
+                        "failures": st.failures,
+                        "last_ok": st.last_ok,
+                        "last_reason": st.last_reason,
+                        "last_latency": st.last_latency,
+                    }
+                )
+            vstate = self.engine.virtual_status(virtual)
+            out["virtuals"].append(
+                {
+                    "virtual": virtual.identity,
+                    "service": str(service.key) if service else None,
+                    "fallback_active": vstate.fallback_active,
+                    "reals": reals,
+                }
+            )
+        return out
 
     # ---------------------------------------------------------------- plumbing
 
@@ -184,7 +230,7 @@ class CheckingDirector:
             elif isinstance(effect, RunCommand):
                 self._commands.put_nowait(effect)
             elif isinstance(effect, Alert):
-                self.mailer.send(effect, self.status)
+                self.mailer.send(effect, self.status_word)
         if also_owned is not None:
             self._submit(also_owned)
         elif self._flush_handle is None and (
@@ -209,8 +255,8 @@ class CheckingDirector:
     async def _first_round(self, checks: Coroutine[Any, Any, None]) -> None:
         """Alerts during the first round go out as "starting" (or "reloading")."""
         await checks
-        if self.status in ("starting", "reloading"):
-            self.status = "running"
+        if self.status_word in ("starting", "reloading"):
+            self.status_word = "running"
 
     async def _tick(self) -> None:
         while True:

@@ -16,7 +16,7 @@ current); it should therefore apply a config atomically or not at all.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ldirectord_py.config import Config
 from ldirectord_py.observe.log import Log
@@ -33,6 +33,9 @@ class Director(Protocol):
     async def stop(self) -> None:
         """Stop checking and clean up per `cleanstop` before the daemon exits."""
 
+    def status(self) -> dict[str, Any]:
+        """What the status socket serves: plain JSON-ready data."""
+
 
 class IdleDirector:
     """Checks nothing and programs nothing: the daemon's lifecycle without a data plane."""
@@ -48,6 +51,9 @@ class IdleDirector:
 
     async def stop(self) -> None:
         self.config = None
+
+    def status(self) -> dict[str, Any]:
+        return {"status": "running", "virtuals": []}
 
 
 def checking_director(log: Log) -> Director:

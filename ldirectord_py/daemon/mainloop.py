@@ -38,6 +38,7 @@ from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.watch import ConfigWatcher, file_digest
 from ldirectord_py.observe.log import Log
+from ldirectord_py.observe.status_socket import StatusServer, socket_path
 
 TERMINATING_SIGNALS: tuple[signal.Signals, ...] = (
     signal.SIGTERM,
@@ -133,6 +134,8 @@ class Daemon:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
 
         await self._guard("starting", self.director.start(self.config))
+        status = StatusServer(self._status_path(), self.director.status)
+        await self._guard("starting the status socket", status.start())
         await self._guard("starting execute= instances", self._start_instances())
         while self._term is None:
             with contextlib.suppress(TimeoutError):
@@ -146,8 +149,16 @@ class Daemon:
                 await self._guard("reloading", self._reload())
             if self._term is None:
                 await self._guard("checking the config file", self._check_config_file())
+        await status.stop()
         await self._shutdown(self._term)
         return 0
+
+    def _status_path(self) -> str:
+        """Next to the pid file (or where it would be, in the foreground)."""
+        run_dir = os.path.dirname(self.pidfile.path) if self.pidfile else None
+        if run_dir:
+            return socket_path(self.instance.cfgname, run_dir)
+        return socket_path(self.instance.cfgname)
 
     async def _start_instances(self) -> None:
         await self.instances.run("start", self.config.settings.execute)

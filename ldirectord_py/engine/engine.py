@@ -251,6 +251,10 @@ class Engine:
             targets.append(CheckTarget(identity, virtual, real, interval))
         return targets
 
+    def service(self, virtual: Virtual) -> VirtualService | None:
+        """The ip_vs service this virtual asks for (None if it cannot be programmed)."""
+        return self._services.get(virtual.identity)
+
     def real_status(self, virtual: Virtual, real: Real) -> RealStatus:
         return self._reals[_real_key(virtual, real)]
 

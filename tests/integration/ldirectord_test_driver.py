@@ -42,6 +42,9 @@ class ScriptedDirector:
         if self.kind == "fail-reload":
             raise RuntimeError("scripted reload failure")
 
+    def status(self) -> dict[str, object]:
+        return {"status": "running", "virtuals": [], "director": self.kind}
+
     async def stop(self) -> None:
         mark("stop begins")
         if self.kind == "slow-stop":

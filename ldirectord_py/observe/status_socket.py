@@ -1,0 +1,79 @@
+"""The daemon's status, as JSON on a Unix socket only root can use.
+
+The socket sits next to the pid file: `/var/run/ldirectord.<CFGNAME>.sock`
+(mode 0600). A client connects and reads one JSON document; the daemon closes
+the connection. `ldirectordctl list --health` reads it to show each real's
+check state next to the kernel's table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import json
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from ldirectord_py.daemon.pidfile import RUN_DIR
+
+Snapshot = Callable[[], dict[str, Any]]
+CLIENT_TIMEOUT = 5.0
+
+
+def socket_path(cfgname: str, run_dir: str = RUN_DIR) -> str:
+    return os.path.join(run_dir, f"ldirectord.{cfgname}.sock")
+
+
+class StatusServer:
+    def __init__(self, path: str, snapshot: Snapshot) -> None:
+        self.path = path
+        self.snapshot = snapshot
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        old = os.umask(0o177)  # created 0600: the status names every real
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, self.path)
+        finally:
+            os.umask(old)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(json.dumps(self.snapshot(), default=str).encode() + b"\n")
+            await writer.drain()
+        except (OSError, ValueError, TypeError):
+            pass
+        finally:
+            writer.close()
+
+
+def read_status(path: str, timeout: float = CLIENT_TIMEOUT) -> dict[str, Any]:
+    """One status document from a daemon's socket (raises OSError or ValueError)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    data = json.loads(b"".join(chunks))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a status document")
+    return data
+
+
+def all_status_sockets(run_dir: str = RUN_DIR) -> list[str]:
+    return sorted(glob.glob(os.path.join(run_dir, "ldirectord.*.sock")))
