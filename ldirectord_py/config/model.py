@@ -27,10 +27,6 @@ class Forward(StrEnum):
     MASQ = "masq"
     IPIP = "ipip"
 
-    @property
-    def ipvsadm_flag(self) -> str:
-        return {"gate": "-g", "masq": "-m", "ipip": "-i"}[self.value]
-
 
 # The well-known port of each negotiate service (used when neither checkport nor
 # the real's port says which port to check), and the service a virtual port implies.
@@ -309,11 +305,6 @@ class GlobalSettings:
     maintenancedir: str | None = None
     sources: Mapping[str, int] = field(default_factory=dict)
 
-    @property
-    def logs_to_file(self) -> bool:
-        """A logfile starting with `/` is a file; anything else is a syslog facility."""
-        return self.logfile.startswith("/")
-
 
 @dataclass(frozen=True)
 class Config:
@@ -324,9 +315,3 @@ class Config:
     virtuals: tuple[Virtual, ...]
     warnings: tuple[ConfigWarning, ...] = ()
     digest: str = ""
-
-    def virtual(self, identity: str) -> Virtual | None:
-        for v in self.virtuals:
-            if v.identity == identity:
-                return v
-        return None

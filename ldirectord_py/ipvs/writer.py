@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService, bracketed
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSUnavailable
@@ -39,7 +39,6 @@ class WriterState:
     operations: int = 0
     errors: int = 0
     reconciles: int = 0
-    history: list[str] = field(default_factory=list)
 
 
 class IPVSWriter:
@@ -50,7 +49,6 @@ class IPVSWriter:
         self._desired: tuple[VirtualService, ...] | None = None
         self._owned: set[ServiceKey] = set()
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unavailable_reported = False
 
@@ -65,17 +63,7 @@ class IPVSWriter:
         self._desired = tuple(desired)
         self._owned.update(s.key for s in self._desired)
         self._owned.update(also_owned)
-        self._idle.clear()
         self._wake.set()
-
-    async def settle(self, timeout: float) -> bool:
-        """Wait until the newest desired table has been applied (or failed once)."""
-        if self._task is None:
-            return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        return False
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -94,7 +82,6 @@ class IPVSWriter:
             await self._wake.wait()
             self._wake.clear()
             report = await self._reconcile_once()
-            self._idle.set()
             if report is not None and report.ok:
                 delay = BACKOFF_FIRST
                 continue
