@@ -77,3 +77,33 @@ def read_status(path: str, timeout: float = CLIENT_TIMEOUT) -> dict[str, Any]:
 
 def all_status_sockets(run_dir: str = RUN_DIR) -> list[str]:
     return sorted(glob.glob(os.path.join(run_dir, "ldirectord.*.sock")))
+
+
+class NoDaemon(Exception):
+    """No running daemon answers where the caller asked (the message says where)."""
+
+
+def daemon_statuses(config: str | None, run_dir: str = RUN_DIR) -> list[tuple[str, dict[str, Any]]]:
+    """(socket path, status) of the daemon for `config` (a name or a path, as the
+    pid file's name is derived from it), or of every running daemon."""
+    if config is not None:
+        name = os.path.basename(config)
+        paths = [socket_path(name, run_dir)]
+    else:
+        paths = all_status_sockets(run_dir)
+        if not paths:
+            raise NoDaemon(f"no ldirectord-py daemon is running (no status socket in {run_dir})")
+    out = []
+    for path in paths:
+        try:
+            out.append((path, read_status(path)))
+        except PermissionError as exc:
+            raise NoDaemon(f"{path}: permission denied (the status socket is root's)") from exc
+        except FileNotFoundError as exc:
+            raise NoDaemon(f"{path}: no such socket: is the daemon for it running?") from exc
+        except (OSError, ValueError) as exc:
+            if config is not None:
+                raise NoDaemon(f"{path}: the daemon does not answer: {exc}") from exc
+    if not out:
+        raise NoDaemon(f"no ldirectord-py daemon answers on {', '.join(paths)}")
+    return out

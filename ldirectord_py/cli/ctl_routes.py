@@ -1,0 +1,101 @@
+"""`ldirectordctl routes`: each anycast VIP, its decision, why, since when, and
+what GoBGP (or the interface) holds for it, from the running daemon."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from ldirectord_py.cli.ctl import cli
+
+
+def _when(epoch: float | None) -> str:
+    if not epoch:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _held_by(vip: str, anycast: dict[str, Any]) -> str:
+    """What the external system reports for this VIP."""
+    gobgp = anycast.get("gobgp")
+    if gobgp is not None:
+        if not gobgp.get("connected"):
+            return "gobgp unreachable"
+        paths = (gobgp.get("rib") or {}).get(vip)
+        if not paths:
+            return "not in gobgp"
+        return "in gobgp: " + (
+            paths if isinstance(paths, str) else json.dumps(paths, sort_keys=True)
+        )
+    interfaces = anycast.get("interfaces") or {}
+    present = [name for name, vips in (interfaces.get("present") or {}).items() if vip in vips]
+    return f"address on {', '.join(present)}" if present else "no address"
+
+
+def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:
+    lines: list[str] = []
+    for path, status in statuses:
+        anycast = status.get("anycast") or {}
+        head = status.get("config") or path
+        if not anycast.get("enabled"):
+            lines.append(f"{head}: no anycast VIP configured")
+            continue
+        lines.append(f"{head}: anycast by {anycast.get('method')}")
+        gobgp = anycast.get("gobgp")
+        if gobgp is not None:
+            state = "connected" if gobgp.get("connected") else "unreachable"
+            err = gobgp.get("last_error")
+            lines.append(
+                f"  gobgp {gobgp.get('target')}: {state}"
+                + (f" ({err})" if err and state != "connected" else "")
+            )
+            for peer in gobgp.get("peers") or []:
+                lines.append(
+                    f"  peer {peer.get('address')} AS{peer.get('asn')}: {peer.get('state')}"
+                )
+        rows = [("VIP", "STATE", "SINCE", "HELD", "WHY")]
+        for vip in anycast.get("vips") or []:
+            state = vip["state"] + (" (guard)" if vip.get("guarded") else "")
+            rows.append(
+                (
+                    vip["vip"],
+                    state,
+                    _when(vip.get("since")),
+                    _held_by(vip["vip"], anycast),
+                    vip["reason"],
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for row in rows:
+            lines.append(
+                "  "
+                + "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True))
+                + "  "
+                + row[4]
+            )
+    return "\n".join(lines) + "\n"
+
+
+@cli.command(name="routes")
+@click.option(
+    "-c", "--config", metavar="NAME|PATH", help="The daemon of this config (default: all)."
+)
+@click.option("--json", "as_json", is_flag=True, help="The daemon's anycast status as JSON.")
+def routes_command(config: str | None, as_json: bool) -> None:
+    """Each anycast VIP: announced or not, why, since when, and what GoBGP holds."""
+    from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
+
+    try:
+        statuses = daemon_statuses(config)
+    except NoDaemon as exc:
+        click.echo(f"ldirectordctl: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        doc = {status.get("config") or path: status.get("anycast") for path, status in statuses}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        return
+    click.echo(render_routes(statuses), nl=False)

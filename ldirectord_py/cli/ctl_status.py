@@ -1,0 +1,113 @@
+"""`ldirectordctl status`: what the running daemon knows, from its status socket.
+
+Config file, uptime, every virtual with its reals (state, weight, last check
+result and latency, consecutive failures, since when), fallback, the anycast
+decisions with GoBGP's state, and the dataplane's reconcile state.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from ldirectord_py.cli.ctl import cli
+from ldirectord_py.cli.ctl_routes import render_routes
+
+
+def _since(epoch: float | None, now: float) -> str:
+    if not epoch:
+        return "-"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(epoch))} ({_duration(now - epoch)})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _latency(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}ms"
+
+
+def render_status(path: str, status: dict[str, Any], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    out = [f"config:    {status.get('config') or '?'}  (socket {path})"]
+    if status.get("started_at"):
+        out.append(
+            f"uptime:    {_duration(now - status['started_at'])}  (pid {status.get('pid', '?')})"
+        )
+    out.append(f"status:    {status.get('status', '?')}")
+    plane = status.get("dataplane") or {}
+    plane_text = "converged" if plane.get("converged") else "not converged"
+    if plane.get("last_error"):
+        plane_text += f"; last error: {plane['last_error']}"
+    counts = f"{plane.get('operations', 0)} operations, {plane.get('errors', 0)} errors"
+    out.append(f"dataplane: {plane_text} ({counts})")
+    watchdog = status.get("watchdog")
+    if watchdog:
+        out.append(f"checker:   {watchdog}")
+    for virtual in status.get("virtuals") or []:
+        head = f"virtual {virtual['virtual']}"
+        if virtual.get("fallback_active"):
+            head += "  [fallback active]"
+        out.append("")
+        out.append(head)
+        rows = [("REAL", "STATE", "WEIGHT", "FAILS", "LATENCY", "SINCE", "LAST RESULT")]
+        for real in virtual.get("reals") or []:
+            weight = real.get("weight")
+            rows.append(
+                (
+                    real["real"],
+                    real["state"] + (" (drained)" if real.get("drained") else ""),
+                    "-" if weight is None else str(weight),
+                    str(real.get("failures", 0)),
+                    _latency(real.get("last_latency")),
+                    _since(real.get("since"), now),
+                    real.get("last_reason") or "",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for row in rows:
+            out.append(
+                "  "
+                + "  ".join(c.ljust(w) for c, w in zip(row[:6], widths, strict=True))
+                + "  "
+                + row[6]
+            )
+    anycast = status.get("anycast") or {}
+    if anycast.get("enabled"):
+        out.append("")
+        out.extend(render_routes([(path, status)]).rstrip("\n").split("\n"))
+    return "\n".join(out) + "\n"
+
+
+@cli.command(name="status")
+@click.option(
+    "-c", "--config", metavar="NAME|PATH", help="The daemon of this config (default: all)."
+)
+@click.option("--json", "as_json", is_flag=True, help="The whole status document as JSON.")
+def status_command(config: str | None, as_json: bool) -> None:
+    """The running daemon's state: reals, fallbacks, anycast, dataplane."""
+    from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
+
+    try:
+        statuses = daemon_statuses(config)
+    except NoDaemon as exc:
+        click.echo(f"ldirectordctl: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        doc: Any = statuses[0][1] if len(statuses) == 1 else {p: s for p, s in statuses}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        return
+    click.echo("\n".join(render_status(p, s) for p, s in statuses), nl=False)
