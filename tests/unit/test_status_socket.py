@@ -53,3 +53,67 @@ def test_status_socket_serves_json_to_root_only(tmp_path: Path) -> None:
         return data
 
     assert asyncio.run(scenario()) == {"status": "running", "virtuals": []}
+
+
+def _serve(
+    path: str, handler: object, *calls: tuple[str, dict[str, object] | None]
+) -> list[object]:
+    from ldirectord_py.observe.status_socket import send_command
+
+    async def scenario() -> list[object]:
+        server = StatusServer(path, lambda: {"status": "running"}, handler)  # type: ignore[arg-type]
+        await server.start()
+        loop = asyncio.get_running_loop()
+        out = []
+        for command, args in calls:
+            out.append(await loop.run_in_executor(None, send_command, path, command, args, 5.0))
+        out.append(await loop.run_in_executor(None, read_status, path))
+        await server.stop()
+        return out
+
+    return asyncio.run(scenario())
+
+
+def test_commands_reach_the_handler_and_status_still_answers(tmp_path: Path) -> None:
+    seen: list[tuple[str, dict[str, object]]] = []
+
+    async def handler(command: str, args: dict[str, object]) -> dict[str, object]:
+        seen.append((command, args))
+        return {"ok": True, "echo": command}
+
+    replies = _serve(str(tmp_path / "s.sock"), handler, ("drain", {"real": "192.0.2.5:80"}))
+    assert replies == [{"ok": True, "echo": "drain"}, {"status": "running"}]
+    assert seen == [("drain", {"real": "192.0.2.5:80"})]
+
+
+def test_failing_or_unknown_commands_get_an_error_reply_not_a_dead_daemon(tmp_path: Path) -> None:
+    async def handler(command: str, args: dict[str, object]) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+    replies = _serve(str(tmp_path / "s.sock"), handler, ("check-now", None))
+    assert replies[0] == {"ok": False, "error": "check-now failed: boom"}
+    assert replies[1] == {"status": "running"}  # still serving
+    replies = _serve(str(tmp_path / "t.sock"), None, ("drain", None))
+    assert replies[0] == {"ok": False, "error": "unknown command 'drain'"}
+
+
+def test_a_garbage_request_line_gets_a_clear_error(tmp_path: Path) -> None:
+    import socket as so
+
+    path = str(tmp_path / "g.sock")
+
+    async def scenario() -> bytes:
+        server = StatusServer(path, lambda: {"status": "running"})
+        await server.start()
+
+        def client() -> bytes:
+            with so.socket(so.AF_UNIX, so.SOCK_STREAM) as sock:
+                sock.connect(path)
+                sock.sendall(b"\x00\xffnot json\n")
+                return sock.recv(65536)
+
+        data = await asyncio.get_running_loop().run_in_executor(None, client)
+        await server.stop()
+        return data
+
+    assert b'"ok": false' in asyncio.run(scenario()) and b"bad request" in asyncio.run(scenario())

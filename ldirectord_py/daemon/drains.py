@@ -1,0 +1,58 @@
+"""The drained reals, kept in a file next to the pid file so that they survive
+reload and a restart of the daemon, as a file in `maintenancedir` would."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from ldirectord_py.engine.drain import DrainKey
+
+
+class DrainStore:
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.keys: set[DrainKey] = set()
+        self.load_error: str | None = None
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: str) -> None:
+        try:
+            with open(path) as fh:
+                data = json.load(fh)
+            self.keys = {DrainKey.parse(str(item)) for item in data}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError) as exc:
+            # A damaged file must not stop the daemon: say so in status, drain nothing.
+            self.load_error = f"{path}: ignored: {exc}"
+
+    def drain(self, key: DrainKey) -> bool:
+        """Add; False when it was already drained."""
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        self._save()
+        return True
+
+    def undrain(self, key: DrainKey) -> bool:
+        if key not in self.keys:
+            return False
+        self.keys.discard(key)
+        self._save()
+        return True
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        if not self.keys:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            return
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w") as fh:
+            json.dump(sorted(str(k) for k in self.keys), fh)
+            fh.write("\n")
+        os.replace(tmp, self.path)
