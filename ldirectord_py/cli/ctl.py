@@ -18,7 +18,13 @@ def cli() -> None:
 
 def _register() -> None:
     """Import the subcommand modules; each adds itself to `cli`."""
-    from ldirectord_py.cli import ctl_list, ctl_routes, ctl_status, ctl_validate  # noqa: F401
+    from ldirectord_py.cli import (  # noqa: F401
+        ctl_control,
+        ctl_list,
+        ctl_routes,
+        ctl_status,
+        ctl_validate,
+    )
 
 
 def main() -> None:

@@ -86,7 +86,7 @@ def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="The daemon's anycast status as JSON.")
 def routes_command(config: str | None, as_json: bool) -> None:
-    """Each anycast VIP: announced or not, why, since when, and what GoBGP holds."""
+    """Each anycast VIP: its decision, why, since when, what GoBGP holds."""
     from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
 
     try:

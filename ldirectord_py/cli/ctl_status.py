@@ -98,7 +98,7 @@ def render_status(path: str, status: dict[str, Any], now: float | None = None) -
 )
 @click.option("--json", "as_json", is_flag=True, help="The whole status document as JSON.")
 def status_command(config: str | None, as_json: bool) -> None:
-    """The running daemon's state: reals, fallbacks, anycast, dataplane."""
+    """The daemon's reals, fallbacks, anycast and dataplane."""
     from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
 
     try:
