@@ -1,0 +1,220 @@
+"""Prometheus metrics, off unless `metricsaddress = host:port` is set.
+
+Gauges are read from the daemon's status document at scrape time, inside the
+event loop (the exporter's HTTP thread asks the loop for a snapshot), so a
+scrape never sees a half-updated state. Counters and the check-latency
+histograms are updated as things happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+SCRAPE_TIMEOUT = 5.0
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+_REASON_KINDS = (
+    ("timeout", "timeout"),
+    ("connect refused", "refused"),
+    ("connection reset", "reset"),
+    ("connection closed", "closed"),
+    ("no route", "unreachable"),
+    ("receive did not match", "receive_mismatch"),
+    ("tls error", "tls"),
+    ("exit status", "exit_status"),
+    ("status ", "http_status"),
+    ("server in maintenance", "maintenance"),
+    ("login failed", "login"),
+    ("no answer", "no_answer"),
+    ("no reply", "no_answer"),
+    ("no echo reply", "no_answer"),
+    ("malformed", "malformed"),
+    ("bad ", "malformed"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    """A failure reason reduced to a label of bounded cardinality."""
+    text = reason.lower()
+    for prefix in ("connect: ", "negotiate: "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    for start, kind in _REASON_KINDS:
+        if text.startswith(start):
+            return kind
+    return "other"
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port` (raises ValueError naming the problem)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r}: expected host:port with a port 1-65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host or "0.0.0.0", int(port)
+
+
+class Metrics:
+    """The daemon's metrics and their exporter."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self.registry = CollectorRegistry()
+        self._snapshot = snapshot
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.check_latency = Histogram(
+            "ldirectord_check_duration_seconds",
+            "Duration of health checks.",
+            ["checktype"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.check_failures = Counter(
+            "ldirectord_check_failures_total",
+            "Failed health checks, by kind of failure.",
+            ["checktype", "reason"],
+            registry=self.registry,
+        )
+        self.transitions = Counter(
+            "ldirectord_real_transitions_total",
+            "Reals going up or down.",
+            ["virtual", "to"],
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "ldirectord_fallback_activations_total",
+            "Times a virtual's fallback server or fallbackcommand took over.",
+            ["virtual"],
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "ldirectord_config_reloads_total",
+            "Configuration reloads, by result.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.registry.register(_StatusCollector(self._scrape_snapshot))
+        self._server: Any = None
+
+    def observe_check(self, checktype: str, ok: bool, reason: str, latency: float) -> None:
+        self.check_latency.labels(checktype).observe(latency)
+        if not ok:
+            self.check_failures.labels(checktype, reason_kind(reason)).inc()
+
+    def serve(self, address: str) -> None:
+        """Start the exporter on `address` (raises ValueError or OSError)."""
+        host, port = parse_address(address)
+        self._loop = asyncio.get_running_loop()
+        self._server, _thread = start_http_server(port, addr=host, registry=self.registry)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _scrape_snapshot(self) -> dict[str, Any]:
+        """The status document, taken inside the event loop (called from the
+        exporter's thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return {}
+
+        async def take() -> dict[str, Any]:
+            return self._snapshot()
+
+        future = asyncio.run_coroutine_threadsafe(take(), loop)
+        try:
+            return future.result(SCRAPE_TIMEOUT)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            future.cancel()
+            return {"scrape_error": "the event loop did not answer"}
+
+
+class _StatusCollector(Collector):
+    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterable[Metric]:
+        return list(_families(self._snapshot()))
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=labels or [])
+
+
+def _families(status: dict[str, Any]) -> Iterator[Metric]:
+    up = _gauge("ldirectord_up", "1 when the daemon answered this scrape from its event loop.")
+    up.add_metric([], 0 if "scrape_error" in status or not status else 1)
+    yield up
+    real_up = _gauge("ldirectord_real_up", "1 up, 0 down, -1 not decided yet.", ["virtual", "real"])
+    weight = _gauge(
+        "ldirectord_real_weight", "Weight the real has in the table.", ["virtual", "real"]
+    )
+    reals_up = _gauge("ldirectord_virtual_reals_up", "Reals up per virtual.", ["virtual"])
+    fallback = _gauge(
+        "ldirectord_virtual_fallback_active", "1 while the fallback serves.", ["virtual"]
+    )
+    for virtual in status.get("virtuals") or []:
+        name = virtual["virtual"]
+        count = 0
+        for real in virtual.get("reals") or []:
+            state = real.get("state")
+            count += state == "up"
+            real_up.add_metric([name, real["real"]], {"up": 1, "down": 0}.get(state, -1))
+            if real.get("weight") is not None:
+                weight.add_metric([name, real["real"]], real["weight"])
+        reals_up.add_metric([name], count)
+        fallback.add_metric([name], 1 if virtual.get("fallback_active") else 0)
+    yield from (real_up, weight, reals_up, fallback)
+
+    plane = status.get("dataplane") or {}
+    converged = _gauge("ldirectord_ipvs_converged", "1 when ip_vs holds the desired table.")
+    converged.add_metric([], 1 if plane.get("converged") else 0)
+    yield converged
+    for key, doc in (
+        ("operations", "ip_vs changes applied."),
+        ("errors", "ip_vs operations or reconciles that failed."),
+        ("reconciles", "ip_vs reconciles run."),
+    ):
+        family = _gauge(f"ldirectord_ipvs_{key}", f"{doc} (since start; a counter)")
+        family.add_metric([], plane.get(key) or 0)
+        yield family
+
+    watchdog = status.get("watchdog") or {}
+    stalled = _gauge("ldirectord_checker_stalled", "1 when no check completed for too long.")
+    stalled.add_metric([], 1 if watchdog.get("stalled") else 0)
+    yield stalled
+
+    anycast = status.get("anycast") or {}
+    if anycast.get("enabled"):
+        announced = _gauge(
+            "ldirectord_anycast_route_announced",
+            "1 announced, 0.5 de-preferred, 0 withdrawn or undecided.",
+            ["vip"],
+        )
+        for vip in anycast.get("vips") or []:
+            value = {"announced": 1.0, "depreferred": 0.5}.get(vip.get("state"), 0.0)
+            announced.add_metric([vip["vip"]], value)
+        yield announced
+        gobgp = anycast.get("gobgp")
+        if gobgp is not None:
+            connected = _gauge(
+                "ldirectord_gobgp_connected", "1 while the gRPC session to GoBGP works."
+            )
+            connected.add_metric([], 1 if gobgp.get("connected") else 0)
+            yield connected
+            peers = _gauge(
+                "ldirectord_gobgp_peer_up", "1 when the BGP session is established.", ["peer"]
+            )
+            for peer in gobgp.get("peers") or []:
+                state = str(peer.get("state", "")).lower()
+                peers.add_metric([str(peer.get("address"))], 1 if "established" in state else 0)
+            yield peers
