@@ -266,14 +266,27 @@ class CheckingDirector:
                 if effects:
                     self._apply(effects)
 
+    _prefix_cache: tuple[int, int, str] = (-1, -1, "")
+
+    def _monitor_prefix(self) -> str:
+        """`[localtime] [pid] `, formatted once per second (and per pid)."""
+        now = int(time.time())
+        pid = os.getpid()
+        when, cached_pid, prefix = self._prefix_cache
+        if when != now or cached_pid != pid:
+            prefix = f"[{localtime_text(now)}] [{pid}] "
+            self._prefix_cache = (now, pid, prefix)
+        return prefix
+
     def _write_monitor(self, lines: dict[str, list[str]]) -> None:
         # opened for each batch (as the original opens it for each line), so a
         # rotated file is followed at once
-        prefix = f"[{localtime_text()}] [{os.getpid()}] "
+        prefix = self._monitor_prefix()
+        joint = "\n" + prefix
         for path, texts in lines.items():
             try:
                 with open(path, "a") as fh:
-                    fh.write("".join(f"{prefix}{text}\n" for text in texts))
+                    fh.write(prefix + joint.join(texts) + "\n")
             except OSError as exc:
                 # The original dies here; losing monitor lines is the lesser harm.
                 self.log.info(f"Error writing to monitorfile '{path}': {exc.strerror or exc}")
