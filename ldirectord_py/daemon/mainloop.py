@@ -16,6 +16,15 @@ time, so a reload and a stop never interleave:
 * PIPE is ignored.
 * Every second the config file is checked for changes (autoreload, callback).
 
+Under systemd (`NOTIFY_SOCKET`, see `sdnotify`) the loop tells the supervisor
+where it stands: `READY=1` once the director is up -- if the director has a
+`wait_ready()` coroutine, only when that returns (the first check round has
+programmed the table), otherwise as soon as its `start()` has returned;
+`RELOADING=1` then `READY=1` around every reload (signal or autoreload);
+`STOPPING=1` when a terminating signal arrives. With `WatchdogSec=` it sends
+`WATCHDOG=1` every half watchdog interval, but only while the health checks
+make progress; `WatchdogRule` says when they do not.
+
 An unexpected exception in any step is logged and the daemon keeps running.
 """
 
@@ -26,6 +35,7 @@ import contextlib
 import os
 import shlex
 import signal
+import time
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -36,6 +46,7 @@ from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.director import Director
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.pidfile import PidFile
+from ldirectord_py.daemon.sdnotify import Notifier
 from ldirectord_py.daemon.watch import ConfigWatcher, file_digest
 from ldirectord_py.observe.log import Log
 from ldirectord_py.observe.status_socket import StatusServer, socket_path
@@ -75,6 +86,55 @@ def signal_name(signum: int) -> str:
         return str(signum)
 
 
+# The key of `Director.status()` that tells the watchdog when a check last completed
+# (time.monotonic() seconds, or None while none has); a director without it is
+# assumed to make progress whenever the loop runs.
+LAST_RESULT_KEY = "last_result_at"
+
+
+@dataclass(frozen=True)
+class WatchdogRule:
+    """When the health checks count as stalled, so that the systemd watchdog goes unfed.
+
+    Stalled means: no check has completed for longer than
+
+        max(3 x C, C + T, W)
+
+    where C is the longest check interval in the configuration (global or any
+    virtual's), T the longest time one check may take (negotiatetimeout, or
+    checktimeout x checkcount for ping), and W the watchdog timeout systemd set
+    (`WatchdogSec=`). Three intervals tolerate a slow round; C + T lets a
+    configuration whose only backend hangs until its timeout (checkinterval=1,
+    negotiatetimeout=30) count as alive, because its checks do complete, as
+    failures; W keeps a short `WatchdogSec=` from restarting a daemon whose
+    interval is longer. Until the first check completes the time is counted from
+    the daemon's start (or the reload that last changed the rule's inputs).
+    """
+
+    interval: float
+    timeout: float
+    watchdog: float
+
+    @classmethod
+    def for_config(cls, config: Config, watchdog: float) -> WatchdogRule:
+        interval = float(config.settings.checkinterval)
+        timeout = 0.0
+        for virtual in config.virtuals:
+            interval = max(interval, float(virtual.checkinterval))
+            per_check = max(virtual.negotiatetimeout, virtual.checktimeout * virtual.checkcount)
+            timeout = max(timeout, float(per_check))
+        return cls(interval, timeout, watchdog)
+
+    @property
+    def limit(self) -> float:
+        return max(3 * self.interval, self.interval + self.timeout, self.watchdog)
+
+    def stalled(self, last_result_at: float | None, since: float, now: float) -> bool:
+        """True if nothing completed within `limit` seconds of `now`."""
+        latest = since if last_result_at is None else max(last_result_at, since)
+        return now - latest > self.limit
+
+
 @dataclass(frozen=True)
 class Instance:
     """What identifies this instance: the resolved config path (CONFIG in messages),
@@ -95,6 +155,7 @@ class Daemon:
         log: Log,
         director: Director,
         pidfile: PidFile | None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.instance = instance
         self.config = config
@@ -107,6 +168,13 @@ class Daemon:
         self._term: str | None = None
         self._hup = False
         self._background: set[asyncio.Task[Any]] = set()
+        # systemd: read (and removed from the environment, so that commands we run
+        # do not inherit it) in the process that runs the loop.
+        self.notifier = notifier if notifier is not None else Notifier.from_environment()
+        self._reload_problem: str | None = None
+        self._watch_since = time.monotonic()
+        self._stalled = False
+        self._watchdog_rule: WatchdogRule | None = None
 
     @property
     def instances(self) -> Instances:
@@ -133,10 +201,14 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
 
+        if self.notifier.last_error is not None:
+            self.log.info(f"systemd notification: {self.notifier.last_error}")
+        self._start_watchdog()
         await self._guard("starting", self.director.start(self.config))
         status = StatusServer(self._status_path(), self.director.status)
         await self._guard("starting the status socket", status.start())
         await self._guard("starting execute= instances", self._start_instances())
+        self._spawn(self._announce_ready())
         while self._term is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), CONFIG_CHECK_INTERVAL)
@@ -146,7 +218,7 @@ class Daemon:
             if self._hup:
                 self._hup = False
                 self.log.info("Reloading Linux Director Daemon config on signal")
-                await self._guard("reloading", self._reload())
+                await self._reload_notified()
             if self._term is None:
                 await self._guard("checking the config file", self._check_config_file())
         await status.stop()
@@ -164,6 +236,7 @@ class Daemon:
         await self.instances.run("start", self.config.settings.execute)
 
     async def _shutdown(self, signame: str) -> None:
+        self.notifier.stopping(f"Stopping on signal {signame}")
         await self._guard("stopping execute= instances", self._stop_instances())
         await self._guard("stopping", self.director.stop())
         self.log.info(f"Linux Director Daemon terminated on signal: {signame}")
@@ -217,6 +290,7 @@ class Daemon:
                 f"Configuration not reloaded, the running configuration stays in effect: "
                 f"{err.describe()}"
             )
+            self._reload_problem = f"configuration not reloaded: {err.describe()}"
             return
         self.watcher.rebase(new.digest)
         for warning in new.warnings:
@@ -242,6 +316,8 @@ class Daemon:
             ).sink
             raise
         self.config = new
+        self._reload_problem = None
+        self._rearm_watchdog()
 
     # -- autoreload / callback ----------------------------------------------------
 
@@ -257,16 +333,109 @@ class Daemon:
         self.log.info(f"Configuration file '{path}' has changed on disk")
         if self.config.settings.autoreload:
             self.log.info(" - reread new configuration")
-            await self._guard("reloading", self._reload())
+            await self._reload_notified()
         else:
             self.log.info(" - ignore new configuration")
         callback = self.config.settings.callback
         if callback and os.path.isfile(callback) and os.access(callback, os.X_OK):
             # In the background: a slow callback must not hold up signals or checks.
             command = f"{callback} {shlex.quote(path)}"
-            task = asyncio.create_task(shell.run_async(command, self.log))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(shell.run_async(command, self.log))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """A background task, cancelled at the end of the shutdown."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- systemd: readiness, reload, watchdog -------------------------------------------
+
+    def _status_text(self) -> str:
+        virtuals = self.config.virtuals
+        reals = sum(len(v.reals) for v in virtuals)
+        text = f"Checking {len(virtuals)} virtual services, {reals} real servers"
+        if self._reload_problem is not None:
+            text += f"; {self._reload_problem}"
+        return text
+
+    async def _announce_ready(self) -> None:
+        """READY=1 once the director says the first round has programmed the table
+        (its optional `wait_ready()`), else now: `start()` has returned."""
+        wait_ready = getattr(self.director, "wait_ready", None)
+        if callable(wait_ready):
+            await self._guard("waiting for the first check round", wait_ready())
+        if self._term is None:
+            self.notifier.ready(self._status_text())
+
+    async def _reload_notified(self) -> None:
+        """A reload, bracketed by RELOADING=1 and READY=1 (also when it failed: the
+        running configuration stays in effect, so the daemon is ready either way)."""
+        self.notifier.reloading("Reloading the configuration")
+        self._reload_problem = "reload failed, the running configuration stays in effect"
+        try:
+            await self._guard("reloading", self._reload())
+        finally:
+            if self._term is None:
+                self.notifier.ready(self._status_text())
+
+    def _start_watchdog(self) -> None:
+        watchdog = self.notifier.watchdog_seconds
+        if watchdog is None:
+            return
+        self._rearm_watchdog()
+        self._watch_since = time.monotonic()
+        self._spawn(self._feed_watchdog(watchdog / 2))
+
+    def _rearm_watchdog(self) -> None:
+        watchdog = self.notifier.watchdog_seconds
+        if watchdog is None:
+            return
+        rule = WatchdogRule.for_config(self.config, watchdog)
+        if rule != self._watchdog_rule:
+            self._watchdog_rule = rule
+            self._watch_since = time.monotonic()
+
+    async def _feed_watchdog(self, period: float) -> None:
+        """From the loop itself: a blocked loop sends nothing, and neither does a loop
+        whose checks have stopped completing (WatchdogRule)."""
+        while True:
+            self._watchdog_tick(time.monotonic())
+            await asyncio.sleep(period)
+
+    def _watchdog_tick(self, now: float) -> None:
+        rule = self._watchdog_rule
+        if rule is None or self._term is not None:
+            return
+        reported, last = self._last_result_at()
+        stalled = reported and rule.stalled(last, self._watch_since, now)
+        if stalled and not self._stalled:
+            since = self._watch_since if last is None else max(last, self._watch_since)
+            message = (
+                f"Health checks stalled: no check has completed for {now - since:.0f} "
+                f"seconds (limit {rule.limit:g}); not answering the systemd watchdog"
+            )
+            self.log.info(message)
+            self.notifier.status(message)
+        elif not stalled and self._stalled:
+            self.log.info("Health checks are completing again; answering the systemd watchdog")
+            self.notifier.status(self._status_text())
+        self._stalled = stalled
+        if not stalled:
+            self.notifier.watchdog()
+
+    def _last_result_at(self) -> tuple[bool, float | None]:
+        """(whether the director reports check progress, when a check last completed)."""
+        try:
+            status = self.director.status()
+        except Exception as err:
+            self._log_exception("Error while reading the director's status", err)
+            return False, None
+        if LAST_RESULT_KEY not in status:
+            return False, None
+        value = status[LAST_RESULT_KEY]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return True, float(value)
+        return True, None
 
     # -- errors -------------------------------------------------------------------
 
