@@ -1,0 +1,291 @@
+"""An asyncio client for the few GoBGP 3.x gRPC calls we use.
+
+    client = GoBGPClient("127.0.0.1:50051")          # or "unix:/run/gobgpd/api.sock"
+    info = await client.get_bgp()                     # local AS, router id
+    await client.add_path(route, local_asn=info.asn)  # announce (replaces an existing path)
+    await client.delete_path(route.prefix)            # withdraw: always with a path
+    paths = await client.list_paths(4)                # GoBGP's global table, as PathView
+    peers = await client.list_peers()
+    async for peer in client.watch_peers(): ...       # peer state changes
+    await client.close()
+
+Every unary call and every finite stream has a deadline (`timeout`, seconds).
+The peer watch is an endless stream; its death (gobgpd stopped or restarted)
+ends the iterator with GoBGPError. Failures are raised as GoBGPError, which
+names the target and what was being done; no grpc exception escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from . import messages
+from .messages import PathView
+from .model import HostPrefix, Route
+
+try:
+    from ._gen import gobgp_api_pb2 as pb
+    from ._gen import gobgp_api_pb2_grpc as pb_grpc
+except ImportError as exc:  # pragma: no cover - depends on the build
+    raise ImportError(
+        "ldirectord_py.routing._gen is missing: run `make venv` (or `pip install -e .`)"
+    ) from exc
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 2.0
+
+# Reconnect quickly: gobgpd restarting must not leave us waiting in grpc's own
+# default backoff (1 s growing to 120 s). The route writer has its own capped
+# backoff on top.
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.enable_retries", 0),
+]
+
+
+class GoBGPError(Exception):
+    """A GoBGP call failed. str() names the target, the action and the cause."""
+
+    def __init__(self, target: str, action: str, detail: str, *, unavailable: bool = False):
+        super().__init__(f"GoBGP at {target}: {action} failed: {detail}")
+        self.target = target
+        self.action = action
+        self.detail = detail
+        self.unavailable = unavailable
+        """True when gobgpd could not be reached at all (not running, wrong target)."""
+
+
+def grpc_target(target: str) -> str:
+    """Our target syntax (`host:port`, `[v6]:port`, `unix:/path`) -> a grpc target string."""
+    target = target.strip()
+    if not target:
+        raise ValueError("empty GoBGP API target")
+    if target.startswith("unix:"):
+        path = target[len("unix:") :]
+        if path.startswith("//"):
+            path = path[2:]
+        if not path.startswith("/"):
+            raise ValueError(f"GoBGP API target {target!r}: a unix socket path must be absolute")
+        return "unix:" + path
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise ValueError(f"GoBGP API target {target!r}: expected host:port or unix:/path")
+    return target
+
+
+def _describe(exc: BaseException) -> tuple[str, bool]:
+    if isinstance(exc, grpc.aio.AioRpcError):
+        code = exc.code()
+        detail = exc.details() or ""
+        unavailable = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        if code == grpc.StatusCode.UNAVAILABLE:
+            text = "gobgpd is not reachable (is it running, with this --api-hosts?)"
+            return (f"{text}: {detail}" if detail else text), True
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return "no answer in time (deadline exceeded)", True
+        return f"{code.name.lower()}: {detail}", unavailable
+    return f"{type(exc).__name__}: {exc}", False
+
+
+@dataclass(frozen=True)
+class BgpInfo:
+    asn: int
+    router_id: str
+    listen_port: int
+
+
+@dataclass(frozen=True)
+class PeerView:
+    address: str
+    asn: int
+    state: str
+    admin_down: bool
+    uptime: float | None
+    """Unix time the session was established (None when it is not)."""
+    hold_time: int
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "asn": self.asn,
+            "state": self.state,
+            "admin_down": self.admin_down,
+            "uptime": self.uptime,
+            "hold_time": self.hold_time,
+            **({"description": self.description} if self.description else {}),
+        }
+
+
+def parse_peer(peer: Any) -> PeerView:
+    state = peer.state
+    established = state.session_state == pb.PeerState.ESTABLISHED
+    uptime: float | None = None
+    if established and peer.timers.state.HasField("uptime"):
+        ts = peer.timers.state.uptime
+        uptime = ts.seconds + ts.nanos / 1e9 if ts.seconds else None
+    return PeerView(
+        address=peer.conf.neighbor_address or state.neighbor_address,
+        asn=peer.conf.peer_asn or state.peer_asn,
+        state=messages.SESSION_STATES.get(state.session_state, str(state.session_state)),
+        admin_down=state.admin_state == pb.PeerState.DOWN or peer.conf.admin_down,
+        uptime=uptime,
+        hold_time=int(peer.timers.state.negotiated_hold_time or peer.timers.config.hold_time),
+        description=peer.conf.description,
+    )
+
+
+@dataclass
+class CallStats:
+    """Counts of RPCs issued (the writer's idempotence is tested with these)."""
+
+    add: int = 0
+    delete: int = 0
+    list_paths: int = 0
+    other: int = 0
+
+
+class GoBGPClient:
+    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float = DEFAULT_TIMEOUT):
+        self.target = target
+        self.timeout = timeout
+        self._grpc_target = grpc_target(target)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None
+        self.stats = CallStats()
+
+    def _get_stub(self) -> Any:
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(self._grpc_target, options=_CHANNEL_OPTIONS)
+            self._stub = pb_grpc.GobgpApiStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        channel, self._channel, self._stub = self._channel, None, None
+        if channel is not None:
+            await channel.close(grace=None)
+
+    def _error(self, action: str, exc: BaseException) -> GoBGPError:
+        detail, unavailable = _describe(exc)
+        return GoBGPError(self.target, action, detail, unavailable=unavailable)
+
+    async def _unary(self, action: str, method: str, request: Any, timeout: float | None) -> Any:
+        stub = self._get_stub()
+        try:
+            return await getattr(stub, method)(request, timeout=timeout or self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise self._error(action, exc) from None
+        except grpc.RpcError as exc:  # pragma: no cover - aio raises AioRpcError
+            raise self._error(action, exc) from None
+
+    async def get_bgp(self, *, timeout: float | None = None) -> BgpInfo:
+        self.stats.other += 1
+        response = await self._unary("GetBgp", "GetBgp", pb.GetBgpRequest(), timeout)
+        g = getattr(response, "global")
+        if not g.asn:
+            raise GoBGPError(
+                self.target, "GetBgp", "gobgpd has not started BGP (no global AS configured)"
+            )
+        return BgpInfo(asn=g.asn, router_id=g.router_id, listen_port=g.listen_port)
+
+    async def add_path(
+        self, route: Route, *, local_asn: int | None = None, timeout: float | None = None
+    ) -> bytes:
+        """Announce `route` (an existing path for the prefix is replaced). Returns its UUID."""
+        try:
+            request = messages.add_path_request(route, local_asn)
+        except ValueError as exc:
+            raise GoBGPError(self.target, f"AddPath {route.prefix}", str(exc)) from None
+        self.stats.add += 1
+        response = await self._unary(f"AddPath {route.prefix}", "AddPath", request, timeout)
+        return bytes(response.uuid)
+
+    async def delete_path(self, prefix: HostPrefix, *, timeout: float | None = None) -> None:
+        """Withdraw the locally originated path for `prefix` (a no-op if there is none)."""
+        request = messages.delete_path_request(prefix)
+        self.stats.delete += 1
+        await self._unary(f"DeletePath {prefix}", "DeletePath", request, timeout)
+
+    async def list_paths(
+        self,
+        version: int,
+        *,
+        prefixes: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (),
+        timeout: float | None = None,
+    ) -> list[PathView]:
+        """Every path of GoBGP's global IPv4 or IPv6 unicast table (or those of `prefixes`)."""
+        stub = self._get_stub()
+        lookups = [pb.TableLookupPrefix(prefix=str(p)) for p in prefixes]
+        request = pb.ListPathRequest(
+            table_type=pb.GLOBAL, family=messages.family(version), prefixes=lookups
+        )
+        self.stats.list_paths += 1
+        action = f"ListPath IPv{version}"
+        paths: list[PathView] = []
+        try:
+            call = stub.ListPath(request, timeout=timeout or self.timeout)
+            async for response in call:
+                for path in response.destination.paths:
+                    try:
+                        paths.append(messages.parse_path(path))
+                    except ValueError:
+                        continue  # a NLRI type we do not model: never ours
+        except grpc.aio.AioRpcError as exc:
+            raise self._error(action, exc) from None
+        return paths
+
+    async def list_peers(self, *, timeout: float | None = None) -> list[PeerView]:
+        stub = self._get_stub()
+        self.stats.other += 1
+        peers: list[PeerView] = []
+        try:
+            call = stub.ListPeer(pb.ListPeerRequest(), timeout=timeout or self.timeout)
+            async for response in call:
+                peers.append(parse_peer(response.peer))
+        except grpc.aio.AioRpcError as exc:
+            raise self._error("ListPeer", exc) from None
+        return peers
+
+    async def watch_peers(self) -> AsyncIterator[PeerView]:
+        """Peer states: one per peer first (the current snapshot), then each change.
+
+        Endless while gobgpd lives; raises GoBGPError when the stream breaks.
+        """
+        stub = self._get_stub()
+        request = pb.WatchEventRequest(peer=pb.WatchEventRequest.Peer())
+        call = stub.WatchEvent(request)
+        try:
+            async for event in call:
+                if not event.HasField("peer"):
+                    continue
+                if event.peer.type == pb.WatchEventResponse.PeerEvent.END_OF_INIT:
+                    continue
+                yield parse_peer(event.peer.peer)
+        except grpc.aio.AioRpcError as exc:
+            raise self._error("WatchEvent (peers)", exc) from None
+        finally:
+            call.cancel()
+        raise GoBGPError(self.target, "WatchEvent (peers)", "gobgpd ended the stream")
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait until gobgpd answers GetBgp, up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                await self.get_bgp(timeout=max(0.05, min(remaining, self.timeout)))
+                return
+            except GoBGPError:
+                if remaining <= 0.1:
+                    raise
+                await asyncio.sleep(min(0.1, remaining))

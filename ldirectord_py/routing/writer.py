@@ -1,0 +1,460 @@
+"""RouteWriter: the single owner of this director's announcements in GoBGP.
+
+The engine submits the desired set of routes (latest wins); one asyncio task
+converges GoBGP's global table to it over gRPC and keeps it there.
+
+Ownership ("ours"). A path in GoBGP's global table is ours when all of these hold:
+  * it is locally originated (added through the API or `gobgp global rib add`,
+    not learned from a BGP peer);
+  * it is a host route (/32 or /128);
+  * it lies inside one of the writer's anycast `prefixes`.
+Everything else is never touched: routes learned from peers, routes another tool
+adds outside the anycast prefixes (any length), and shorter prefixes inside them
+(an aggregate someone announces for the whole /24 stays). The anycast prefixes
+are this director's by configuration, so a host route inside them that nobody
+desires is a leftover of ours: of a previous run killed with SIGKILL, or of a
+VIP removed from the configuration, and it is withdrawn. (GoBGP keeps no mark
+of who added a path: ListPath returns no UUID, and any attribute we added as a
+mark would reach the routers. The prefixes are the mark.)
+
+Reconcile. At start, after every reconnect and every `resync_interval` seconds,
+the writer reads GoBGP's table (ListPath, IPv4 and IPv6) and issues only the
+difference: AddPath for desired routes that are missing or carry other
+attributes (AddPath replaces a path in place, no withdraw in between), DeletePath
+for our paths that are not desired. Between reads it keeps its own copy of what
+GoBGP holds, so the same desired set twice issues nothing. DeletePath is always
+sent with the path (without one gobgpd deletes every local route).
+
+Prefix guard. A submitted route outside every anycast prefix is refused: logged
+as an error naming the prefix, never announced (defence in depth behind the
+configuration check).
+
+Connection. One gRPC channel; a heartbeat (GetBgp) every `heartbeat` seconds
+and GoBGP's peer event stream watch it. On failure the writer reconnects with a
+backoff from 50 ms doubling to `backoff_cap` (1 s), and reconciles on success:
+gobgpd forgets API routes when it restarts, and they are announced again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from . import messages
+from .gobgp import GoBGPClient, GoBGPError, PeerView
+from .messages import PathView
+from .model import HostPrefix, Route
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+LOG_EACH_UP_TO = 20
+"""Changes per batch logged one per line; bigger batches are summarised."""
+
+
+def describe_route(route: Route) -> str:
+    parts = [str(route.prefix)]
+    if route.next_hop:
+        parts.append(f"next hop {route.next_hop}")
+    if route.med is not None:
+        parts.append(f"med {route.med}")
+    if route.prepend:
+        parts.append(f"prepend {route.prepend}")
+    if route.communities:
+        parts.append("community " + " ".join(route.communities))
+    if route.origin != "igp":
+        parts.append(f"origin {route.origin}")
+    return ", ".join(parts)
+
+
+class RouteWriter:
+    def __init__(
+        self,
+        *,
+        target: str,
+        prefixes: Sequence[Network],
+        log: Callable[[str], None],
+        timeout: float = 2.0,
+        heartbeat: float = 1.0,
+        resync_interval: float = 30.0,
+        backoff_cap: float = 1.0,
+        concurrency: int = 64,
+        stop_timeout: float = 5.0,
+    ) -> None:
+        self.target = target
+        self.prefixes: tuple[Network, ...] = tuple(prefixes)
+        self._log = log
+        self._timeout = timeout
+        self._heartbeat = heartbeat
+        self._resync_interval = resync_interval
+        self._backoff_cap = backoff_cap
+        self._concurrency = concurrency
+        self._stop_timeout = stop_timeout
+
+        self._desired: dict[HostPrefix, Route] = {}
+        self._generation = 0
+        self._applied_generation = -1
+        self._refused: dict[HostPrefix, str] = {}
+        self._failed: dict[HostPrefix, str] = {}
+        self._held: dict[HostPrefix, PathView] | None = None
+        self._client: GoBGPClient | None = None
+        self._local_asn: int | None = None
+        self._router_id = ""
+        self._connected = False
+        self._since = time.time()
+        self._last_error: str | None = None
+        self._peers: dict[str, PeerView] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.calls_total = 0
+        """AddPath + DeletePath calls issued so far (for tests and benchmarks)."""
+
+    # ---- the API the daemon uses ---------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the writer's task on the running loop; returns at once."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"route-writer {self.target}"
+            )
+
+    def submit(self, routes: Mapping[HostPrefix, Route]) -> None:
+        """The desired announcements (absent = withdrawn). Latest wins; never blocks."""
+        accepted: dict[HostPrefix, Route] = {}
+        refused: dict[HostPrefix, str] = {}
+        for key, route in routes.items():
+            reason = self._refusal(key, route)
+            if reason:
+                refused[key] = reason
+            else:
+                accepted[key] = route
+        for key, reason in refused.items():
+            if self._refused.get(key) != reason:
+                self._log(f"route writer: refusing to announce {key}: {reason}")
+        self._refused = refused
+        if accepted != self._desired:
+            self._desired = accepted
+            self._generation += 1
+            self._wake.set()
+
+    async def converge_now(self, timeout: float) -> bool:
+        """Wait until GoBGP holds exactly the desired set (verified with ListPath).
+
+        Returns False if that is not so within `timeout` seconds (GoBGP down, a
+        route rejected, ...). Does not change what the writer does.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            client = self._client
+            if (
+                client is not None
+                and self._connected
+                and self._applied_generation == self._generation
+                and not self._failed
+            ):
+                generation = self._generation
+                remaining = deadline - time.monotonic()
+                try:
+                    held = await self._read_ours(client, timeout=max(0.05, remaining))
+                except GoBGPError:
+                    held = None
+                if held is not None and generation == self._generation:
+                    if self._same(held, self._desired):
+                        return True
+                    # GoBGP differs from what we believe it holds: read it again.
+                    self._held = None
+                    self._wake.set()
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+
+    async def stop(self, *, withdraw: bool) -> None:
+        """Stop the writer. withdraw=True first withdraws all our routes (bounded time)."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        client = self._client or GoBGPClient(self.target, timeout=self._timeout)
+        self._client = None
+        try:
+            if withdraw:
+                try:
+                    await asyncio.wait_for(self._withdraw_all(client), self._stop_timeout)
+                except (GoBGPError, TimeoutError) as exc:
+                    detail = str(exc) or f"no answer within {self._stop_timeout:g} s"
+                    self._log(f"route writer: could not withdraw the routes on stop: {detail}")
+        finally:
+            await client.close()
+            self._connected = False
+
+    def status(self) -> dict[str, Any]:
+        """JSON-able state: connection, peers, our desired routes and GoBGP's view of them."""
+        held = self._held or {}
+        gobgp: dict[str, Any] = {}
+        for prefix in sorted({*self._desired, *held}, key=_sort_key):
+            view = held.get(prefix)
+            gobgp[str(prefix)] = view.attributes() if view is not None else None
+        return {
+            "method": "gobgp",
+            "target": self.target,
+            "connected": self._connected,
+            "since": self._since,
+            "last_error": self._last_error,
+            "local_asn": self._local_asn,
+            "router_id": self._router_id,
+            "prefixes": [str(p) for p in self.prefixes],
+            "converged": self._connected
+            and self._applied_generation == self._generation
+            and not self._failed,
+            "peers": [self._peers[a].as_dict() for a in sorted(self._peers)],
+            "ours": {
+                str(p): _route_dict(self._desired[p]) for p in sorted(self._desired, key=_sort_key)
+            },
+            "gobgp": gobgp,
+            "refused": {str(p): r for p, r in self._refused.items()},
+            "failed": {str(p): r for p, r in self._failed.items()},
+        }
+
+    # ---- ownership and guards ------------------------------------------------
+
+    def inside(self, prefix: Network) -> bool:
+        return any(
+            prefix.version == p.version and prefix.subnet_of(p)  # type: ignore[arg-type]
+            for p in self.prefixes
+        )
+
+    def is_ours(self, view: PathView) -> bool:
+        return view.local and view.is_host and self.inside(view.prefix)
+
+    def _refusal(self, key: HostPrefix, route: Route) -> str | None:
+        if key != route.prefix:
+            return f"the route is for {route.prefix}, not {key}"
+        if not self.inside(key):
+            listed = ", ".join(str(p) for p in self.prefixes) or "none configured"
+            return f"outside the anycast prefixes ({listed})"
+        try:
+            messages.check_route(route)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def _same(
+        self, held: Mapping[HostPrefix, PathView], desired: Mapping[HostPrefix, Route]
+    ) -> bool:
+        if held.keys() != desired.keys():
+            return False
+        return all(held[p].matches(r, self._local_asn) for p, r in desired.items())
+
+    # ---- the task ------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while not self._stopping:
+            client = GoBGPClient(self.target, timeout=self._timeout)
+            peer_task: asyncio.Task[None] | None = None
+            try:
+                info = await client.get_bgp()
+                self._local_asn, self._router_id = info.asn, info.router_id
+                self._client = client
+                self._held = None
+                self._set_connected(True, f"AS {info.asn}, router id {info.router_id}")
+                backoff = 0.05
+                peer_task = asyncio.create_task(self._watch_peers(client))
+                await self._serve(client, peer_task)
+            except GoBGPError as exc:
+                self._set_error(str(exc))
+            finally:
+                if peer_task is not None:
+                    peer_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, GoBGPError):
+                        await peer_task
+                if self._client is client:
+                    self._client = None
+                await client.close()
+            if self._stopping:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._backoff_cap)
+
+    async def _serve(self, client: GoBGPClient, peer_task: asyncio.Task[None]) -> None:
+        next_resync = 0.0
+        while True:
+            self._wake.clear()
+            if self._held is None or time.monotonic() >= next_resync:
+                self._held = await self._read_ours(client, timeout=self._timeout)
+                next_resync = time.monotonic() + self._resync_interval
+            generation = self._generation
+            await self._apply(client)
+            self._applied_generation = generation
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {waker, peer_task},
+                    timeout=self._heartbeat,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waker.cancel()
+            if peer_task in done:
+                exc = peer_task.exception()
+                raise (
+                    exc
+                    if isinstance(exc, GoBGPError)
+                    else GoBGPError(self.target, "WatchEvent (peers)", f"stream ended: {exc}")
+                )
+            if not done:
+                info = await client.get_bgp()  # heartbeat
+                if info.asn != self._local_asn:
+                    self._log(f"route writer: GoBGP's local AS changed to {info.asn}")
+                    self._local_asn = info.asn
+                    self._held = None
+
+    async def _read_ours(
+        self, client: GoBGPClient, *, timeout: float
+    ) -> dict[HostPrefix, PathView]:
+        ours: dict[HostPrefix, PathView] = {}
+        for version in (4, 6):
+            if not any(p.version == version for p in self.prefixes):
+                continue
+            for view in await client.list_paths(version, timeout=timeout):
+                if self.is_ours(view):
+                    ours[view.prefix] = view
+        return ours
+
+    async def _apply(self, client: GoBGPClient) -> None:
+        held = self._held
+        assert held is not None
+        desired = dict(self._desired)
+        asn = self._local_asn
+        adds = [r for p, r in desired.items() if p not in held or not held[p].matches(r, asn)]
+        deletes = [p for p in held if p not in desired]
+        for p in list(self._failed):
+            if p not in desired:
+                del self._failed[p]
+        if not adds and not deletes:
+            return
+        semaphore = asyncio.Semaphore(self._concurrency)
+        announced: list[Route] = []
+        withdrawn: list[HostPrefix] = []
+        unavailable: list[GoBGPError] = []
+
+        async def add(route: Route) -> None:
+            async with semaphore:
+                try:
+                    await client.add_path(route, local_asn=asn)
+                except GoBGPError as exc:
+                    self._route_failed(route.prefix, exc, unavailable)
+                    return
+            held[route.prefix] = messages.parse_path(messages.build_path(route, asn))
+            self._failed.pop(route.prefix, None)
+            announced.append(route)
+
+        async def delete(prefix: HostPrefix) -> None:
+            async with semaphore:
+                try:
+                    await client.delete_path(prefix)
+                except GoBGPError as exc:
+                    self._route_failed(prefix, exc, unavailable)
+                    return
+            held.pop(prefix, None)
+            withdrawn.append(prefix)
+
+        await asyncio.gather(*(add(r) for r in adds), *(delete(p) for p in deletes))
+        self.calls_total += len(adds) + len(deletes)
+        if len(announced) + len(withdrawn) <= LOG_EACH_UP_TO:
+            for route in announced:
+                self._log(f"route writer: announced {describe_route(route)}")
+            for prefix in withdrawn:
+                self._log(f"route writer: withdrew {prefix}")
+        else:
+            self._log(
+                f"route writer: announced {len(announced)} and withdrew {len(withdrawn)} routes"
+            )
+        if unavailable:
+            raise unavailable[0]
+
+    def _route_failed(
+        self, prefix: HostPrefix, exc: GoBGPError, unavailable: list[GoBGPError]
+    ) -> None:
+        if exc.unavailable:
+            unavailable.append(exc)
+            return
+        if self._failed.get(prefix) != str(exc):
+            self._log(f"route writer: {exc}")
+        self._failed[prefix] = str(exc)
+        self._last_error = str(exc)
+
+    async def _watch_peers(self, client: GoBGPClient) -> None:
+        async for peer in client.watch_peers():
+            old = self._peers.get(peer.address)
+            if old is None or old.state != peer.state:
+                self._log(
+                    f"route writer: GoBGP peer {peer.address} (AS {peer.asn}) is {peer.state}"
+                )
+            if peer.uptime is None and peer.state == "established":
+                with contextlib.suppress(GoBGPError):
+                    for full in await client.list_peers():
+                        if full.address == peer.address:
+                            peer = full
+            self._peers[peer.address] = peer
+
+    async def _withdraw_all(self, client: GoBGPClient) -> None:
+        held = await self._read_ours(client, timeout=self._timeout)
+        prefixes = sorted(held, key=_sort_key)
+        semaphore = asyncio.Semaphore(self._concurrency)
+
+        async def delete(prefix: HostPrefix) -> None:
+            async with semaphore:
+                await client.delete_path(prefix)
+
+        await asyncio.gather(*(delete(p) for p in prefixes))
+        self.calls_total += len(prefixes)
+        self._held = {}
+        if prefixes:
+            shown = ", ".join(str(p) for p in prefixes[:LOG_EACH_UP_TO])
+            more = (
+                f" and {len(prefixes) - LOG_EACH_UP_TO} more"
+                if len(prefixes) > LOG_EACH_UP_TO
+                else ""
+            )
+            self._log(f"route writer: withdrew {len(prefixes)} routes on stop: {shown}{more}")
+
+    # ---- reporting -------------------------------------------------------------
+
+    def _set_connected(self, connected: bool, detail: str) -> None:
+        if connected != self._connected:
+            self._connected = connected
+            self._since = time.time()
+            if connected:
+                self._log(f"route writer: connected to GoBGP at {self.target} ({detail})")
+                self._last_error = None
+
+    def _set_error(self, error: str) -> None:
+        was = self._connected
+        if was:
+            self._connected = False
+            self._since = time.time()
+            self._peers.clear()
+        if error != self._last_error or was:
+            self._log(f"route writer: {error}; retrying")
+        self._last_error = error
+
+
+def _sort_key(prefix: Network) -> tuple[int, int]:
+    return (prefix.version, int(prefix.network_address))
+
+
+def _route_dict(route: Route) -> dict[str, Any]:
+    return {
+        "next_hop": route.next_hop,
+        "origin": route.origin,
+        "med": route.med,
+        "communities": list(route.communities),
+        "prepend": route.prepend,
+    }
