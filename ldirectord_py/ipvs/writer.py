@@ -51,6 +51,9 @@ class IPVSWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unavailable_reported = False
+        self.on_converged_change: Callable[[bool], None] | None = None
+        """Called when `state.converged` flips (the anycast policy announces a VIP
+        only while its services are programmed)."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ipvs-writer")
@@ -94,7 +97,17 @@ class IPVSWriter:
     async def _reconcile_once(self) -> ApplyReport | None:
         if self._desired is None:
             return None
-        desired = Table(self._desired)
+        before = self.state.converged
+        try:
+            return await self._reconcile_desired(self._desired)
+        finally:
+            if self.state.converged != before and self.on_converged_change is not None:
+                self.on_converged_change(self.state.converged)
+
+    async def _reconcile_desired(
+        self, desired_services: tuple[VirtualService, ...]
+    ) -> ApplyReport | None:
+        desired = Table(desired_services)
         owned = frozenset(self._owned)
         self.state.reconciles += 1
         try:
@@ -124,7 +137,8 @@ class IPVSWriter:
         if report.ok:
             self.state.converged = True
             self.state.last_ok_at = time.time()
-            self._owned = {s.key for s in self._desired}
+            # what was applied, plus whatever a submit made ours meanwhile
+            self._owned = {s.key for s in desired_services} | {s.key for s in self._desired or ()}
         else:
             self.state.converged = False
             self.state.last_error = str(report)
