@@ -16,6 +16,7 @@ practice: never, as in the original).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
@@ -51,6 +52,10 @@ class Target:
 
     @classmethod
     def parse(cls, url: str) -> Target:
+        return _parse_target(url)
+
+    @classmethod
+    def _parse(cls, url: str) -> Target:
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -70,12 +75,36 @@ class Target:
         return cls(scheme, host, port or default, target, authority)
 
 
+@functools.lru_cache(maxsize=16384)
+def _parse_target(url: str) -> Target:
+    return Target._parse(url)
+
+
+@functools.lru_cache(maxsize=16384)
+def _request(method: str, request_target: str, host: str) -> bytes:
+    return (
+        f"{method} {request_target} HTTP/1.1\r\n"
+        f"Host: {host}\r\n"
+        f"User-Agent: {USER_AGENT}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+
+async def _line(reader: net.Reader, what: str) -> bytes:
+    """The next line: at once when a whole line is buffered in a BareStream."""
+    if isinstance(reader, net.BareStream):
+        line = reader.readline_nowait()
+        if line is not None:
+            return line
+    return await net.readline(reader, what)
+
+
 def _header_text(value: bytes) -> str:
     return value.decode("latin-1").strip()
 
 
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
-    status_line = await net.readline(reader, "status line")
+async def _read_head(reader: net.Reader) -> tuple[int, dict[str, str]]:
+    status_line = await _line(reader, "status line")
     m = _STATUS.match(status_line)
     if not m:
         raise CheckFailed("malformed response")
@@ -83,7 +112,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]
     headers: dict[str, str] = {}
     total = len(status_line)
     for _ in range(MAX_HEADERS + 1):
-        line = await net.readline(reader, "end of headers")
+        line = await _line(reader, "end of headers")
         total += len(line)
         if total > MAX_HEADER_BYTES:
             raise CheckFailed("headers too large")
@@ -100,11 +129,11 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]
     raise CheckFailed("too many headers")
 
 
-async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
+async def _read_chunked(reader: net.Reader, limit: int) -> tuple[bytes, bool]:
     chunks: list[bytes] = []
     size = 0
     while True:
-        line = await net.readline(reader, "chunk size")
+        line = await _line(reader, "chunk size")
         try:
             length = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError as e:
@@ -119,10 +148,10 @@ async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> tuple[bytes
             size += take
         if take < length:
             return b"".join(chunks), True
-        await net.readline(reader, "chunk end")
+        await _line(reader, "chunk end")
 
 
-async def read_response(reader: asyncio.StreamReader, method: str) -> Response:
+async def read_response(reader: net.Reader, method: str) -> Response:
     """Read one final response (interim 1xx responses are skipped)."""
     for _ in range(8):
         status, headers = await _read_head(reader)
@@ -174,17 +203,30 @@ async def fetch(
         request_target = target.target
         tls = target.scheme == "https"
     host = host_header if host_header is not None else target.authority
-    request = (
-        f"{method} {request_target} HTTP/1.1\r\n"
-        f"Host: {host}\r\n"
-        f"User-Agent: {USER_AGENT}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode()
+    request = _request(method, request_target, host)
+    family = net.literal_family(connect_host) if not tls else None
+    if family is not None:
+        return await _fetch_bare(family, connect_host, connect_port, request, method)
     async with net.stream(
         connect_host, connect_port, tls=tls, server_hostname=sni or target.host
     ) as (reader, writer):
         await net.send(writer, request)
         return await read_response(reader, method)
+
+
+async def _fetch_bare(
+    family: int, host: str, port: int | None, request: bytes, method: str
+) -> Response:
+    """Plain HTTP to an IP literal on a bare socket (no transport or streams)."""
+    if port is None or port <= 0:
+        raise CheckFailed("no check port")
+    conn = net.BareStream(family, net.poller(), net.LINE_LIMIT)
+    try:
+        await conn.connect((host, port))
+        await conn.sendall(request)
+        return await read_response(conn, method)
+    finally:
+        conn.close()
 
 
 async def check(spec: CheckSpec) -> str:

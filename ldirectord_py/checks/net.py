@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
+import os
+import select
 import socket
 import ssl
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from ldirectord_py.checks.result import CheckFailed
 
 LINE_LIMIT = 64 * 1024
 BODY_LIMIT = 1024 * 1024
+
+
+class Reader(Protocol):
+    """What the readers below read from: asyncio.StreamReader or BareStream."""
+
+    async def readline(self) -> bytes: ...
+    async def readexactly(self, n: int) -> bytes: ...
+    async def read(self, n: int) -> bytes: ...
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,7 +83,7 @@ async def start_tls(
     await writer.start_tls(insecure_tls(), server_hostname=sni_name(server_hostname) or "")
 
 
-async def readline(reader: asyncio.StreamReader, what: str = "reply") -> bytes:
+async def readline(reader: Reader, what: str = "reply") -> bytes:
     """One line (with its terminator); EOF before any byte is a failure."""
     try:
         line = await reader.readline()
@@ -82,7 +94,7 @@ async def readline(reader: asyncio.StreamReader, what: str = "reply") -> bytes:
     return line
 
 
-async def read_capped(reader: asyncio.StreamReader, limit: int = BODY_LIMIT) -> tuple[bytes, bool]:
+async def read_capped(reader: Reader, limit: int = BODY_LIMIT) -> tuple[bytes, bool]:
     """Read to EOF or `limit` bytes; returns (data, truncated)."""
     chunks: list[bytes] = []
     size = 0
@@ -130,3 +142,216 @@ class Datagram:
 
     async def recv(self) -> bytes:
         return await self.loop.sock_recv(self.sock, 65535)
+
+
+# ---------------------------------------------------------------- bare sockets
+#
+# The hot checks (connect, plain http) run thousands of times a second. They use
+# bare non-blocking sockets watched by a private epoll set, which the event loop
+# watches as one descriptor: a readiness wait costs one epoll_ctl and one future,
+# with no per-socket selector key, handle or transport, and a socket leaves the set
+# by itself when it is closed. Every wait is an ordinary future, so cancellation
+# (the check's deadline) works as everywhere else; the caller closes the socket.
+
+IN_PROGRESS = (errno.EINPROGRESS, errno.EAGAIN)
+_ONESHOT = select.EPOLLONESHOT
+READ = select.EPOLLIN | select.EPOLLRDHUP
+WRITE = select.EPOLLOUT
+_BATCH = 1024
+
+
+@functools.lru_cache(maxsize=65536)
+def literal_family(address: str) -> int | None:
+    """AF_INET or AF_INET6 for an IP literal, None for anything else (a name)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, address)
+        except (OSError, ValueError):
+            continue
+        return family
+    return None
+
+
+class Poller:
+    """One epoll set per event loop for the bare sockets of checks (one-shot
+    registrations: each wait arms the descriptor once)."""
+
+    __slots__ = ("_ep", "_waiters", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._ep = select.epoll()
+        self._waiters: dict[int, asyncio.Future[int]] = {}
+        loop.add_reader(self._ep.fileno(), self._dispatch)
+
+    def _dispatch(self) -> None:
+        waiters = self._waiters
+        while True:
+            events = self._ep.poll(0, _BATCH)
+            for fd, mask in events:
+                fut = waiters.pop(fd, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(mask)
+            if len(events) < _BATCH:
+                return
+
+    async def wait(self, fd: int, mask: int, armed: bool) -> int:
+        """Wait until `fd` is ready for `mask`; `armed`: the descriptor has been
+        waited on before (it is in the set, disarmed). Returns the events."""
+        if armed:
+            self._ep.modify(fd, mask | _ONESHOT)
+        else:
+            self._ep.register(fd, mask | _ONESHOT)
+        fut: asyncio.Future[int] = self.loop.create_future()
+        self._waiters[fd] = fut
+        try:
+            return await fut
+        except BaseException:
+            if self._waiters.get(fd) is fut:
+                del self._waiters[fd]
+            raise
+
+    def close(self) -> None:
+        self._ep.close()
+
+
+_pollers: list[Poller] = []
+
+
+def poller() -> Poller:
+    """The running loop's Poller (made on first use)."""
+    loop = asyncio.get_running_loop()
+    if _pollers and _pollers[-1].loop is loop:
+        return _pollers[-1]
+    for p in _pollers:
+        if p.loop is loop:
+            return p
+    for p in [p for p in _pollers if p.loop.is_closed()]:
+        p.close()
+        _pollers.remove(p)
+    new = Poller(loop)
+    _pollers.append(new)
+    return new
+
+
+async def connect_bare(sock: socket.socket, address: tuple[str, int], poll: Poller) -> None:
+    """connect(2) a non-blocking socket to an IP literal; raises OSError on failure."""
+    err = sock.connect_ex(address)
+    if err in IN_PROGRESS:
+        await poll.wait(sock.fileno(), WRITE, False)
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if err:
+        raise OSError(err, os.strerror(err))
+
+
+class BareStream:
+    """A TCP connection on a bare socket with the reading methods of
+    asyncio.StreamReader that the checks use (readline, readexactly, read), the
+    same limits and exceptions. The socket is closed by `close()` (always call it)."""
+
+    __slots__ = ("armed", "buf", "eof", "fd", "limit", "poll", "sock")
+
+    def __init__(self, family: int, poll: Poller, limit: int = LINE_LIMIT) -> None:
+        self.sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        self.fd = self.sock.fileno()
+        self.poll = poll
+        self.buf = bytearray()
+        self.eof = False
+        self.armed = False
+        self.limit = limit
+
+    def close(self) -> None:
+        self.sock.close()
+
+    async def connect(self, address: tuple[str, int]) -> None:
+        err = self.sock.connect_ex(address)
+        if err in IN_PROGRESS:
+            await self._wait(WRITE)
+            err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise OSError(err, os.strerror(err))
+
+    async def _wait(self, mask: int) -> None:
+        await self.poll.wait(self.fd, mask, self.armed)
+        self.armed = True
+
+    async def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                await self._wait(WRITE)
+                continue
+            view = view[sent:]
+        # the reply takes a round trip: wait for it instead of trying recv first
+        await self._wait(READ)
+
+    async def _fill(self) -> None:
+        """At least one more byte in the buffer, or eof set."""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                await self._wait(READ)
+                continue
+            if data:
+                self.buf += data
+            else:
+                self.eof = True
+            return
+
+    def readline_nowait(self) -> bytes | None:
+        """A whole line already buffered (within the limit), else None."""
+        buf = self.buf
+        i = buf.find(b"\n")
+        if i < 0 or i > self.limit:
+            return None
+        line = bytes(buf[: i + 1])
+        del buf[: i + 1]
+        return line
+
+    async def readline(self) -> bytes:
+        start = 0
+        while True:
+            buf = self.buf
+            i = buf.find(b"\n", start)
+            if i >= 0:
+                if i > self.limit:
+                    del buf[: i + 1]
+                    raise ValueError("Separator is found, but chunk is longer than limit")
+                line = bytes(buf[: i + 1])
+                del buf[: i + 1]
+                return line
+            if len(buf) > self.limit:
+                buf.clear()
+                raise ValueError("Separator is not found, and chunk exceed the limit")
+            if self.eof:
+                line = bytes(buf)
+                buf.clear()
+                return line
+            start = len(buf)
+            await self._fill()
+
+    async def readexactly(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if self.eof:
+                partial = bytes(self.buf)
+                self.buf.clear()
+                raise asyncio.IncompleteReadError(partial, n)
+            await self._fill()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    async def read(self, n: int) -> bytes:
+        """Up to n (> 0) bytes; b"" at end of file."""
+        if not self.buf and not self.eof:
+            await self._fill()
+        if n >= len(self.buf):
+            data = bytes(self.buf)
+            self.buf.clear()
+        else:
+            data = bytes(self.buf[:n])
+            del self.buf[:n]
+        return data
