@@ -26,11 +26,21 @@ from ldirectord_py.config.reals import FallbackSpec, parse_fallback, resolve_fal
 from ldirectord_py.config.resolve import Resolver
 from ldirectord_py.config.values import (
     BadValue,
+    anycast_down,
+    anycast_prefix,
+    anycast_value,
+    community,
     email_address,
     email_statuses,
     first_digits,
+    gobgpapi,
+    ifname,
+    ip_address,
+    maxwithdraw,
+    one_of,
     perl_true,
     positive_digits,
+    uint,
     yes_no,
 )
 
@@ -69,6 +79,8 @@ class GlobalDraft(Draft):
     """Global values as read so far (the model is built once the file is read)."""
 
     execute: list[str] = field(default_factory=list)
+    anycast: Draft = field(default_factory=Draft)
+    """The anycast directives, kept apart (they build AnycastSettings)."""
 
 
 @dataclass
@@ -85,6 +97,8 @@ class VirtualDraft(Draft):
     reals: list[Real] = field(default_factory=list)
     fallback: FallbackSpec | None = None
     resolved_fallback: Fallback | None = None
+    anycast: Draft = field(default_factory=Draft)
+    """The anycast directives written in this block (they override the global ones)."""
 
 
 Handler = Callable[[ParseContext, Any, "re.Match[str]", int], None]
@@ -179,6 +193,122 @@ def _smtp(ctx: ParseContext, d: Draft, m: re.Match[str], line: int) -> None:
         _fail("invalid SMTP server address")
     assert host is not None
     d.set("smtp", host.group(0), line)
+
+
+# --------------------------------------------------------------- anycast handlers
+# Additions of this project (docs/anycast.md). Values go to the draft's `anycast`
+# part, keyed by AnycastSettings / VirtualAnycast field name. Whether a virtual is
+# inside an anycastprefix, and whether virtuals on one VIP agree, is checked once
+# the whole file is read (globals may follow the blocks).
+
+
+def _a_word(key: str, directive: str, words: tuple[str, ...]) -> Handler:
+    def handle(
+        ctx: ParseContext, d: GlobalDraft | VirtualDraft, m: re.Match[str], line: int
+    ) -> None:
+        d.anycast.set(key, one_of(anycast_value(m.group(1)), directive, words), line)
+
+    return handle
+
+
+def _a_prefix(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    prefix = anycast_prefix(anycast_value(m.group(1)))
+    prefixes = d.anycast.values.setdefault("prefixes", [])
+    if prefix not in prefixes:
+        prefixes.append(prefix)
+    d.anycast.sources["prefixes"] = line
+
+
+def _a_gobgpapi(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    d.anycast.set("gobgpapi", gobgpapi(anycast_value(m.group(1))), line)
+
+
+def _a_maxwithdraw(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    d.anycast.set("maxwithdraw", maxwithdraw(anycast_value(m.group(1))), line)
+
+
+def _a_interface(
+    ctx: ParseContext, d: GlobalDraft | VirtualDraft, m: re.Match[str], line: int
+) -> None:
+    d.anycast.set("interface", ifname(anycast_value(m.group(1))), line)
+
+
+def _a_nexthop(
+    ctx: ParseContext, d: GlobalDraft | VirtualDraft, m: re.Match[str], line: int
+) -> None:
+    """Globally one next hop per family; in a virtual, one of the virtual's family."""
+    address = ip_address(anycast_value(m.group(1)), "anycastnexthop")
+    family = 6 if ":" in address else 4
+    if isinstance(d, VirtualDraft):
+        if family != d.family:
+            _fail(
+                f"anycastnexthop {address} is IPv{family} but this virtual is IPv{d.family}: "
+                "a route's next hop must be of the route's family"
+            )
+        d.anycast.set("nexthop", address, line)
+    else:
+        d.anycast.set("nexthop6" if family == 6 else "nexthop", address, line)
+
+
+def _a_community(
+    ctx: ParseContext, d: GlobalDraft | VirtualDraft, m: re.Match[str], line: int
+) -> None:
+    value = community(anycast_value(m.group(1)), "anycastcommunity")
+    communities = d.anycast.values.setdefault("communities", [])
+    if value not in communities:
+        communities.append(value)
+    d.anycast.sources["communities"] = line
+
+
+def _a_med(ctx: ParseContext, d: GlobalDraft | VirtualDraft, m: re.Match[str], line: int) -> None:
+    d.anycast.set("med", uint(anycast_value(m.group(1)), "anycastmed"), line)
+
+
+def _a_down(ctx: ParseContext, d: GlobalDraft | VirtualDraft, m: re.Match[str], line: int) -> None:
+    d.anycast.set("down", anycast_down(anycast_value(m.group(1))), line)
+
+
+def _a_holddown(
+    ctx: ParseContext, d: GlobalDraft | VirtualDraft, m: re.Match[str], line: int
+) -> None:
+    value = anycast_value(m.group(1))
+    if not re.fullmatch(r"\d+", value, re.ASCII):
+        _fail(f"anycastholddown must be a number of seconds (0 or more), not {value!r}")
+    d.anycast.set("holddown", int(value), line)
+
+
+def _a_global_only(directive: str) -> Handler:
+    def handle(ctx: ParseContext, d: VirtualDraft, m: re.Match[str], line: int) -> None:
+        _fail(f"{directive} is a global directive: it cannot be set in a virtual service")
+
+    return handle
+
+
+_ANYCAST_SHARED: list[tuple[str, str, Handler]] = [
+    ("anycastinterface", r"anycastinterface\s*=\s*(.*)", _a_interface),
+    ("anycastnexthop", r"anycastnexthop\s*=\s*(.*)", _a_nexthop),
+    ("anycastcommunity", r"anycastcommunity\s*=\s*(.*)", _a_community),
+    ("anycastmed", r"anycastmed\s*=\s*(.*)", _a_med),
+    ("anycastdown", r"anycastdown\s*=\s*(.*)", _a_down),
+    ("anycastwhen", r"anycastwhen\s*=\s*(.*)", _a_word("when", "anycastwhen", ("all", "any"))),
+    ("anycastholddown", r"anycastholddown\s*=\s*(.*)", _a_holddown),
+]
+
+_ANYCAST_GLOBAL: list[tuple[str, str, Handler]] = [
+    ("anycastprefix", r"anycastprefix\s*=\s*(.*)", _a_prefix),
+    (
+        "anycastmethod",
+        r"anycastmethod\s*=\s*(.*)",
+        _a_word("method", "anycastmethod", ("gobgp", "interface")),
+    ),
+    ("gobgpapi", r"gobgpapi\s*=\s*(.*)", _a_gobgpapi),
+    ("anycastmaxwithdraw", r"anycastmaxwithdraw\s*=\s*(.*)", _a_maxwithdraw),
+    (
+        "anycaststop",
+        r"anycaststop\s*=\s*(.*)",
+        _a_word("stop", "anycaststop", ("withdraw", "keep")),
+    ),
+]
 
 
 # ---------------------------------------------------------------- global handlers
@@ -315,6 +445,8 @@ GLOBAL_DIRECTIVES: tuple[Directive, ...] = tuple(
                 "timeout directive deprecated in favour of checktimeout and negotiatetimeout"
             ),
         ),
+        *_ANYCAST_GLOBAL,
+        *_ANYCAST_SHARED,
     ]
 )
 
@@ -566,6 +698,8 @@ VIRTUAL_DIRECTIVES: tuple[Directive, ...] = tuple(
         ("smtp", r"smtp\s*=\s*(.*)", _smtp),
         ("servicename", r"servicename\s*=\s*(.*)", _plain("servicename")),
         ("comment", r"comment\s*=\s*(.*)", _plain("comment")),
+        *_ANYCAST_SHARED,
+        *((name, pattern, _a_global_only(name)) for name, pattern, _handler in _ANYCAST_GLOBAL),
     ]
 )
 

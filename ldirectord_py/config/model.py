@@ -7,6 +7,7 @@ written explicitly to the line it was written on.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,6 +88,16 @@ DEFAULT_CHECKTIMEOUT = 5
 DEFAULT_NEGOTIATETIMEOUT = 30
 
 
+AnycastNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+AnycastMethod = Literal["gobgp", "interface"]
+AnycastWhen = Literal["all", "any"]
+AnycastStop = Literal["withdraw", "keep"]
+AnycastDownAction = Literal["withdraw", "med", "prepend", "community"]
+
+DEFAULT_GOBGPAPI = "127.0.0.1:50051"
+DEFAULT_ANYCASTINTERFACE = "lo"
+
+
 def _perl_quotemeta(text: str) -> str:
     """Perl's quotemeta: backslash before every character that is not [A-Za-z0-9_]."""
     return re.sub(r"([^A-Za-z0-9_])", r"\\\1", text)
@@ -163,6 +174,137 @@ class EmailAlert:
 
 
 @dataclass(frozen=True)
+class AnycastDown:
+    """`anycastdown`: what a VIP's route becomes while the VIP is down.
+
+    `withdraw` removes it; `med N` sets the MED to N, `prepend N` puts the local AS
+    N more times on the AS path, `community A:B` adds a community: the route stays
+    but is less preferred (gobgp method only)."""
+
+    action: AnycastDownAction = "withdraw"
+    number: int = 0
+    """N for `med` and `prepend`."""
+    community: str = ""
+    """A:B for `community`."""
+
+    def __str__(self) -> str:
+        if self.action == "withdraw":
+            return "withdraw"
+        if self.action == "community":
+            return f"community {self.community}"
+        return f"{self.action} {self.number}"
+
+
+@dataclass(frozen=True)
+class MaxWithdraw:
+    """`anycastmaxwithdraw = N` or `N%`: at most this many anycast VIPs withdrawn at once."""
+
+    count: int
+    percent: bool = False
+
+    def limit(self, vips: int) -> int:
+        """How many of `vips` anycast VIPs may be withdrawn (a percentage rounds down,
+        so it may be 0: then health never withdraws a VIP, only de-prefers it or
+        keeps it announced)."""
+        return vips * self.count // 100 if self.percent else self.count
+
+    def __str__(self) -> str:
+        return f"{self.count}{'%' if self.percent else ''}"
+
+
+@dataclass(frozen=True)
+class AnycastSettings:
+    """The global anycast directives, and the defaults anycast virtuals inherit.
+
+    `sources` maps each field written explicitly to its line (the last line for
+    the repeatable `prefixes` and `communities`)."""
+
+    prefixes: tuple[AnycastNetwork, ...] = ()
+    method: AnycastMethod = "gobgp"
+    gobgpapi: str = DEFAULT_GOBGPAPI
+    """A gRPC target: `host:port`, `[v6]:port` or `unix:/path`."""
+    maxwithdraw: MaxWithdraw | None = None
+    """None: unlimited."""
+    stop: AnycastStop = "withdraw"
+    interface: str = DEFAULT_ANYCASTINTERFACE
+    nexthop: str | None = None
+    """The global `anycastnexthop` for IPv4 VIPs (None: the route writer's default)."""
+    nexthop6: str | None = None
+    """The global `anycastnexthop` for IPv6 VIPs (one global next hop per family)."""
+    communities: tuple[str, ...] = ()
+    med: int | None = None
+    down: AnycastDown = AnycastDown()
+    when: AnycastWhen = "all"
+    holddown: int = 0
+    sources: Mapping[str, int] = field(default_factory=dict)
+
+    def prefix_for(self, address: str) -> AnycastNetwork | None:
+        """The first anycastprefix that holds `address`, or None."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        for prefix in self.prefixes:
+            if ip.version == prefix.version and ip in prefix:
+                return prefix
+        return None
+
+
+@dataclass(frozen=True)
+class VirtualAnycast:
+    """The effective anycast settings of a virtual whose address lies in an
+    anycastprefix (its own values, else the global ones, else the defaults).
+
+    Every virtual service on the same address shares one VIP: the parser makes
+    sure they agree on all of these. `sources` maps each field written in the
+    virtual itself to its line."""
+
+    address: str
+    """The VIP, in canonical form (`ipaddress` compressed)."""
+    prefix: AnycastNetwork
+    """The anycastprefix that holds it."""
+    interface: str
+    nexthop: str | None
+    communities: tuple[str, ...]
+    med: int | None
+    down: AnycastDown
+    when: AnycastWhen
+    holddown: int
+    sources: Mapping[str, int] = field(default_factory=dict)
+
+
+ANYCAST_VIP_FIELDS = (
+    "interface",
+    "nexthop",
+    "communities",
+    "med",
+    "down",
+    "when",
+    "holddown",
+)
+"""The per-VIP fields, which every virtual on one address must agree on."""
+
+ANYCAST_DIRECTIVES: Mapping[str, str] = MappingProxyType(
+    {
+        "prefixes": "anycastprefix",
+        "method": "anycastmethod",
+        "gobgpapi": "gobgpapi",
+        "maxwithdraw": "anycastmaxwithdraw",
+        "stop": "anycaststop",
+        "interface": "anycastinterface",
+        "nexthop": "anycastnexthop",
+        "nexthop6": "anycastnexthop",
+        "communities": "anycastcommunity",
+        "med": "anycastmed",
+        "down": "anycastdown",
+        "when": "anycastwhen",
+        "holddown": "anycastholddown",
+    }
+)
+"""The directive behind each anycast field (for messages and `validate`)."""
+
+
+@dataclass(frozen=True)
 class Virtual:
     """One virtual service with every value effective (virtual, else global, else default)."""
 
@@ -206,6 +348,8 @@ class Virtual:
     comment: str | None
     reals: tuple[Real, ...]
     sources: Mapping[str, int] = field(default_factory=dict)
+    anycast: VirtualAnycast | None = None
+    """Set when the virtual's address lies in an anycastprefix (never for fwmarks)."""
 
     @property
     def identity(self) -> str:
@@ -214,6 +358,13 @@ class Virtual:
             return f"fwm{'6' if self.family == 6 else ''}:{self.fwmark}"
         assert self.address is not None
         return f"{self.protocol}:{bracketed(self.address, self.family)}:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """`ADDR:PORT PROTO` (IPv6 bracketed) or `fwmark N`, for anycast reasons."""
+        if self.fwmark is not None:
+            return f"fwmark {self.fwmark}"
+        return f"{self.hostport} {self.protocol}"
 
     @property
     def hostport(self) -> str:
@@ -303,6 +454,7 @@ class GlobalSettings:
     emailalertstatus: frozenset[str] = frozenset(EMAIL_STATUSES)
     smtp: str | None = None
     maintenancedir: str | None = None
+    anycast: AnycastSettings = field(default_factory=AnycastSettings)
     sources: Mapping[str, int] = field(default_factory=dict)
 
 

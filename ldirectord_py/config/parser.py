@@ -4,6 +4,7 @@ Perl original does, with the same messages and line numbers."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import socket
@@ -21,15 +22,19 @@ from ldirectord_py.config.directives import (
 from ldirectord_py.config.errors import ConfigError, ConfigWarning
 from ldirectord_py.config.lexer import GlobalLine, VirtualBlock, lex, split_lines
 from ldirectord_py.config.model import (
+    ANYCAST_DIRECTIVES,
+    ANYCAST_VIP_FIELDS,
     DEFAULT_CHECKTIMEOUT,
     DEFAULT_NEGOTIATETIMEOUT,
     PORT_SERVICES,
+    AnycastSettings,
     Config,
     EmailAlert,
     Family,
     GlobalSettings,
     Protocol,
     Virtual,
+    VirtualAnycast,
     bracketed,
 )
 from ldirectord_py.config.reals import (
@@ -110,6 +115,7 @@ def parse_text(
     try:
         settings, drafts = _read(data.decode("latin-1"), ctx)
         virtuals = tuple(_derive(d, settings, ctx) for d in drafts)
+        _check_anycast(settings.anycast, virtuals, ctx)
     except ConfigError as exc:
         exc.warnings = _warnings(ctx)
         exc.logfile = ctx.logfile
@@ -278,7 +284,139 @@ def _draft_identity(draft: VirtualDraft) -> str:
 def _settings(draft: GlobalDraft) -> GlobalSettings:
     values: dict[str, Any] = dict(draft.values)
     values["execute"] = tuple(draft.execute)
-    return GlobalSettings(**values, sources=MappingProxyType(dict(draft.sources)))
+    return GlobalSettings(
+        **values,
+        anycast=_anycast_settings(draft),
+        sources=MappingProxyType(dict(draft.sources)),
+    )
+
+
+def _anycast_settings(draft: GlobalDraft) -> AnycastSettings:
+    values: dict[str, Any] = dict(draft.anycast.values)
+    for key in ("prefixes", "communities"):
+        if key in values:
+            values[key] = tuple(values[key])
+    return AnycastSettings(**values, sources=MappingProxyType(dict(draft.anycast.sources)))
+
+
+def _virtual_anycast(
+    draft: VirtualDraft, settings: AnycastSettings, ctx: ParseContext
+) -> VirtualAnycast | None:
+    """The anycast settings of a virtual inside an anycastprefix; None outside
+    (where any anycast directive in the block is an error: the prefix guard)."""
+    own = draft.anycast
+    address = draft.values.get("address")
+    prefix = None if address is None else settings.prefix_for(address)
+    if prefix is None:
+        if own.sources:
+            key = min(own.sources, key=lambda k: own.sources[k])
+            directive = ANYCAST_DIRECTIVES[key]
+            if draft.fwmark is not None:
+                message = (
+                    f"{directive} in virtual {draft.fwmark} (a fwmark) at line {draft.line}: "
+                    "only a virtual with an address can be an anycast VIP"
+                )
+            else:
+                assert address is not None
+                where = f"{bracketed(address, draft.family)}:{draft.port_text}"
+                message = (
+                    f"virtual {where} at line {draft.line} is outside every anycastprefix: "
+                    f"refusing to announce it ({directive})"
+                )
+            raise ConfigError(ctx.path, own.sources[key], message)
+        return None
+    assert address is not None
+    v = own.values
+    nexthop = v.get("nexthop", settings.nexthop6 if draft.family == 6 else settings.nexthop)
+    communities = tuple(v["communities"]) if "communities" in v else settings.communities
+    return VirtualAnycast(
+        address=str(ipaddress.ip_address(address)),
+        prefix=prefix,
+        interface=v.get("interface", settings.interface),
+        nexthop=nexthop,
+        communities=communities,
+        med=v.get("med", settings.med),
+        down=v.get("down", settings.down),
+        when=v.get("when", settings.when),
+        holddown=v.get("holddown", settings.holddown),
+        sources=MappingProxyType(dict(own.sources)),
+    )
+
+
+def _anycast_line(virtual: Virtual, key: str) -> int:
+    """Where a virtual's anycast value was written (its own line if inherited)."""
+    assert virtual.anycast is not None
+    return virtual.anycast.sources.get(key, virtual.line)
+
+
+def _check_anycast(
+    settings: AnycastSettings, virtuals: tuple[Virtual, ...], ctx: ParseContext
+) -> None:
+    """Checks that need the whole file: one set of values per VIP, and the
+    interface method's limits (an address is there or not: no MED, no prepend)."""
+    if settings.method == "interface":
+        if settings.down.action != "withdraw":
+            _interface_down_error(str(settings.down), settings.sources["down"], ctx)
+        for key in ("nexthop", "nexthop6", "communities", "med"):
+            if key in settings.sources:
+                ctx.warn(
+                    settings.sources[key],
+                    f"{ANYCAST_DIRECTIVES[key]} is ignored with anycastmethod = interface",
+                )
+    elif "prefixes" not in settings.sources and settings.sources:
+        key = min(settings.sources, key=lambda k: settings.sources[k])
+        ctx.warn(
+            settings.sources[key],
+            f"{ANYCAST_DIRECTIVES[key]} without any anycastprefix: no VIP is anycast",
+        )
+    first: dict[str, Virtual] = {}
+    for virtual in virtuals:
+        anycast = virtual.anycast
+        if anycast is None:
+            continue
+        if settings.method == "interface":
+            if anycast.down.action != "withdraw":
+                _interface_down_error(str(anycast.down), anycast.sources["down"], ctx)
+            for key in ("nexthop", "communities", "med"):
+                if key in anycast.sources:
+                    ctx.warn(
+                        anycast.sources[key],
+                        f"{ANYCAST_DIRECTIVES[key]} is ignored with anycastmethod = interface",
+                    )
+        other = first.setdefault(anycast.address, virtual)
+        if other is virtual:
+            continue
+        assert other.anycast is not None
+        for key in ANYCAST_VIP_FIELDS:
+            mine, theirs = getattr(anycast, key), getattr(other.anycast, key)
+            if mine == theirs:
+                continue
+            directive = ANYCAST_DIRECTIVES[key]
+            raise ConfigError(
+                ctx.path,
+                _anycast_line(virtual, key),
+                f"{directive} differs between virtual services on anycast VIP "
+                f"{anycast.address}: {_shown(theirs)} for {other.label} (line "
+                f"{_anycast_line(other, key)}), {_shown(mine)} for {virtual.label} (line "
+                f"{_anycast_line(virtual, key)}); one VIP has one route, so they must agree",
+            )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return " ".join(value) or "none"
+    return str(value)
+
+
+def _interface_down_error(down: str, line: int, ctx: ParseContext) -> None:
+    raise ConfigError(
+        ctx.path,
+        line,
+        f"anycastdown {down} needs anycastmethod = gobgp: with anycastmethod = interface "
+        "the VIP address is there or not, so only 'withdraw' is possible",
+    )
 
 
 def _effective(draft: VirtualDraft, key: str, default: Any) -> Any:
@@ -367,4 +505,5 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
         comment=v.get("comment"),
         reals=tuple(draft.reals),
         sources=MappingProxyType(dict(draft.sources)),
+        anycast=_virtual_anycast(draft, settings.anycast, ctx),
     )
