@@ -38,8 +38,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 IFA_F_NODAD = 0x02
 
 
-class _Netlink:
-    """The blocking side: one pyroute2 socket, used from one worker thread only."""
+class NetlinkAddresses:
+    """The blocking side: one pyroute2 socket, used from one thread at a time.
+
+    Also used directly (synchronously) by ldirectord-anycast --method interface.
+    """
 
     def __init__(self, netns: str | None) -> None:
         self.netns = netns
@@ -124,7 +127,7 @@ class InterfaceWriter:
         self.netns = netns
         self._retry = retry
         self._recheck = recheck
-        self._netlink = _Netlink(netns)
+        self._netlink = NetlinkAddresses(netns)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vip-addresses")
         self._desired: dict[str, frozenset[HostPrefix]] = {}
         self._known: dict[str, set[HostPrefix]] = {}

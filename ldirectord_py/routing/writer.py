@@ -164,6 +164,8 @@ class RouteWriter:
                     held = None
                 if held is not None and generation == self._generation:
                     if self._same(held, self._desired):
+                        if self._applied_generation == generation:
+                            self._held = held  # GoBGP's own view (best, ...) for status()
                         return True
                     # GoBGP differs from what we believe it holds: read it again.
                     self._held = None
