@@ -38,7 +38,7 @@ compat: deps venv
 
 # Everything: lint, types, the host suites, then the kernel suite (in a QEMU
 # guest when this kernel has no ip_vs). Topic makefiles in mk/ add test-* targets.
-test: deps deps-checks venv lint typecheck
+test: deps deps-checks deps-routing venv lint typecheck
 	$(BIN)/pytest -q tests --ignore=tests/kernel $(PYTEST_ARGS)
 	$(MAKE) test-kernel
 

@@ -1,0 +1,14 @@
+# Anycast route control (ldirectord_py/routing): gobgpd and BIRD from Debian.
+# tests/integration/routing starts its own instances in network namespaces.
+
+.PHONY: deps-routing test-routing bench-routing
+
+deps-routing:
+	sh scripts/install-routing-deps.sh
+
+test-routing: deps-routing venv
+	$(BIN)/pytest -q tests/unit/routing tests/integration/routing $(PYTEST_ARGS)
+
+# Figures for bench/routing.md (needs root; about a minute).
+bench-routing: deps-routing venv
+	$(BIN)/python bench/routing_propagation.py
