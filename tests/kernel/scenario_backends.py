@@ -46,7 +46,8 @@ class Backends:
         self.loop = asyncio.new_event_loop()
         self._servers: dict[tuple[str, int], asyncio.Server] = {}
         self._hung: dict[tuple[str, int], list[asyncio.StreamWriter]] = {}
-        self.requests: dict[tuple[str, int], int] = {}
+        self.requests: dict[tuple[str, int], int] = {}  # complete HTTP requests
+        self.connections: dict[tuple[str, int], int] = {}  # accepted connections
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
 
@@ -101,6 +102,7 @@ class Backends:
     async def _serve(
         self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self.connections[key] = self.connections.get(key, 0) + 1
         try:
             await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
             self.requests[key] = self.requests.get(key, 0) + 1
@@ -114,6 +116,7 @@ class Backends:
     async def _hold(
         self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self.connections[key] = self.connections.get(key, 0) + 1
         self._hung.setdefault(key, []).append(writer)
 
 

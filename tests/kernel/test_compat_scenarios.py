@@ -17,7 +17,10 @@ lockstep: every step applies each scenario's next phase (kill, restore, hang,
 reload...), then waits -- bounded, polling -- until every scenario's table is
 its expected one and stays so for HOLD seconds. Boot 2 is the second start of
 cleanstop-no (table present: nothing changes) together with autoreload and its
-callback. Backends are in-process (tests/kernel/scenario_backends.py); every
+callback, and checktype-off-on-fwmark with its global fallback (no virtual of the
+other two ever loses all its reals, so the fallback is due in none of them). Boot 3
+holds the scenarios recorded with the global-only fork=yes and readdquiescent=yes:
+fork and readdquiescent-combined. Backends are in-process (tests/kernel/scenario_backends.py); every
 process started here is stopped (and, failing that, killed by pid) when the
 module's runs end.
 """
@@ -208,6 +211,8 @@ class Scenario:
     steps: list[tuple[str, Action | None]] = field(default_factory=list)
     fallbackcommand: bool = False
     boot: int = 1
+    globals: str = ""  # global lines the recording had (recording addresses)
+    fwmarks: tuple[int, ...] = ()  # fwmark services of the block (kept as recorded)
 
     def ip(self, backend: str) -> str:
         return f"127.0.{self.subnet}.{ {'A': 11, 'B': 12, 'C': 13}[backend] }"
@@ -321,7 +326,7 @@ virtual=127.0.0.100:8080
     )
     s.steps = [("start", None), ("kill-B", down(s, "B"))]
     out.append(s)
-    s = Scenario("fwmark-external", 0, "", initial=(), fallbackcommand=True)
+    s = Scenario("fwmark-external", 0, "", initial=(), fallbackcommand=True, fwmarks=(7,))
     s.block = f"""\
 virtual=7
 \treal=127.0.0.11 gate 1
@@ -373,18 +378,78 @@ virtual=127.0.0.100:80
         ("reload-v3 (remove VIP 127.0.0.100)", _reload(s, RELOAD3, "file")),
     ]
     out.append(s)
+    # ...and a global fallback (no virtual of autoreload or cleanstop-no is ever
+    # left without a real, so only this scenario's virtuals can take it)
+    s = Scenario(
+        "checktype-off-on-fwmark",
+        16,
+        """\
+virtual=127.0.0.100:8080
+\treal=127.0.0.11:8080 gate 1
+\treal=127.0.0.12:8080 gate 1
+\tchecktype=off
+virtual=127.0.0.101:8080
+\treal=127.0.0.13:8080 gate 1
+\tchecktype=on
+virtual=9
+\treal=127.0.0.13 gate 1
+""",
+        initial=(),
+        boot=2,
+        globals="fallback=127.0.0.1:80\n",
+        fwmarks=(9,),
+    )
+    s.steps = [("start", None)]
+    out.append(s)
+    # boot 3: the two scenarios recorded with fork=yes and readdquiescent=yes (global
+    # only). fork's recorded global checkinterval=2 is written into its first virtual,
+    # which fork=yes lets override the global 1 s (the second virtual has its own 1 s,
+    # as recorded); readdquiescent-combined's recorded global quiescent=yes is its own
+    s = Scenario(
+        "fork",
+        14,
+        f"""\
+virtual=127.0.0.100:8080
+\treal=127.0.0.11:8080 gate 1
+\treal=127.0.0.12:8080 gate 1
+{HTTP}\tcheckinterval=2
+virtual=127.0.0.101:8080
+\treal=127.0.0.12:8080 masq 1
+{HTTP}\tcheckinterval=1
+""",
+        boot=3,
+        globals="fork=yes\n",
+    )
+    s.steps = [("start", None), ("kill-B", down(s, "B"))]
+    out.append(s)
+    s = Scenario(
+        "readdquiescent-combined",
+        15,
+        f"""\
+virtual=127.0.0.100:8080
+\treal=127.0.0.11:8080 gate 1
+\treal=127.0.0.12:8080 gate 1
+{HTTP}\tchecktype=3
+\tquiescent=yes
+""",
+        initial=("A",),
+        boot=3,
+        globals="readdquiescent=yes\n",
+    )
+    s.steps = [("start", None)]
+    out.append(s)
     return out
 
 
 # ---------------------------------------------------------------------- observing
 
 
-def owner(line: str, subnets: dict[int, str]) -> str:
+def owner(line: str, subnets: dict[int, str], fwmarks: dict[int, str]) -> str:
     """The scenario a `-S -n` line belongs to: by the service's address (127.0.K.x),
-    fwmark 7 for fwmark-external."""
+    or by its fwmark (7: fwmark-external, 9: checktype-off-on-fwmark)."""
     kind, key = line.split()[1:3]
     if kind == "-f":
-        return "fwmark-external" if key == "7" else "?"
+        return fwmarks.get(int(key), "?")
     match = re.match(r"127\.0\.(\d+)\.\d+:\d+$", key)
     return subnets.get(int(match.group(1)), "?") if match else "?"
 
@@ -402,6 +467,8 @@ class Observed:
     cli: list[tuple[str, int, str]] = field(default_factory=list)
     pidfile_after_broken_reload: bool | None = None
     cleanstop_log: list[str] = field(default_factory=list)
+    connections: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -411,6 +478,7 @@ class Lockstep:
     def __init__(self, run: Run, group: list[Scenario], expected: Expected, seen: Observed) -> None:
         self.run, self.group, self.expected, self.seen = run, group, expected, seen
         self.subnets = {s.subnet: s.name for s in group}
+        self.fwmarks = {mark: s.name for s in group for mark in s.fwmarks}
         self.log_lines: dict[str, int] = {}
         self.others: list[str] = []  # entries of no scenario of this run, left alone
         self._proc, self._read_at, self._rules = "", 0.0, [""]
@@ -431,7 +499,7 @@ class Lockstep:
         per: dict[str, list[str]] = {s.name: [] for s in self.group}
         foreign = []
         for line in self.rules():
-            who = owner(line, self.subnets)
+            who = owner(line, self.subnets, self.fwmarks)
             if who in per:
                 per[who].append(line)
             else:
@@ -630,18 +698,25 @@ def _boot1(work: Path, ipvsadm: Ipvsadm, backends: Backends) -> tuple[Observed, 
     return seen, expected
 
 
+def _globals(group: list[Scenario]) -> str:
+    """The global lines the group's recordings had, moved to each one's addresses."""
+    return "".join(relocate(s.globals, s.subnet) for s in group)
+
+
 def _boot2(work: Path, ipvsadm: Ipvsadm, backends: Backends) -> tuple[Observed, Expected]:
-    """cleanstop-no's second start (the table it left is present) beside autoreload."""
+    """cleanstop-no's second start (the table it left is present) beside autoreload
+    and checktype-off-on-fwmark (whose global fallback is global here too)."""
     every = {s.name: s for s in scenarios(work)}
     clean, auto = every["cleanstop-no"], every["autoreload"]
     clean.steps = [("restart-with-table-present", None)]
-    group = [clean, auto]
+    group = [clean] + [s for s in every.values() if s.boot == 2]
     expected = Expected(group)
     seen = Observed()
-    for b in auto.initial:
-        backends.up(auto.ip(b))
+    for s in group:
+        for b in s.initial:
+            backends.up(s.ip(b))
     run = Run(work, "ldcompat-scenarios-2", backends, ipvsadm)
-    run.extra_globals = f'autoreload=yes\ncallback="{work}/callback.sh"\n'
+    run.extra_globals = f'autoreload=yes\ncallback="{work}/callback.sh"\n' + _globals(group)
     _script(work / "callback.sh", work / "callback.log")
     run.blocks = {s.name: block(s.block, s.subnet) for s in group}
     lock = Lockstep(run, group, expected, seen)
@@ -668,12 +743,47 @@ def _boot2(work: Path, ipvsadm: Ipvsadm, backends: Backends) -> tuple[Observed, 
         rc = run.stop()
         assert rc == 0, run.cli
         assert not run.alive(), "the daemon did not exit on stop"
-        lock.settle({"cleanstop-no": "stop-2", "autoreload": "stop"}, 10, hold=0)
+        lock.settle({s.name: "stop" for s in group} | {"cleanstop-no": "stop-2"}, 10, hold=0)
         seen.cleanstop_log = [
             line
             for line in (work / "ldirectord.log").read_text().splitlines()
             if f"|{run.cfg.name}|" in line and f"127.0.{clean.subnet}." in line
         ]
+    finally:
+        seen.cli = list(run.cli)
+        run.kill()
+    return seen, expected
+
+
+def _boot3(work: Path, ipvsadm: Ipvsadm, backends: Backends) -> tuple[Observed, Expected]:
+    """The scenarios recorded with fork=yes and readdquiescent=yes."""
+    group = [s for s in scenarios(work) if s.boot == 3]
+    expected = Expected(group)
+    seen = Observed()
+    for s in group:
+        for b in s.initial:
+            backends.up(s.ip(b))
+    run = Run(work, "ldcompat-scenarios-3", backends, ipvsadm)
+    run.extra_globals = _globals(group)
+    run.blocks = {s.name: block(s.block, s.subnet) for s in group}
+    lock = Lockstep(run, group, expected, seen)
+    combined = expected.scenarios["readdquiescent-combined"].ip("A"), 8080
+    try:
+        _, lock.others = lock.split()
+        seen.others = lock.others
+        t0 = time.monotonic()
+        run.start()
+        lock.settle(lock.step(0), START_DEADLINE)
+        seen.timings["boot3 start to first phase settled"] = time.monotonic() - t0
+        for index in range(1, max(len(s.steps) for s in group)):
+            lock.settle(lock.step(index), STEP_DEADLINE)
+        rc = run.stop()
+        assert rc == 0, run.cli
+        assert not run.alive(), "the daemon did not exit on stop"
+        lock.acted_at = {}
+        lock.settle({s.name: "stop" for s in group}, 10, hold=0)
+        seen.connections = {"readdquiescent-combined A": backends.connections.get(combined, 0)}
+        seen.requests = {"readdquiescent-combined A": backends.requests.get(combined, 0)}
     finally:
         seen.cli = list(run.cli)
         run.kill()
@@ -692,9 +802,15 @@ def runs(
         t0 = time.monotonic()
         one = _boot1(work, ipvsadm, backends)
         two = _boot2(work, ipvsadm, backends)
-        one[0].timings["both boots"] = time.monotonic() - t0
-        print("timings:", one[0].timings, two[0].timings)
-        print("settled after:", one[0].settled_after, two[0].settled_after)
+        three = _boot3(work, ipvsadm, backends)
+        one[0].timings["all boots"] = time.monotonic() - t0
+        print("timings:", one[0].timings, two[0].timings, three[0].timings)
+        print(
+            "settled after:",
+            one[0].settled_after,
+            two[0].settled_after,
+            three[0].settled_after,
+        )
         dump = os.environ.get("COMPAT_SCENARIOS_DUMP")
         if dump:  # for debugging: what was seen, and the daemon's log
             import dataclasses
@@ -703,13 +819,14 @@ def runs(
 
             Path(dump, "observed.json").write_text(
                 json.dumps(
-                    {n: dataclasses.asdict(r[0]) for n, r in {1: one, 2: two}.items()}, indent=1
+                    {n: dataclasses.asdict(r[0]) for n, r in {1: one, 2: two, 3: three}.items()},
+                    indent=1,
                 )
             )
             for f in work.iterdir():
                 if f.is_file():
                     shutil.copy(f, dump)
-        yield {1: one, 2: two}
+        yield {1: one, 2: two, 3: three}
     finally:
         backends.close()
         ipvsadm.flush()
@@ -757,9 +874,41 @@ def test_each_phase_ends_with_the_perl_originals_table(
     _assert_phases(seen, expected, name, phases)
 
 
+BOOT3 = ["fork", "readdquiescent-combined"]
+
+
+@pytest.mark.parametrize("name", BOOT3)
+def test_each_phase_ends_with_the_perl_originals_table_fork_and_readdquiescent(
+    runs: dict[int, tuple[Observed, Expected]], name: str
+) -> None:
+    seen, expected = runs[3]
+    phases = [phase for phase, _ in expected.scenarios[name].steps] + ["stop"]
+    _assert_phases(seen, expected, name, phases)
+
+
+def test_checktype_off_on_and_a_global_fallback_with_fwmark(
+    runs: dict[int, tuple[Observed, Expected]],
+) -> None:
+    seen, expected = runs[2]
+    _assert_phases(seen, expected, "checktype-off-on-fwmark", ["start", "stop"])
+
+
+def test_combined_check_negotiates_every_fourth_check(
+    runs: dict[int, tuple[Observed, Expected]],
+) -> None:
+    """checktype=3 on a healthy real: negotiate, connect, connect, connect, negotiate...
+    (the original: 3 HTTP GETs in about 9 s at checkinterval=1)."""
+    seen = runs[3][0]
+    checks = seen.connections["readdquiescent-combined A"]
+    gets = seen.requests["readdquiescent-combined A"]
+    assert checks >= 8, (checks, gets)
+    assert abs(gets - -(-checks // 4)) <= 1, (checks, gets)
+
+
 def test_nothing_outside_the_scenarios_appears(runs: dict[int, tuple[Observed, Expected]]) -> None:
     assert runs[1][0].foreign == []
     assert runs[2][0].foreign == []
+    assert runs[3][0].foreign == []
     # the service unrelated to any config (preexisting-table's) outlives both runs
     one, expected = runs[1]
     unrelated = expected.table("preexisting-table", "stop")
