@@ -113,7 +113,10 @@ async def propagation(lab: Lab, rounds: int) -> dict[str, Any]:
     w.submit(base)
     assert await w.converge_now(10)
     for i in range(rounds):
-        for family, vip in (("v4", host_prefix("198.51.100.10")), ("v6", host_prefix("2001:db8:ff::10"))):
+        for family, vip in (
+            ("v4", host_prefix("198.51.100.10")),
+            ("v6", host_prefix("2001:db8:ff::10")),
+        ):
             t0 = time.monotonic()
             w.submit({**base, vip: Route(vip, med=i)})
             t1 = await wait_for(lambda v=vip: bird.has(v), 5)
@@ -140,7 +143,9 @@ async def restart(lab: Lab, rounds: int) -> dict[str, Any]:
     await bird.open()
     w = RouteWriter(target=lab.gobgp_target(), prefixes=lab.prefixes, log=lambda _m: None)
     w.start()
-    vips = [host_prefix(f"198.51.100.{i}") for i in range(10, 20)] + [host_prefix("2001:db8:ff::10")]
+    vips = [host_prefix(f"198.51.100.{i}") for i in range(10, 20)] + [
+        host_prefix("2001:db8:ff::10")
+    ]
     w.submit({v: Route(v) for v in vips})
     assert await w.converge_now(10)
     await wait_for(lambda: bird.has(vips[-1]), 10)
@@ -175,19 +180,21 @@ async def dead_site(rounds: int) -> dict[str, Any]:
             with Lab(prefixes=PREFIXES, hold_time=3) as lab:
                 bird = Bird(lab.dir / "router.ctl")
                 await bird.open()
-                w = RouteWriter(target=lab.gobgp_target(), prefixes=lab.prefixes, log=lambda _m: None)
+                w = RouteWriter(
+                    target=lab.gobgp_target(), prefixes=lab.prefixes, log=lambda _m: None
+                )
                 w.start()
                 vip = host_prefix("198.51.100.10")
                 w.submit({vip: Route(vip)})
                 assert await w.converge_now(10)
-                await wait_for(lambda v=vip: bird.has(v), 10)
+                await wait_for(lambda v=vip, b=bird: b.has(v), 10)
                 await w.stop(withdraw=False)
                 # Let a keepalive go by so the hold timer is not freshly reset.
                 await asyncio.sleep(0.5)
                 t0 = time.monotonic()
                 sig = signal.SIGKILL if how == "sigkill" else signal.SIGSTOP
                 lab.stop_speaker(0, sig, wait=False)
-                await wait_for(lambda v=vip: _not(bird.has(v)), 15)
+                await wait_for(lambda v=vip, b=bird: _not(b.has(v)), 15)
                 results[how].append(time.monotonic() - t0)
                 await bird.close()
                 lab.thaw_speaker(0)

@@ -29,6 +29,8 @@ Timers: `hold_time` (default 9, GoBGP's minimum is 3) for every session; BIRD
 uses short connect/error-wait timers so sessions come back in about a second.
 With `router_kernel=True` BIRD also installs its best routes in the router
 namespace's FIB (for data-plane tests with a client behind the router).
+`router_config=TEXT` replaces the generated router config (e.g. with
+examples/router-bird.conf; its addresses must be the lab's).
 
 Needs root, `ip` (iproute2), gobgpd/gobgp (Debian gobgpd) and bird/birdc
 (Debian bird2): `make deps-routing`. A missing tool raises LabError naming the
@@ -158,6 +160,7 @@ class Lab:
         prefixes: Iterable[str] = DEFAULT_PREFIXES,
         hold_time: int = 9,
         router_kernel: bool = False,
+        router_config: str | None = None,
         workdir: str | os.PathLike[str] | None = None,
         tag: str | None = None,
         log: Callable[[str], None] | None = None,
@@ -170,6 +173,7 @@ class Lab:
         self.prefixes = [ipaddress.ip_network(p) for p in prefixes]
         self.hold_time = hold_time
         self.router_kernel = router_kernel
+        self.router_config = router_config
         self.tag = tag or "lr" + uuid.uuid4().hex[:6]
         self._own_workdir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix=f"routing-lab-{self.tag}-"))
@@ -428,6 +432,14 @@ class Lab:
         return states
 
     def wait_established(self, timeout: float = 15.0, sites: Iterable[int] | None = None) -> None:
+        """Wait for the router's sessions with the sites (with `router_config`: all of them)."""
+        if self.router_config is not None:
+            _wait(
+                lambda: (s := self.sessions()) and all(v == "Established" for v in s.values()),
+                timeout,
+                f"the router's BGP sessions to be established ({self.sessions()})",
+            )
+            return
         names = {
             n
             for i in (sites if sites is not None else range(len(self.sites)))
@@ -464,7 +476,7 @@ class Lab:
 
     def _start_router(self) -> None:
         conf = self.dir / "router.conf"
-        conf.write_text(self.router_conf())
+        conf.write_text(self.router_config or self.router_conf())
         log = open(self.dir / "router.log", "ab")  # noqa: SIM115 - kept by the child
         self._router = subprocess.Popen(
             [
