@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is there; run as root (CI and developers are root).
 set -eu
 installed=$(sh "$(dirname "$0")/apt-missing.sh" install-deps \
-	ldirectord resource-agents libxml2-utils ipvsadm iproute2 procps psmisc util-linux perl)
+	ldirectord resource-agents libxml2-utils ipvsadm iproute2 procps psmisc util-linux perl \
+	systemd groff-base man-db)
 # The Debian package may start its own service; the test suite owns ldirectord instances.
 case "$installed" in *ldirectord*)
 	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
