@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     """The outcome of one check.
 
     `reason` is short and meant for logs and status output: "ok", "status 503",
     "connect refused", "timeout after 3s", "receive did not match", ...
     `latency` is the wall time of the check in seconds (monotonic clock).
+    (A NamedTuple: immutable like a frozen dataclass, several times cheaper to
+    make, and one is made per check.)
     """
 
     ok: bool

@@ -109,7 +109,8 @@ class Budget:
     def _take(self, cost: int) -> None:
         self.checks += 1
         self.fds += min(cost, self.max_fds)
-        self.peak_checks = max(self.peak_checks, self.checks)
+        if self.checks > self.peak_checks:
+            self.peak_checks = self.checks
 
     def try_acquire(self, cost: int) -> bool:
         """Take a slot at once if one is free and nobody waits (no coroutine needed)."""
@@ -138,7 +139,8 @@ class Budget:
     def release(self, cost: int) -> None:
         self.checks -= 1
         self.fds -= min(cost, self.max_fds)
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def _wake(self) -> None:
         while self._waiters:
@@ -157,12 +159,13 @@ class Budget:
         return sum(1 for _, f in self._waiters if not f.done())
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Entry:
     identity: str
     spec: CheckSpec
     interval: float
     fraction: float
+    cost: int = 1  # fd_cost(spec), kept with the spec
     combined: CombinedState = field(default_factory=CombinedState)
     timer: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
@@ -243,13 +246,16 @@ class Scheduler:
             interval = max(MIN_INTERVAL, min(s.checkinterval for s in group))
             entry = self._entries.get(identity)
             if entry is None:
-                entry = _Entry(identity, group[0], interval, splay_fraction(identity))
+                entry = _Entry(
+                    identity, group[0], interval, splay_fraction(identity), fd_cost(group[0])
+                )
                 self._entries[identity] = entry
                 new.add(identity)
                 if self._loop is not None:
                     self._schedule(entry, self._loop.time())
             else:
                 entry.spec = group[0]
+                entry.cost = fd_cost(group[0])
                 if interval != entry.interval:
                     entry.interval = interval
                     if self._loop is not None:
@@ -281,14 +287,19 @@ class Scheduler:
         entry.timer = self._loop.call_at(entry.due, self._fire, entry)
 
     def _fire(self, entry: _Entry) -> None:
-        assert self._loop is not None
+        loop = self._loop
+        assert loop is not None
         entry.timer = None
         if self._entries.get(entry.identity) is not entry:
             return
-        due = entry.due
         # the next slot on the grid: exactly one interval on, unless the loop was
         # held up for longer than that (then the missed slots are skipped)
-        self._schedule(entry, max(due + entry.interval, self._loop.time()))
+        due = entry.due + entry.interval
+        now = loop.time()
+        if due < now:
+            due = self._slot_at_or_after(entry, now)
+        entry.due = due
+        entry.timer = loop.call_at(due, self._fire, entry)
         if entry.task is None:
             self._launch(entry)
         else:
@@ -301,10 +312,18 @@ class Scheduler:
 
     async def _run(self, entry: _Entry) -> None:
         spec = entry.spec
-        cost = fd_cost(spec)
+        cost = entry.cost
+        budget = self.budget
         try:
-            if not self.budget.try_acquire(cost):
-                await self.budget.acquire(cost)
+            # admission: inline fast path of Budget.try_acquire (room, nobody waits)
+            if (
+                not budget._waiters
+                and budget.checks < budget.max_checks
+                and budget.fds + min(cost, budget.max_fds) <= budget.max_fds
+            ):
+                budget._take(cost)
+            else:
+                await budget.acquire(cost)
             try:
                 if self.record_starts:
                     entry.starts.append(asyncio.get_running_loop().time())
@@ -315,10 +334,11 @@ class Scheduler:
                     log.exception("check %s raised", entry.identity)
                     result = CheckResult(False, f"internal error: {type(e).__name__}", 0.0)
             finally:
-                self.budget.release(cost)
+                budget.release(cost)
         finally:
-            if entry.task is asyncio.current_task():
-                entry.task = None
+            # only _launch makes tasks for an entry, and only while it has none in
+            # flight: the task ending here is entry.task
+            entry.task = None
         entry.runs += 1
         entry.last = result
         if self._entries.get(entry.identity) is not entry or self._stopped:

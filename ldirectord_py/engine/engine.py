@@ -23,6 +23,7 @@ The engine never reads a clock: every call takes `now`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ def _monitor_identity(identity: str) -> str:
 _MONITOR_ESCAPE = re.compile(r"[%|\r\n]")
 
 
+@functools.lru_cache(maxsize=4096)
 def _monitor_message(reason: str) -> str:
     """The original's escaping of `%`, `|`, CR and LF as `%xx` (an empty reason: `-`)."""
     return _MONITOR_ESCAPE.sub(lambda m: f"%{ord(m.group()):02x}", reason or "-")
