@@ -12,3 +12,7 @@ test-routing: deps-routing venv
 # Figures for bench/routing.md (needs root; about a minute).
 bench-routing: deps-routing venv
 	$(BIN)/python bench/routing_propagation.py
+
+# The GoBGP gRPC modules are generated from the .proto when the package is
+# built (setup.py): rebuild the venv's editable install when it changes.
+$(BIN)/.installed: ldirectord_py/routing/proto/gobgp_api.proto

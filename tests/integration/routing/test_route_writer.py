@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 
 from ldirectord_py.routing.model import HostPrefix, Route, host_prefix
 from ldirectord_py.routing.writer import RouteWriter
@@ -334,3 +335,41 @@ def test_writer_killed_then_new_writer_no_duplicate_no_stale(lab: Lab) -> None:
     table = json.loads(rib)
     assert sorted(table) == ["198.51.100.10/32", "198.51.100.11/32"]
     assert all(len(paths) == 1 for paths in table.values())
+
+
+def test_many_routes_each_way(lab: Lab) -> None:
+    many = [host_prefix(f"198.51.100.{i}") for i in range(1, 251)]
+    many += [host_prefix(f"2001:db8:ff::{i:x}") for i in range(1, 151)]
+
+    def count() -> int:
+        out = lab.birdc("show", "route", "count")
+        return int(out.split("Total:")[1].split()[0])
+
+    async def scenario() -> None:
+        logs: list[str] = []
+        w = writer(lab, logs)
+        w.start()
+        w.submit(routes(*(Route(v, med=9) for v in many)))
+        assert await w.converge_now(10)
+        assert any("announced 400 and withdrew 0 routes" in line for line in logs)
+        await asyncio.to_thread(lambda: _until(lambda: count() == 400))
+        calls = w.calls_total
+        w.submit(routes(*(Route(v, med=9) for v in many)))
+        assert await w.converge_now(5)
+        assert w.calls_total == calls
+        # Half of them change attributes, the other half goes.
+        w.submit(routes(*(Route(v, med=1) for v in many[::2])))
+        assert await w.converge_now(10)
+        await asyncio.to_thread(lambda: _until(lambda: count() == 200))
+        assert lab.wait_route(str(many[0]), where=lambda r: r.med == 1) is not None
+        await w.stop(withdraw=True)
+        await asyncio.to_thread(lambda: _until(lambda: count() == 0))
+
+    run(scenario())
+
+
+def _until(predicate: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

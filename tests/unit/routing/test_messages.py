@@ -34,6 +34,7 @@ def test_wire_names_are_gobgps() -> None:
         "AddPath",
         "DeletePath",
         "ListPath",
+        "AddPathStream",
     }
     path = messages.build_path(Route(V4, med=1))
     assert path.nlri.type_url == "type.googleapis.com/apipb.IPAddressPrefix"
@@ -58,6 +59,7 @@ def test_field_numbers_match_gobgp_3() -> None:
         ("DeletePathRequest", "path"): 4,
         ("DeletePathRequest", "uuid"): 5,
         ("ListPathRequest", "family"): 3,
+        ("AddPathStreamRequest", "paths"): 3,
         ("ListPathRequest", "prefixes"): 4,
         ("IPAddressPrefix", "prefix_len"): 1,
         ("IPAddressPrefix", "prefix"): 2,
