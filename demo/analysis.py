@@ -1,0 +1,220 @@
+"""From the lab's timeline and the client's requests to the summary: how long each
+step took, how many requests failed in each measured window, and whether any was
+lost outside them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from demo.timeline import Served, Timeline
+
+BACKENDS_DOWN = "phase-backends-down"
+BACKENDS_UP = "phase-backends-up"
+LB_FROZEN = "phase-lb-frozen"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Requests that start in [start, end] may fail because of what the lab did."""
+
+    name: str
+    start: float
+    end: float
+
+    def holds(self, t: float) -> bool:
+        return self.start <= t <= self.end
+
+
+def first_served(requests: Sequence[Served], site: str, after: float) -> float | None:
+    starts = [r.start for r in requests if r.ok and r.site == site and r.start >= after]
+    return min(starts) if starts else None
+
+
+def stays_with(requests: Sequence[Served], site: str, start: float, end: float) -> bool:
+    """Every answered request that started in [start, end] came from `site` (and there was one)."""
+    answered = [r for r in requests if r.ok and start <= r.start <= end]
+    return bool(answered) and all(r.site == site for r in answered)
+
+
+def _t(timeline: Timeline, kind: str, after: float) -> float | None:
+    event = timeline.first(kind, after)
+    return event.t if event else None
+
+
+def _diff(end: float | None, start: float | None) -> float | None:
+    return None if end is None or start is None else round(end - start, 4)
+
+
+def _failed(requests: Sequence[Served], window: Window | None) -> int:
+    if window is None:
+        return 0
+    return sum(1 for r in requests if not r.ok and window.holds(r.start))
+
+
+def summarize(
+    timeline: Timeline,
+    requests: Sequence[Served],
+    *,
+    request_timeout: float,
+    hold_time: float,
+    settle: float,
+) -> dict[str, Any]:
+    """The summary document (summary.json); `settle` is how long after a switch the
+    traffic must stay at the new site to count as moved."""
+    windows: list[Window] = []
+    doc: dict[str, Any] = {}
+    phase_ends: dict[str, float] = {}
+    kinds = (BACKENDS_DOWN, BACKENDS_UP, LB_FROZEN)
+    starts = {k: _t(timeline, k, 0.0) for k in kinds}
+    ordered = sorted((t, k) for k, t in starts.items() if t is not None)
+    for i, (_t, k) in enumerate(ordered):
+        phase_ends[k] = ordered[i + 1][0] if i + 1 < len(ordered) else float("inf")
+
+    down = starts[BACKENDS_DOWN]
+    if down is not None:
+        decision = _t(timeline, "decision-A-withdrawn", down)
+        route = _t(timeline, "route-via-B", down)
+        traffic = first_served(requests, "B", down)
+        end = max((x for x in (route, traffic) if x is not None), default=None)
+        window = Window("backends of A stopped", down - request_timeout, end) if end else None
+        if window:
+            windows.append(window)
+        moved = traffic is not None and stays_with(
+            requests, "B", traffic + settle, phase_ends[BACKENDS_DOWN]
+        )
+        doc["backends_down"] = {
+            "at": down,
+            "decision_at": decision,
+            "route_at": route,
+            "traffic_at": traffic,
+            "detection_s": _diff(decision, down),
+            "propagation_s": _diff(route, decision),
+            "switch_s": _diff(traffic, down),
+            "failed_requests": _failed(requests, window),
+            "traffic_moved": moved,
+        }
+
+    up = starts[BACKENDS_UP]
+    if up is not None:
+        decision = _t(timeline, "decision-A-announced", up)
+        route = _t(timeline, "route-via-A", up)
+        traffic = first_served(requests, "A", up)
+        end = max((x for x in (route, traffic) if x is not None), default=None)
+        window = Window("backends of A restored", up - request_timeout, end) if end else None
+        if window:
+            windows.append(window)
+        back = traffic is not None and stays_with(
+            requests, "A", traffic + settle, phase_ends[BACKENDS_UP]
+        )
+        doc["backends_restored"] = {
+            "at": up,
+            "decision_at": decision,
+            "route_at": route,
+            "traffic_at": traffic,
+            "detection_s": _diff(decision, up),
+            "propagation_s": _diff(route, decision),
+            "recovery_s": _diff(traffic, up),
+            "failed_requests": _failed(requests, window),
+            "traffic_came_back": back,
+        }
+
+    frozen = starts[LB_FROZEN]
+    if frozen is not None:
+        route = _t(timeline, "route-via-B", frozen)
+        session = _t(timeline, "bgp-down-A", frozen)
+        traffic = first_served(requests, "B", frozen)
+        end = max((x for x in (route, traffic) if x is not None), default=None)
+        window = Window("load balancer A frozen", frozen - request_timeout, end) if end else None
+        if window:
+            windows.append(window)
+        doc["lb_killed"] = {
+            "at": frozen,
+            "hold_time_s": hold_time,
+            "session_down_at": session,
+            "route_at": route,
+            "traffic_at": traffic,
+            "router_drop_s": _diff(route, frozen),
+            "switch_s": _diff(traffic, frozen),
+            "failed_requests": _failed(requests, window),
+            "router_dropped": route is not None,
+            "traffic_moved": traffic is not None
+            and stays_with(requests, "B", traffic + settle, phase_ends[LB_FROZEN]),
+        }
+
+    outside = [r for r in requests if not r.ok and not any(w.holds(r.start) for w in windows)]
+    by_site = Counter(r.site for r in requests if r.ok)
+    errors = Counter(r.error for r in requests if not r.ok)
+    doc["requests"] = {
+        "total": len(requests),
+        "ok": sum(by_site.values()),
+        "failed": len(requests) - sum(by_site.values()),
+        "by_site": dict(sorted(by_site.items())),
+        "errors": dict(sorted(errors.items())),
+        "lost_outside_windows": len(outside),
+        "lost_outside_windows_at": [r.start for r in outside[:20]],
+    }
+    doc["windows"] = [w.__dict__ for w in windows]
+    doc["checks"] = {
+        "traffic_moved_to_b": bool(doc.get("backends_down", {}).get("traffic_moved")),
+        "traffic_came_back_to_a": bool(doc.get("backends_restored", {}).get("traffic_came_back")),
+        "router_dropped_killed_lb": bool(doc.get("lb_killed", {}).get("router_dropped")),
+        "no_request_lost_outside_windows": not outside,
+    }
+    return doc
+
+
+def _s(value: float | None) -> str:
+    if value is None:
+        return "not seen"
+    return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
+
+
+def summary_table(doc: dict[str, Any]) -> str:
+    rows: list[tuple[str, str]] = []
+    d = doc.get("backends_down")
+    if d:
+        rows += [
+            ("Both backends of site A stopped", ""),
+            ("  detection: backends stopped -> daemon A withdraws the VIP", _s(d["detection_s"])),
+            ("  propagation: decision -> route via site B at the router", _s(d["propagation_s"])),
+            ("  client traffic at site B, after the backends stopped", _s(d["switch_s"])),
+            ("  failed requests", str(d["failed_requests"])),
+        ]
+    r = doc.get("backends_restored")
+    if r:
+        rows += [
+            ("Backends of site A restarted", ""),
+            ("  detection: backends back -> daemon A announces the VIP", _s(r["detection_s"])),
+            ("  propagation: decision -> route via site A at the router", _s(r["propagation_s"])),
+            ("  time to recover: client traffic back at site A", _s(r["recovery_s"])),
+            ("  failed requests", str(r["failed_requests"])),
+        ]
+    k = doc.get("lb_killed")
+    if k:
+        rows += [
+            ("Load balancer of site A killed (no FIN: frozen)", ""),
+            (
+                f"  router drops site A (BGP hold time {k['hold_time_s']:.0f} s)",
+                _s(k["router_drop_s"]),
+            ),
+            ("  client traffic at site B, after the kill", _s(k["switch_s"])),
+            ("  failed requests", str(k["failed_requests"])),
+        ]
+    q = doc["requests"]
+    sites = ", ".join(f"{s} {n}" for s, n in q["by_site"].items())
+    rows += [
+        ("Requests", f"{q['total']} ({q['ok']} ok: {sites}; {q['failed']} failed)"),
+        ("  failed outside the measured windows", str(q["lost_outside_windows"])),
+    ]
+    width = max(len(a) for a, _ in rows) + 2
+    lines = ["SUMMARY", "-" * (width + 24)]
+    lines += [f"{a:<{width}}{b}" if b else a for a, b in rows]
+    checks = doc["checks"]
+    lines.append("-" * (width + 24))
+    lines.append(
+        "checks: " + ", ".join(f"{name} {'yes' if ok else 'NO'}" for name, ok in checks.items())
+    )
+    return "\n".join(lines) + "\n"

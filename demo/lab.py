@@ -1,0 +1,523 @@
+"""The anycast lab (`make demo`): two sites serve one anycast VIP; watch a site's
+backends die, its route go, the traffic move, and come back.
+
+    python -m demo.lab [--short] [--output DIR]
+
+What it does, step by step (demo/README.md has the picture and what you will see):
+
+1. builds the network in namespaces (demo/topology.py): a client, a router
+   running BIRD, and two sites, each a load balancer running our daemon and
+   gobgpd, with two backends behind it in direct-routing mode;
+2. starts everything with the configs in examples/ (demo-router-bird.conf,
+   demo-gobgpd-{a,b}.conf, demo-site-{a,b}.cf): `ldirectord demo-site-a.cf start`
+   in site A's load balancer, the same for B; both announce 198.51.100.10/32,
+   the router prefers site A;
+3. starts a client that opens a new connection to the VIP every few ms;
+4. stops both backends of site A: the daemon withdraws the VIP, the router
+   switches to site B, the client's traffic follows;
+5. restarts them: the route comes back, and so does the traffic;
+6. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
+   gobgpd frozen, its network silent): only the BGP hold time can notice, and
+   the router drops site A after it;
+7. prints the timeline and a summary table, writes them (text and JSON), the
+   client's raw results and a plot (SVG) to the output folder, and removes
+   everything it created, also on failure and on Ctrl-C.
+
+It needs root and a kernel with ip_vs. Where this kernel has none, it runs itself
+in the project's QEMU guest (scripts/ipvs-vm/run), with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from demo import analysis, plot
+from demo.services import (
+    PROJECT,
+    RUN_DIR,
+    Services,
+    _venv_bin,
+    daemon_status,
+    wait_for,
+)
+from demo.timeline import Event, Served, Timeline, Watcher, write_json
+from demo.topology import (
+    ALL_NAMESPACES,
+    SITE_A,
+    SITES,
+    VIP,
+    LabError,
+    Site,
+    build,
+    in_netns,
+    run,
+    teardown,
+)
+
+HOLD_TIME = 3.0
+"""The BGP hold time of every session (examples/demo-gobgpd-*.conf, demo-router-bird.conf)."""
+
+REQUIRED_PROGRAMS = {
+    "ip": "iproute2",
+    "ss": "iproute2",
+    "tc": "iproute2",
+    "sysctl": "procps",
+    "bird": "bird2",
+    "birdc": "bird2",
+    "gobgpd": "gobgpd",
+    "busybox": "busybox-static",
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long the lab watches each state; the short mode (for the test) halves most."""
+
+    baseline: float  # traffic at site A before anything happens
+    observe: float  # after each switch, before the next step
+    settle: float  # the traffic must stay at the new site from this long after the switch on
+    switch_timeout: float  # the most any switch may take before the lab gives up
+    start_timeout: float  # daemons started and both routes at the router
+    interval: float  # between two requests of the client
+    request_timeout: float  # a request with no answer by then has failed
+
+
+FULL = Timing(4.0, 4.0, 0.5, 30.0, 240.0, 0.03, 1.0)
+SHORT = Timing(2.0, 2.0, 0.5, 30.0, 240.0, 0.03, 1.0)
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGHUP: end like Ctrl-C, through the cleanup."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def ipvs_available() -> bool:
+    if Path("/proc/net/ip_vs").exists():
+        return True
+    subprocess.run(["modprobe", "ip_vs"], capture_output=True, check=False, timeout=30)
+    return Path("/proc/net/ip_vs").exists()
+
+
+def run_in_guest(argv: list[str], output: Path) -> int:
+    """The same lab, in the project's QEMU guest (this kernel has no ip_vs)."""
+    runner = PROJECT / "scripts" / "ipvs-vm" / "run"
+    env = dict(os.environ)
+    env.setdefault("IPVS_VM_TIMEOUT", "900")
+    output.mkdir(parents=True, exist_ok=True)
+    rw = [str(Path.cwd())]
+    if not output.resolve().is_relative_to(Path.cwd().resolve()):
+        rw.append(str(output.resolve()))
+    env["IPVS_VM_RW_DIRS"] = ":".join(rw)
+    print(
+        "This kernel has no ip_vs: running the lab in a QEMU guest with Debian's kernel"
+        " (scripts/ipvs-vm/run; emulated, so everything is slower there).",
+        flush=True,
+    )
+    command = [str(runner), sys.executable, "-m", "demo.lab", *argv]
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def missing_programs() -> list[str]:
+    return sorted(
+        {
+            f"{prog} (Debian package {pkg})"
+            for prog, pkg in REQUIRED_PROGRAMS.items()
+            if shutil.which(prog) is None
+        }
+    )
+
+
+class Lab:
+    def __init__(self, output: Path, timing: Timing, mode: str) -> None:
+        self.output = output
+        self.timing = timing
+        self.mode = mode
+        self.workdir = Path(tempfile.mkdtemp(prefix="ldirectord-lab."))
+        self.services = Services(self.workdir)
+        self.timeline = Timeline()
+        self.watcher: Watcher | None = None
+        self.client_out: Path | None = None
+        self.markers: list[Event] = []
+
+    # ----------------------------------------------------------------- helpers
+    def say(self, text: str, kind: str = "", t: float | None = None, marker: str = "") -> Event:
+        event = self.timeline.add("lab", text, kind, t)
+        if marker:
+            self.markers.append(Event(event.t, "lab", marker, kind))
+        return event
+
+    def show(self, title: str, text: str) -> None:
+        body = "\n".join("    " + line for line in text.rstrip().splitlines())
+        print(f"  --- {title}\n{body}", flush=True)
+
+    def show_router(self) -> None:
+        self.show(
+            f"router: birdc show route {VIP}/32 (both sites' paths, * = the one in use)",
+            self.services.birdc("show", "route", f"{VIP}/32"),
+        )
+
+    def show_decision(self, site: Site) -> None:
+        status = daemon_status(site)
+        anycast = (status or {}).get("anycast") or {}
+        for vip in anycast.get("vips") or []:
+            if str(vip.get("vip", "")).split("/")[0] == VIP:
+                since = time.strftime("%H:%M:%S", time.localtime(float(vip.get("since") or 0)))
+                self.show(
+                    f"daemon {site.name} (its status socket, as ldirectordctl routes shows it)",
+                    f"{VIP}  {vip.get('state')}  since {since}  {vip.get('reason', '')}",
+                )
+                return
+        self.show(f"daemon {site.name}", "no anycast status (is the daemon running?)")
+
+    def wait(self, condition: Any, timeout: float, what: str) -> None:
+        wait_for(condition, timeout, what, every=0.05)
+
+    def watcher_ready(self) -> Watcher:
+        assert self.watcher is not None
+        return self.watcher
+
+    # ----------------------------------------------------------------- steps
+    def setup(self) -> None:
+        leftovers = teardown()
+        if leftovers:
+            self.say(f"removed the namespaces of an earlier run: {', '.join(leftovers)}")
+        for site in SITES:
+            self.services.remove_daemon_leftovers(site)
+        build()
+        self.say(f"network built: {len(ALL_NAMESPACES)} namespaces ({', '.join(ALL_NAMESPACES)})")
+        self.services.start_router()
+        monitor = self.services.start_route_monitor()
+        self.client_out = self.services.path("client", "requests.tsv")
+        self.watcher = Watcher(self.timeline, self.services, monitor, self.client_out)
+        self.watcher.start()
+        for site in SITES:
+            self.services.start_gobgpd(site)
+            for backend in site.backends:
+                self.services.start_backend(backend)
+        self.say("BIRD on the router, gobgpd on each load balancer, busybox httpd on each backend")
+        for site in SITES:
+            for backend in site.backends:
+                self.services.wait_backend(backend, 30.0)
+        starting = [
+            (
+                site,
+                subprocess.Popen(
+                    in_netns(
+                        site.netns,
+                        _venv_bin("ldirectord"),
+                        str(self.services.daemon_config(site)),
+                        "start",
+                    ),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                ),
+            )
+            for site in SITES
+        ]
+        self.say(
+            "ldirectord demo-site-a.cf start, ldirectord demo-site-b.cf start"
+            " (each in its load balancer's namespace)"
+        )
+        for site, process in starting:
+            try:
+                out, _ = process.communicate(timeout=self.timing.start_timeout)
+            except subprocess.TimeoutExpired as exc:
+                process.kill()
+                raise LabError(f"ldirectord {site.config_name} start did not return") from exc
+            if process.returncode != 0:
+                raise LabError(
+                    f"ldirectord {site.config_name} start failed (exit {process.returncode}): "
+                    f"{out.decode(errors='replace').strip()}"
+                )
+        self.say("both daemons are running; waiting for their first checks and announcements")
+
+        def both_announced() -> bool:
+            paths = self.services.birdc("show", "route", f"{VIP}/32").count("[site_")
+            return paths >= 2 and self.watcher_ready().route_via == "A"
+
+        self.wait(both_announced, self.timing.start_timeout, "both sites' routes at the router")
+        self.say("the router has both sites' routes and uses site A's (higher local preference)")
+        self.show_router()
+
+    def start_client(self) -> None:
+        self.services.start_client(self.timing.interval, self.timing.request_timeout)
+        self.say(
+            f"client started: a new connection to {VIP}:80 every "
+            f"{self.timing.interval * 1000:.0f} ms, {self.timing.request_timeout:.0f} s timeout"
+        )
+        watcher = self.watcher_ready()
+        self.wait(
+            lambda: sum(1 for r in watcher.requests if r.ok and r.site == "A") >= 10,
+            120.0,
+            "the client's first answers from site A",
+        )
+        time.sleep(self.timing.baseline)
+
+    def traffic_at(self, site: str, since: float) -> bool:
+        watcher = self.watcher_ready()
+        return watcher.serving == site and any(
+            r.ok and r.site == site and r.start >= since for r in watcher.requests[-50:]
+        )
+
+    def route_at(self, site: str, since: float) -> bool:
+        event = self.timeline.first(f"route-via-{site}", since)
+        return event is not None
+
+    def kill_backends(self) -> None:
+        print("\n=== 1. Both backends of site A die", flush=True)
+        for backend in SITE_A.backends:
+            self.services.stop_backend(backend)
+        t = self.say(
+            "stopped the HTTP servers of a1 and a2 (all of site A's backends)",
+            analysis.BACKENDS_DOWN,
+            marker="A's backends stopped",
+        ).t
+        self.wait(
+            lambda: self.route_at("B", t) and self.traffic_at("B", t),
+            self.timing.switch_timeout,
+            "the router and the client to move to site B",
+        )
+        self.show_decision(SITE_A)
+        self.show_router()
+        time.sleep(self.timing.observe)
+
+    def restore_backends(self) -> None:
+        print("\n=== 2. Site A's backends come back", flush=True)
+        for backend in SITE_A.backends:
+            self.services.start_backend(backend)
+        t = self.say(
+            "restarted the HTTP servers of a1 and a2",
+            analysis.BACKENDS_UP,
+            marker="A's backends back",
+        ).t
+        self.wait(
+            lambda: self.route_at("A", t) and self.traffic_at("A", t),
+            self.timing.switch_timeout,
+            "the router and the client to return to site A",
+        )
+        self.show_decision(SITE_A)
+        self.show_router()
+        time.sleep(self.timing.observe)
+
+    def kill_load_balancer(self) -> None:
+        print("\n=== 3. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
+        daemon = self.services.daemon_pid(SITE_A)
+        # Silence first (as a hung machine: nothing leaves it), then stop its processes.
+        silenced = run(
+            in_netns(
+                SITE_A.netns, "tc", "qdisc", "add", "dev", "uplink", "root", "netem", "loss", "100%"
+            ),
+            check=False,
+        )
+        os.kill(self.services.gobgpd_pid(SITE_A), signal.SIGSTOP)
+        if daemon is not None:
+            os.kill(daemon, signal.SIGKILL)
+        how = (
+            "its uplink drops every packet"
+            if silenced.returncode == 0
+            else ("(tc netem unavailable: the uplink still carries packets)")
+        )
+        t = self.say(
+            f"load balancer A killed: ldirectord SIGKILL, gobgpd frozen (SIGSTOP), {how}",
+            analysis.LB_FROZEN,
+            marker="LB A killed",
+        ).t
+        self.wait(
+            lambda: self.route_at("B", t) and self.traffic_at("B", t),
+            self.timing.switch_timeout + HOLD_TIME,
+            "the router to drop site A and the client to move to site B",
+        )
+        self.show_router()
+        self.show(
+            "router: birdc show protocols",
+            "\n".join(
+                line
+                for line in self.services.birdc("show", "protocols").splitlines()
+                if line.startswith(("Name", "site_"))
+            ),
+        )
+        time.sleep(self.timing.observe)
+
+    def stop_client(self) -> list[Served]:
+        self.services.stop("client")
+        watcher = self.watcher_ready()
+        watcher.stop()
+        return list(watcher.requests)
+
+    # ----------------------------------------------------------------- results
+    def report(self, requests: list[Served], started: float) -> dict[str, Any]:
+        summary = analysis.summarize(
+            self.timeline,
+            requests,
+            request_timeout=self.timing.request_timeout,
+            hold_time=HOLD_TIME,
+            settle=self.timing.settle,
+        )
+        summary["mode"] = self.mode
+        summary["where"] = "qemu guest" if os.environ.get("IPVS_VM_GUEST") == "1" else "host"
+        summary["lab_seconds"] = round(time.time() - started, 1)
+        watcher = self.watcher_ready()
+        if watcher.errors:
+            summary["watcher_errors"] = watcher.errors[:10]
+        self.output.mkdir(parents=True, exist_ok=True)
+        table = analysis.summary_table(summary)
+        (self.output / "summary.txt").write_text(table)
+        write_json(self.output / "summary.json", summary)
+        (self.output / "timeline.txt").write_text(self.timeline.sorted_text())
+        write_json(self.output / "timeline.json", self.timeline.to_json())
+        with open(self.output / "requests.tsv", "w") as fh:
+            fh.write("start\tend\tresult\tsite\tbackend\terror\n")
+            for r in requests:
+                fh.write(
+                    f"{r.start:.6f}\t{r.end:.6f}\t{'ok' if r.ok else 'fail'}\t"
+                    f"{r.site}\t{r.backend}\t{r.error}\n"
+                )
+        markers = self.markers + self.plot_markers()
+        first = min((r.start for r in requests), default=self.timeline.start)
+        svg = plot.render(
+            requests,
+            markers,
+            start=first,
+            title=f"Anycast lab: requests to {VIP} per site ({self.mode} run)",
+        )
+        (self.output / "requests-per-site.svg").write_text(svg)
+        print("\n=== Timeline\n" + self.timeline.sorted_text(), flush=True)
+        print(table, flush=True)
+        print(
+            f"Written to {self.output}/: summary.txt summary.json timeline.txt timeline.json "
+            "requests.tsv requests-per-site.svg logs/",
+            flush=True,
+        )
+        return summary
+
+    def plot_markers(self) -> list[Event]:
+        wanted = {
+            "decision-A-withdrawn": "daemon A withdraws",
+            "decision-A-announced": "daemon A announces",
+            "bgp-down-A": "router: session A down",
+        }
+        out = []
+        seen_route: set[tuple[str, float]] = set()
+        for event in self.timeline.events:
+            if event.kind in wanted:
+                out.append(Event(event.t, event.source, wanted[event.kind], event.kind))
+            elif event.kind.startswith("route-via-") and (event.kind, event.t) not in seen_route:
+                seen_route.add((event.kind, event.t))
+                out.append(Event(event.t, "router", f"route via {event.kind[-1]}", event.kind))
+        return out
+
+    # ----------------------------------------------------------------- cleanup
+    def cleanup(self) -> None:
+        if self.watcher is not None and self.watcher.is_alive():
+            self.watcher.stop()
+        for site in SITES:
+            pid = self.services.daemon_pid(site)
+            if pid is not None:
+                for sig in (signal.SIGCONT, signal.SIGTERM):
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        break
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and any(
+            (RUN_DIR / f"ldirectord.{s.config_name}.pid").exists() for s in SITES
+        ):
+            time.sleep(0.1)
+        self.services.stop_all()
+        teardown(ALL_NAMESPACES)
+        for site in SITES:
+            self.services.remove_daemon_leftovers(site)
+        logs = self.workdir / "logs"
+        if logs.is_dir():
+            target = self.output / "logs"
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True, exist_ok=True)
+            for item in logs.iterdir():
+                shutil.copy(item, target / item.name)
+            monitor = self.workdir / "router" / "route-monitor.txt"
+            if monitor.exists():
+                shutil.copy(monitor, target / "router-route-monitor.txt")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def run(self) -> int:
+        started = time.time()
+        summary: dict[str, Any] | None = None
+        try:
+            self.setup()
+            self.start_client()
+            self.kill_backends()
+            self.restore_backends()
+            self.kill_load_balancer()
+            requests = self.stop_client()
+            summary = self.report(requests, started)
+        except LabError as exc:
+            print(f"\nlab: {exc}", file=sys.stderr, flush=True)
+            self.output.mkdir(parents=True, exist_ok=True)
+            (self.output / "timeline.txt").write_text(self.timeline.sorted_text())
+            return 1
+        except (KeyboardInterrupt, Interrupted):
+            print("\nlab: interrupted; cleaning up", file=sys.stderr, flush=True)
+            return 130
+        finally:
+            self.cleanup()
+            print(
+                f"lab: cleaned up (namespaces, processes, work folder); "
+                f"{time.time() - started:.0f} s in all",
+                flush=True,
+            )
+        return 0 if summary and all(summary["checks"].values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo.lab", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        default=os.environ.get("DEMO_SHORT") == "1",
+        help="shorter observation periods (the test's mode; also DEMO_SHORT=1)",
+    )
+    parser.add_argument(
+        "--output",
+        default=os.environ.get("DEMO_OUTPUT", "demo-output"),
+        help="where the summary, timeline, plot and logs go (default demo-output/)",
+    )
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(args_list)
+    output = Path(args.output)
+    if os.geteuid() != 0:
+        print("lab: needs root (network namespaces, ip_vs)", file=sys.stderr)
+        return 2
+    if os.environ.get("IPVS_VM_GUEST") != "1" and not ipvs_available():
+        return run_in_guest(args_list, output)
+    missing = missing_programs()
+    if missing:
+        print(
+            f"lab: missing {', '.join(missing)}: run `make demo` (it installs them)",
+            file=sys.stderr,
+        )
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    mode = "short" if args.short else "full"
+    return Lab(output.resolve(), SHORT if args.short else FULL, mode).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

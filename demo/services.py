@@ -1,0 +1,317 @@
+"""The programs the lab runs in its namespaces: BIRD on the router, gobgpd and our
+daemon on each load balancer, an HTTP server on each backend, the client, and a
+route monitor on the router.
+
+Each is started with its configuration from ``examples/`` (copied to the work
+folder only where a path must be added) and its output in the work folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from demo.topology import (
+    CLIENT_NS,
+    ROUTER_NS,
+    VIP,
+    VIP_PORT,
+    Backend,
+    LabError,
+    Site,
+    in_netns,
+    run,
+)
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXAMPLES = PROJECT / "examples"
+RUN_DIR = Path("/var/run")
+
+
+def _venv_bin(name: str) -> str:
+    """A program of the project's venv (the one running this lab), else from PATH."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise LabError(f"{name} not found: run `make venv` first")
+    return found
+
+
+@dataclass
+class Started:
+    """A process the lab started and must end."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes] | None = None
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self.process.poll() is None:
+            for sig in (signal.SIGCONT, signal.SIGTERM):
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
+@dataclass
+class Services:
+    """Everything the lab started, by name, and where their files are."""
+
+    workdir: Path
+    started: dict[str, Started] = field(default_factory=dict)
+
+    def path(self, *parts: str) -> Path:
+        p = self.workdir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> Started:
+        log = open(self.path("logs", f"{name}.log"), "ab")  # noqa: SIM115 (closed by stop)
+        try:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        except FileNotFoundError as exc:
+            log.close()
+            raise LabError(f"{argv[0]} is not installed (make demo installs it)") from exc
+        started = Started(name, process, log)
+        self.started[name] = started
+        return started
+
+    def stop(self, name: str) -> None:
+        started = self.started.pop(name, None)
+        if started is not None:
+            started.stop()
+
+    def stop_all(self) -> None:
+        for name in list(self.started):
+            self.stop(name)
+
+    # ------------------------------------------------------------------ router
+    def start_router(self) -> Path:
+        """BIRD with examples/demo-router-bird.conf, its own control socket."""
+        control = self.path("router", "bird.ctl")
+        self.spawn(
+            "router-bird",
+            in_netns(
+                ROUTER_NS,
+                "bird",
+                "-f",
+                "-c",
+                str(EXAMPLES / "demo-router-bird.conf"),
+                "-s",
+                str(control),
+                "-P",
+                str(self.path("router", "bird.pid")),
+            ),
+        )
+        wait_for(control.exists, 10.0, "BIRD's control socket")
+        return control
+
+    def birdc(self, *command: str) -> str:
+        control = self.path("router", "bird.ctl")
+        return run(["birdc", "-s", str(control), *command], timeout=10.0, check=False).stdout
+
+    def start_route_monitor(self) -> Path:
+        """`ip -ts monitor route` in the router: when its FIB changes, to the microsecond."""
+        out = self.path("router", "route-monitor.txt")
+        log = open(out, "ab")  # noqa: SIM115 (closed by stop)
+        process = subprocess.Popen(
+            in_netns(ROUTER_NS, "ip", "-ts", "monitor", "route"),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.DEVNULL,
+        )
+        self.started["route-monitor"] = Started("route-monitor", process, log)
+        return out
+
+    # ------------------------------------------------------------------ sites
+    def start_gobgpd(self, site: Site) -> None:
+        self.spawn(
+            f"gobgpd-{site.key}",
+            in_netns(
+                site.netns,
+                "gobgpd",
+                "-t",
+                "toml",
+                "-f",
+                str(EXAMPLES / site.gobgpd_config_name),
+                "--api-hosts",
+                "127.0.0.1:50051",
+                "--pprof-disable",
+                "-p",
+            ),
+        )
+
+    def gobgpd_pid(self, site: Site) -> int:
+        return self.started[f"gobgpd-{site.key}"].process.pid
+
+    def daemon_config(self, site: Site) -> Path:
+        """The example config, copied to the work folder with a logfile line added
+        (the only change: the example logs to /var/log/ldirectord.log by default)."""
+        copy = self.path("sites", site.config_name)
+        text = (EXAMPLES / site.config_name).read_text()
+        log = self.path("logs", f"ldirectord-{site.key}.log")
+        copy.write_text(f'logfile="{log}"\n' + text)
+        return copy
+
+    def daemon_log(self, site: Site) -> Path:
+        return self.path("logs", f"ldirectord-{site.key}.log")
+
+    def start_daemon(self, site: Site, timeout: float) -> None:
+        """`ldirectord demo-site-X.cf start` in the load balancer's namespace, as users run it."""
+        config = self.daemon_config(site)
+        argv = in_netns(site.netns, _venv_bin("ldirectord"), str(config), "start")
+        done = run(argv, timeout=timeout, check=False)
+        with open(self.path("logs", f"ldirectord-{site.key}-start.log"), "a") as fh:
+            fh.write(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise LabError(
+                f"ldirectord {site.config_name} start failed (exit {done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()}"
+            )
+
+    def daemon_pid(self, site: Site) -> int | None:
+        try:
+            return int((RUN_DIR / f"ldirectord.{site.config_name}.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def remove_daemon_leftovers(self, site: Site) -> None:
+        """Pid file and status socket of a daemon that was killed (it cannot remove them)."""
+        pid = self.daemon_pid(site)
+        if pid is not None and _alive(pid):
+            return
+        for suffix in ("pid", "sock"):
+            (RUN_DIR / f"ldirectord.{site.config_name}.{suffix}").unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ backends
+    def start_backend(self, backend: Backend) -> None:
+        """busybox httpd serving "site=X backend=Y" on / and "OK" on /health."""
+        root = self.path("backends", backend.name, "index.html").parent
+        (root / "index.html").write_text(f"site={backend.site} backend={backend.name}\n")
+        (root / "health").write_text("OK\n")
+        self.spawn(
+            f"httpd-{backend.name}",
+            in_netns(
+                backend.netns,
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                f"0.0.0.0:{VIP_PORT}",
+                "-h",
+                str(root),
+            ),
+        )
+
+    def wait_backend(self, backend: Backend, timeout: float) -> None:
+        """Until the backend's HTTP server listens (`ss` in its namespace)."""
+
+        def listening() -> bool:
+            probe = run(
+                in_netns(backend.netns, "ss", "-Hltn", f"sport = :{VIP_PORT}"),
+                timeout=10.0,
+                check=False,
+            )
+            return bool(probe.stdout.strip())
+
+        wait_for(listening, timeout, f"backend {backend.name}'s HTTP server")
+
+    def stop_backend(self, backend: Backend) -> None:
+        self.stop(f"httpd-{backend.name}")
+
+    # ------------------------------------------------------------------ client
+    def start_client(self, interval: float, timeout: float) -> Path:
+        out = self.path("client", "requests.tsv")
+        env = dict(os.environ, PYTHONPATH=str(PROJECT), PYTHONDONTWRITEBYTECODE="1")
+        self.spawn(
+            "client",
+            in_netns(
+                CLIENT_NS,
+                sys.executable,
+                "-m",
+                "demo.client",
+                "--target",
+                f"{VIP}:{VIP_PORT}",
+                "--interval",
+                str(interval),
+                "--timeout",
+                str(timeout),
+                "--out",
+                str(out),
+            ),
+            env=env,
+        )
+        return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_for(condition: Any, timeout: float, what: str, every: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def daemon_status(site: Site, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The daemon's status document from its socket (what `ldirectordctl status` reads),
+    or None when no daemon answers."""
+    path = RUN_DIR / f"ldirectord.{site.config_name}.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    except OSError:
+        return None
+    try:
+        doc = json.loads(b"".join(chunks))
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def vip_decision(status: dict[str, Any] | None) -> tuple[str, float] | None:
+    """(state, since) of the lab's VIP in a status document: "announced", "withdrawn"..."""
+    if not status:
+        return None
+    anycast = status.get("anycast") or {}
+    for vip in anycast.get("vips") or []:
+        if str(vip.get("vip", "")).split("/")[0] == VIP:
+            return str(vip.get("state")), float(vip.get("since") or 0.0)
+    return None
