@@ -22,14 +22,18 @@ from ldirectord_py.checks.scheduler import Scheduler
 from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
 from ldirectord_py.daemon import shell
+from ldirectord_py.daemon.anycast import AnycastCoordinator
+from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
+from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.engine.table import destination_for
 from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
 from ldirectord_py.ipvs.writer import IPVSWriter
 from ldirectord_py.observe.log import Log, localtime_text
+from ldirectord_py.observe.metrics import Metrics
 
 MAINTENANCE_REASON = "Server in maintenance"
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
@@ -60,11 +64,21 @@ class CheckingDirector:
         *,
         ipvs_factory: Callable[[], AsyncIPVS] = AsyncIPVS,
         clock: Callable[[], float] = time.monotonic,
+        anycast: AnycastCoordinator | None = None,
     ) -> None:
         self.log = log
         self.clock = clock
         self.ipvs = ipvs_factory()
         self.writer = IPVSWriter(self.ipvs, log.info)
+        self.writer.on_converged_change = self._dataplane_changed
+        self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
+        self.drains = DrainStore(None)
+        self._drain_cache: tuple[tuple[int, frozenset[DrainKey]], frozenset[DrainKey]] | None = None
+        self.metrics: Metrics | None = None
+        self.config_path: str | None = None
+        self.started_at = time.time()
+        self.last_result_at: float | None = None
+        """Monotonic time of the last check result: the watchdog's evidence."""
         self.engine: Engine | None = None
         self.scheduler: Scheduler | None = None
         self._commands: asyncio.Queue[RunCommand] = asyncio.Queue()
@@ -84,12 +98,21 @@ class CheckingDirector:
 
     # ---------------------------------------------------------------- Director
 
+    def use_state_file(self, drain_path: str) -> None:
+        """Where drained reals are kept (next to the pid file; before start)."""
+        self.drains = DrainStore(drain_path)
+        if self.drains.load_error:
+            self.log.info(f"Drained reals: {self.drains.load_error}")
+
     async def start(self, config: Config) -> None:
+        self.config_path = config.path
         live = await self._read_live()
         self.engine = Engine(config, self.clock(), live=live)
         self._use_maintenancedir(config)
+        self._use_metrics(config)
         self._command_task = asyncio.create_task(self._run_commands(), name="commands")
         self.writer.start()
+        await self.anycast.start(config)
         self._apply(self.engine.take_effects())
         self.scheduler = Scheduler(self._on_result, runner=self._run)
         self.scheduler.update(self._specs())
@@ -103,7 +126,10 @@ class CheckingDirector:
         assert self.engine is not None and self.scheduler is not None
         old_keys = [s.key for s in self.engine.desired()]
         self.engine = self.engine.reload(config, self.clock())
+        self.config_path = config.path
         self._use_maintenancedir(config)
+        self._use_metrics(config)
+        await self.anycast.reload(config)
         self._apply(self.engine.take_effects(), also_owned=old_keys)
         new = self.scheduler.update(self._specs())
         settle_gc()
@@ -113,6 +139,9 @@ class CheckingDirector:
 
     async def stop(self) -> None:
         self.status_word = "stopping"
+        # Routes first: a router must stop sending traffic here before the pools
+        # go (the other order black-holes it), unless anycaststop = keep.
+        await self.anycast.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         self._flush()
@@ -129,6 +158,8 @@ class CheckingDirector:
             await self._drain_commands()
         await self.mailer.drain()
         await self.ipvs.close()
+        if self.metrics is not None:
+            self.metrics.close()
 
     def status(self) -> dict[str, Any]:
         """Each virtual's reals with their check state, and the dataplane's state."""
@@ -136,26 +167,40 @@ class CheckingDirector:
         writer = self.writer.state
         out: dict[str, Any] = {
             "status": self.status_word,
+            "config": self.config_path,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "last_result_at": self.last_result_at,
             "dataplane": {
                 "converged": writer.converged,
                 "last_error": writer.last_error,
+                "last_error_at": writer.last_error_at,
+                "last_ok_at": writer.last_ok_at,
                 "operations": writer.operations,
                 "errors": writer.errors,
+                "reconciles": writer.reconciles,
             },
+            "drained": sorted(str(k) for k in self.drains.keys),
+            "anycast": self.anycast.status(),
             "virtuals": [],
         }
         if self.engine is None:
             return out
+        drains = self._drain_keys()
         for virtual in self.engine.config.virtuals:
             service = self.engine.service(virtual)
             reals = []
             for real in virtual.reals:
                 st = self.engine.real_status(virtual, real)
-                stored = service.stored_destination(destination_for(real)).key if service else None
+                stored = service.stored_destination(destination_for(real)) if service else None
+                drained = stored is not None and any(k.matches(stored) for k in drains)
+                weight = None if stored is None else 0 if drained else stored.weight
                 reals.append(
                     {
                         "real": real.hostport,
-                        "kernel": str(stored) if stored else None,
+                        "kernel": str(stored.key) if stored else None,
+                        "weight": weight,
+                        "drained": drained,
                         "state": st.state,
                         "since": st.since + wall_offset,
                         "failures": st.failures,
@@ -205,7 +250,11 @@ class CheckingDirector:
             self._maintenance_hits.add(spec.identity)
             return CheckResult(False, MAINTENANCE_REASON, 0.0)
         self._maintenance_hits.discard(spec.identity)
-        return await run_check(spec, combined)
+        result = await run_check(spec, combined)
+        self.last_result_at = self.clock()
+        if self.metrics is not None:
+            self.metrics.observe_check(spec.checktype, result.ok, result.reason, result.latency)
+        return result
 
     def _on_result(self, identity: str, result: CheckResult) -> None:
         if self.engine is None:
@@ -241,7 +290,116 @@ class CheckingDirector:
     def _submit(self, also_owned: Iterable[ServiceKey] = ()) -> None:
         assert self.engine is not None
         self._submitted = (self.engine, self.engine.version)
-        self.writer.submit(self.engine.desired(), also_owned)
+        self.writer.submit(apply_drains(self.engine.desired(), self._drain_keys()), also_owned)
+        self.anycast.update(self.engine, self.writer.state.converged)
+
+    def _drain_keys(self) -> frozenset[DrainKey]:
+        """The drained reals as the kernel stores them: a gate real on another port
+        than its virtual's is stored on the virtual's port, so `drain ADDR:PORT`
+        with the configured port means that stored form too."""
+        if not self.drains.keys or self.engine is None:
+            return frozenset()
+        cache_key = (id(self.engine.config), frozenset(self.drains.keys))
+        if self._drain_cache is not None and self._drain_cache[0] == cache_key:
+            return self._drain_cache[1]
+        keys = set(self.drains.keys)
+        for virtual in self.engine.config.virtuals:
+            service = self.engine.service(virtual)
+            if service is None:
+                continue
+            for real in virtual.reals:
+                destination = destination_for(real)
+                for key in self.drains.keys:
+                    if key.port == real.port and key.matches(destination):
+                        stored = service.stored_destination(destination)
+                        keys.add(DrainKey(key.address, stored.port))
+        result = frozenset(keys)
+        self._drain_cache = (cache_key, result)
+        return result
+
+    def _dataplane_changed(self, converged: bool) -> None:
+        if self.engine is not None:
+            self.anycast.update(self.engine, converged)
+
+    def _use_metrics(self, config: Config) -> None:
+        """Start the exporter once `metricsaddress` is set (a change needs a restart)."""
+        address: str | None = getattr(config.settings, "metricsaddress", None)
+        if address is None or self.metrics is not None:
+            return
+        metrics = Metrics(self.status)
+        try:
+            metrics.serve(address)
+        except (OSError, ValueError) as exc:
+            self.log.info(f"metricsaddress {address}: cannot serve metrics: {exc}")
+            return
+        self.metrics = metrics
+
+    # ---------------------------------------------------------------- commands
+
+    async def command(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """What `ldirectordctl drain|undrain|check-now` ask, answered with the result."""
+        if name in ("drain", "undrain"):
+            return self._drain_command(name, str(args.get("real", "")))
+        if name == "check-now":
+            return await self._check_now_command()
+        return {"ok": False, "error": f"unknown command {name!r}"}
+
+    def _drain_command(self, name: str, text: str) -> dict[str, Any]:
+        try:
+            key = DrainKey.parse(text)
+        except ValueError as exc:
+            return {"ok": False, "error": f"{name}: {exc}"}
+        matched = self._matching_reals(key)
+        try:
+            changed = self.drains.drain(key) if name == "drain" else self.drains.undrain(key)
+        except OSError as exc:
+            return {"ok": False, "error": f"{name} {key}: cannot save the drained reals: {exc}"}
+        if not changed:
+            already = "already drained" if name == "drain" else "not drained"
+            return {"ok": True, "message": f"{key}: {already}"}
+        self.log.info(f"{'Drained' if name == 'drain' else 'Undrained'} real server: {key}")
+        if self.engine is not None:
+            self._submit()
+        where = ", ".join(matched) if matched else "no configured real (kept for later)"
+        verb = "drained (weight 0)" if name == "drain" else "undrained"
+        return {"ok": True, "message": f"{key}: {verb} in {where}"}
+
+    def _matching_reals(self, key: DrainKey) -> list[str]:
+        """The services that have the real as configured (before drain's change)."""
+        if self.engine is None:
+            return []
+        out = []
+        for virtual in self.engine.config.virtuals:
+            service = self.engine.service(virtual)
+            if service is None:
+                continue
+            for real in virtual.reals:
+                destination = destination_for(real)
+                stored = service.stored_destination(destination)
+                if key.matches(destination) or key.matches(stored):
+                    out.append(str(service.key))
+                    break
+        return out
+
+    async def _check_now_command(self) -> dict[str, Any]:
+        if self.scheduler is None or self.engine is None:
+            return {"ok": False, "error": "the daemon is not checking yet"}
+        started = self.clock()
+        await self.scheduler.check_now()
+        took = self.clock() - started
+        states = [
+            self.engine.real_status(v, r).state
+            for v in self.engine.config.virtuals
+            for r in v.reals
+        ]
+        up, down = states.count("up"), states.count("down")
+        return {
+            "ok": True,
+            "message": f"checked {len(states)} reals in {took:.2f}s: {up} up, {down} down",
+            "up": up,
+            "down": down,
+            "seconds": took,
+        }
 
     def _flush(self) -> None:
         """Write the monitor lines and submit the desired table, once per batch."""

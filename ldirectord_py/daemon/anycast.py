@@ -1,0 +1,240 @@
+"""Anycast: the policy's decisions handed to the route writers, in the right order.
+
+The engine's AnycastPolicy decides per VIP; this module only feeds it (which
+virtuals have a real up, whether the dataplane is programmed) and passes its
+desired state to the one writer of each external system: GoBGP (RouteWriter)
+and the VIP addresses (InterfaceWriter). On stop, routes go first, before the
+pools, so that no router keeps sending traffic to a site that has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from ldirectord_py.config import Config
+from ldirectord_py.engine import Engine
+from ldirectord_py.engine.anycast import AnycastPolicy
+from ldirectord_py.observe.log import Log
+from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route
+
+STOP_TIMEOUT = 5.0
+"""How long stop waits for routes to be withdrawn before it goes on to the pools."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RouteWriterLike(Protocol):
+    def start(self) -> None: ...
+    def submit(self, routes: Mapping[HostPrefix, Route]) -> None: ...
+    async def converge_now(self, timeout: float) -> bool: ...
+    async def stop(self, *, withdraw: bool) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class InterfaceWriterLike(Protocol):
+    def start(self) -> None: ...
+    def submit(self, addresses: Mapping[str, frozenset[HostPrefix]]) -> None: ...
+    async def converge_now(self, timeout: float) -> bool: ...
+    async def stop(self, *, remove: bool) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+RouteWriterFactory = Callable[[str, Sequence[Network], Callable[[str], None]], RouteWriterLike]
+InterfaceWriterFactory = Callable[[Callable[[str], None]], InterfaceWriterLike]
+
+
+def default_route_writer(
+    target: str, prefixes: Sequence[Network], log: Callable[[str], None]
+) -> RouteWriterLike:
+    from ldirectord_py.routing.writer import RouteWriter
+
+    return RouteWriter(target=target, prefixes=prefixes, log=log)
+
+
+def default_interface_writer(log: Callable[[str], None]) -> InterfaceWriterLike:
+    from ldirectord_py.routing.interface import InterfaceWriter
+
+    return InterfaceWriter(log)
+
+
+def _route_settings(config: Config) -> tuple[str, str, tuple[Network, ...], bool]:
+    """(method, gobgpapi, prefixes, withdraw-on-stop) of a config."""
+    anycast = config.settings.anycast
+    return (anycast.method, anycast.gobgpapi, tuple(anycast.prefixes), anycast.stop == "withdraw")
+
+
+class AnycastCoordinator:
+    """Feeds the policy from the engine and the dataplane, and drives the writers."""
+
+    def __init__(
+        self,
+        log: Log,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        route_writer_factory: RouteWriterFactory = default_route_writer,
+        interface_writer_factory: InterfaceWriterFactory = default_interface_writer,
+    ) -> None:
+        self.log = log
+        self.clock = clock
+        self._route_factory = route_writer_factory
+        self._interface_factory = interface_writer_factory
+        self.policy: AnycastPolicy | None = None
+        self.routes: RouteWriterLike | None = None
+        self.interfaces: InterfaceWriterLike | None = None
+        self._settings: tuple[str, str, tuple[Network, ...], bool] | None = None
+        self._wakeup: asyncio.TimerHandle | None = None
+        self._last: tuple[int, int, bool] | None = None
+        self._stopped = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.policy is not None and self.policy.enabled
+
+    async def start(self, config: Config) -> None:
+        policy = AnycastPolicy(config, self.clock())
+        self.policy = policy
+        if policy.enabled:
+            self._start_writers(config)
+
+    async def reload(self, config: Config) -> None:
+        """A new policy keeping the state of VIPs that remain; writers are replaced
+        only when where or how routes are announced changed."""
+        now = self.clock()
+        self.policy = self.policy.reload(config, now) if self.policy else AnycastPolicy(config, now)
+        settings = _route_settings(config) if self.policy.enabled else None
+        if settings == self._settings:
+            return
+        old_routes, old_settings = self.routes, self._settings
+        self.routes = None
+        if old_routes is not None and old_settings is not None:
+            if settings is not None and settings[:2] == old_settings[:2]:
+                # Same GoBGP, other prefixes: the new writer adopts our routes
+                # inside its prefixes; the old one only drops what is undesired.
+                old_routes.submit(self._desired_routes(old_settings[2]))
+                with contextlib.suppress(Exception):
+                    await old_routes.converge_now(STOP_TIMEOUT)
+                await old_routes.stop(withdraw=False)
+            else:
+                await old_routes.stop(withdraw=True)
+        if self.interfaces is not None and settings is None:
+            await self.interfaces.stop(remove=True)
+            self.interfaces = None
+        self._settings = None
+        if settings is not None:
+            self._start_writers(config)
+        self._last = None
+
+    def _start_writers(self, config: Config) -> None:
+        method, target, prefixes, _ = self._settings = _route_settings(config)
+        if method == "gobgp":
+            self.routes = self._route_factory(target, prefixes, self.log.info)
+            self.routes.start()
+        if self.interfaces is None:
+            self.interfaces = self._interface_factory(self.log.info)
+            self.interfaces.start()
+
+    def update(self, engine: Engine, dataplane_ok: bool, *, force: bool = False) -> None:
+        """Give the policy the current facts; cheap when nothing changed."""
+        if self.policy is None or not self.policy.enabled or self._stopped:
+            return
+        key = (id(engine), engine.version, dataplane_ok)
+        if not force and self._last == key:
+            return
+        self._last = key
+        serving, counts = _serving(engine, self.policy.virtual_identities())
+        for line in self.policy.update(self.clock(), serving, dataplane_ok, real_counts=counts):
+            self.log.info(line.text)
+        self._push(self.policy.desired())
+        self._schedule(engine, dataplane_ok)
+
+    def _desired_routes(self, within: Sequence[Network]) -> dict[HostPrefix, Route]:
+        assert self.policy is not None
+        routes = self.policy.desired().routes
+        return {p: r for p, r in routes.items() if any(p.subnet_of(n) for n in within)}  # type: ignore[arg-type]
+
+    def _push(self, desired: AnycastDesired) -> None:
+        if self.routes is not None:
+            self.routes.submit(desired.routes)
+        if self.interfaces is not None:
+            self.interfaces.submit(desired.addresses)
+
+    def _schedule(self, engine: Engine, dataplane_ok: bool) -> None:
+        """Wake up when a hold-down expires, without waiting for a check result."""
+        assert self.policy is not None
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+            self._wakeup = None
+        when = self.policy.next_wakeup()
+        if when is None:
+            return
+        delay = max(0.0, when - self.clock())
+        loop = asyncio.get_running_loop()
+        self._wakeup = loop.call_later(delay, lambda: self.update(engine, dataplane_ok, force=True))
+
+    async def stop(self, *, withdraw: bool | None = None) -> None:
+        """Withdraw first (unless anycaststop = keep), then the caller removes pools."""
+        self._stopped = True
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+        if withdraw is None:
+            withdraw = self._settings[3] if self._settings is not None else True
+        if self.routes is not None:
+            await self.routes.stop(withdraw=withdraw)
+        if self.interfaces is not None:
+            await self.interfaces.stop(remove=withdraw)
+
+    def status(self) -> dict[str, Any]:
+        """Each VIP's decision, why and since when, and what the writers report."""
+        if self.policy is None or not self.policy.enabled:
+            return {"enabled": False}
+        wall_offset = time.time() - self.clock()
+        method = self._settings[0] if self._settings else None
+        return {
+            "enabled": True,
+            "method": method,
+            "vips": [
+                {
+                    "vip": str(d.vip),
+                    "state": d.state,
+                    "reason": d.reason,
+                    "since": d.since + wall_offset,
+                    "virtuals": list(d.virtuals),
+                    "guarded": d.guarded,
+                }
+                for d in self.policy.decisions()
+            ],
+            "gobgp": self.routes.status() if self.routes is not None else None,
+            "interfaces": self.interfaces.status() if self.interfaces is not None else None,
+        }
+
+
+def _serving(
+    engine: Engine, identities: Sequence[str]
+) -> tuple[dict[str, bool | None], dict[str, tuple[int, int]]]:
+    """Per anycast virtual: a real up (True), none (False), undecided (None); and
+    (reals up, reals) for the reasons the policy writes."""
+    serving: dict[str, bool | None] = {}
+    counts: dict[str, tuple[int, int]] = {}
+    wanted = set(identities)
+    for virtual in engine.config.virtuals:
+        if virtual.identity not in wanted:
+            continue
+        up = decided = 0
+        for real in virtual.reals:
+            st = engine.real_status(virtual, real)
+            decided += st.decided
+            up += st.up and st.decided
+        total = len(virtual.reals)
+        counts[virtual.identity] = (up, total)
+        if up:
+            serving[virtual.identity] = True
+        elif decided == total:
+            serving[virtual.identity] = False
+        else:
+            serving[virtual.identity] = None
+    return serving, counts

@@ -1,0 +1,222 @@
+"""The daemon's anycast wiring: the real director, real checks on loopback, an
+in-memory kernel, and recording route writers (the real ones: tests/integration/routing
+and tests/kernel). What a user checks: a route appears only once the pool is
+programmed and a real is up, goes when the last real dies, comes back, and is
+withdrawn before the pools are removed on stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ldirectord_py.config import parse_text
+from ldirectord_py.daemon.anycast import AnycastCoordinator, Network
+from ldirectord_py.daemon.checking import CheckingDirector
+from ldirectord_py.ipvs.model import Table
+from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSUnavailable
+from ldirectord_py.observe.log import Log
+from ldirectord_py.routing.model import Route
+
+from .config.conftest import RESOLVER
+from .test_checking_director import Kernel, Lines, eventually, free_port, http_backend, run
+
+VIP = "198.51.100.10/32"
+
+
+class Recorder:
+    """Stands in for both writers; keeps what it was asked, in order."""
+
+    def __init__(self, events: list[str], kernel: Kernel | None = None) -> None:
+        self.events = events
+        self.kernel = kernel
+        self.routes: dict[str, Route] = {}
+        self.addresses: dict[str, set[str]] = {}
+        self.target: str | None = None
+        self.prefixes: Sequence[Network] = ()
+
+    def start(self) -> None:
+        self.events.append("start")
+
+    def submit(self, desired: Mapping[Any, Any]) -> None:
+        if all(isinstance(v, Route) for v in desired.values()):
+            self.routes = {str(k): v for k, v in desired.items()}
+            self.events.append(f"routes {sorted(self.routes)}")
+        else:
+            self.addresses = {k: {str(p) for p in v} for k, v in desired.items()}
+
+    async def converge_now(self, timeout: float) -> bool:
+        return True
+
+    async def stop(self, *, withdraw: bool = False, remove: bool = False) -> None:
+        services = len(self.kernel.read_table().services) if self.kernel else -1
+        self.events.append(f"stop withdraw={withdraw or remove} services={services}")
+
+    def status(self) -> dict[str, Any]:
+        return {"connected": True, "target": self.target, "rib": {}}
+
+
+def _config(tmp_path: Path, port: int, extra: str = "") -> Any:
+    return parse_text(
+        "checkinterval=1\nnegotiatetimeout=1\nanycastprefix=198.51.100.0/24\n"
+        f"gobgpapi=127.0.0.1:50099\n{extra}"
+        "virtual=198.51.100.10:80\n"
+        f"\treal=127.0.0.31:{port} gate\n"
+        '\tservice=http\n\trequest="/"\n\treceive="OK"\n',
+        str(tmp_path / "t.cf"),
+        resolver=RESOLVER,
+        check_files=False,
+    )
+
+
+def _director(lines: Lines, kernel_factory: Any, events: list[str], kernel: Kernel | None):
+    routes = Recorder(events, kernel)
+    interfaces = Recorder([], None)
+
+    def route_factory(target: str, prefixes: Sequence[Network], log: Any) -> Recorder:
+        routes.target, routes.prefixes = target, prefixes
+        return routes
+
+    coordinator = AnycastCoordinator(
+        Log(lines),
+        route_writer_factory=route_factory,
+        interface_writer_factory=lambda log: interfaces,
+    )
+    director = CheckingDirector(
+        Log(lines), ipvs_factory=lambda: AsyncIPVS(kernel_factory), anycast=coordinator
+    )
+    return director, routes, interfaces
+
+
+def test_route_follows_the_pool_and_goes_first_on_stop(tmp_path: Path) -> None:
+    port = free_port("127.0.0.31")
+    kernel = Kernel(Table(()))
+    lines = Lines()
+    events: list[str] = []
+    director, routes, interfaces = _director(lines, lambda: kernel, events, kernel)
+
+    async def scenario() -> None:
+        server = await http_backend("127.0.0.31", port)
+        await director.start(_config(tmp_path, port))
+        assert routes.target == "127.0.0.1:50099"
+        assert [str(p) for p in routes.prefixes] == ["198.51.100.0/24"]
+        await eventually(lambda: VIP in routes.routes, what=lambda: (events, lines.lines))
+        # announced only with the service programmed and the real in it
+        assert len(kernel.read_table().services) == 1
+        assert interfaces.addresses == {"lo": {VIP}}
+        status = director.status()["anycast"]
+        assert [(v["vip"], v["state"]) for v in status["vips"]] == [(VIP, "announced")]
+        server.close()
+        await server.wait_closed()
+        await eventually(lambda: VIP not in routes.routes, what=lambda: (events, lines.lines))
+        server = await http_backend("127.0.0.31", port)
+        await eventually(lambda: VIP in routes.routes, what=lambda: (events, lines.lines))
+        await director.stop()
+        server.close()
+
+    run(scenario)
+    assert events[0] == "start"
+    # collapsed: nothing, announced, withdrawn, announced -- no flap at start
+    sets = [e for e in events if e.startswith("routes")]
+    collapsed = [e for i, e in enumerate(sets) if i == 0 or sets[i - 1] != e]
+    assert collapsed == ["routes []", f"routes ['{VIP}']", "routes []", f"routes ['{VIP}']"]
+    # withdrawn while the pool was still in the kernel, then the pool removed
+    assert events[-1] == "stop withdraw=True services=1"
+    assert not kernel.read_table().services
+    text = "\n".join(lines.lines)
+    assert f"Anycast {VIP}: withdrawn" in text
+
+
+def test_anycaststop_keep_leaves_the_route(tmp_path: Path) -> None:
+    port = free_port("127.0.0.31")
+    kernel = Kernel(Table(()))
+    events: list[str] = []
+    director, routes, _ = _director(Lines(), lambda: kernel, events, kernel)
+
+    async def scenario() -> None:
+        server = await http_backend("127.0.0.31", port)
+        await director.start(_config(tmp_path, port, "anycaststop=keep\n"))
+        await eventually(lambda: VIP in routes.routes)
+        await director.stop()
+        server.close()
+
+    run(scenario)
+    assert events[-1] == "stop withdraw=False services=1"
+
+
+def test_nothing_is_announced_without_ip_vs(tmp_path: Path) -> None:
+    port = free_port("127.0.0.31")
+    lines = Lines()
+    events: list[str] = []
+
+    def unavailable() -> Kernel:
+        raise IPVSUnavailable()
+
+    director, routes, _ = _director(lines, unavailable, events, None)
+
+    async def scenario() -> None:
+        server = await http_backend("127.0.0.31", port)
+        await director.start(_config(tmp_path, port))
+        await eventually(lambda: director.status()["virtuals"][0]["reals"][0]["state"] == "up")
+        await asyncio.sleep(0.3)
+        assert routes.routes == {}
+        (vip,) = director.status()["anycast"]["vips"]
+        assert vip["state"] == "withdrawn" and "dataplane" in vip["reason"]
+        await director.stop()
+        server.close()
+
+    run(scenario)
+
+
+def test_a_config_without_anycast_starts_no_writer(tmp_path: Path) -> None:
+    kernel = Kernel(Table(()))
+    events: list[str] = []
+    director, _routes, _ = _director(Lines(), lambda: kernel, events, kernel)
+    config = parse_text(
+        "virtual=127.0.0.100:80\n\treal=127.0.0.23:80 gate\n\tchecktype=on\n",
+        str(tmp_path / "t.cf"),
+        resolver=RESOLVER,
+        check_files=False,
+    )
+
+    async def scenario() -> None:
+        await director.start(config)
+        await asyncio.sleep(0.2)
+        assert director.status()["anycast"] == {"enabled": False}
+        await director.stop()
+
+    run(scenario)
+    assert events == []
+
+
+def test_drain_sets_weight_zero_and_undrain_restores(tmp_path: Path) -> None:
+    port = free_port("127.0.0.31")
+    kernel = Kernel(Table(()))
+    director, _, _ = _director(Lines(), lambda: kernel, [], kernel)
+    director.use_state_file(str(tmp_path / "drained"))
+
+    def weights() -> list[int]:
+        return [d.weight for s in kernel.read_table().services for d in s.destinations]
+
+    async def scenario() -> None:
+        server = await http_backend("127.0.0.31", port)
+        await director.start(_config(tmp_path, port))
+        await eventually(lambda: weights() == [1])
+        reply = await director.command("drain", {"real": f"127.0.0.31:{port}"})
+        assert reply["ok"] and "drained (weight 0) in TCP 198.51.100.10:80" in reply["message"]
+        await eventually(lambda: weights() == [0])
+        real = director.status()["virtuals"][0]["reals"][0]
+        assert (real["weight"], real["drained"], real["state"]) == (0, True, "up")
+        assert (tmp_path / "drained").exists()
+        reply = await director.command("undrain", {"real": f"127.0.0.31:{port}"})
+        assert reply["ok"]
+        await eventually(lambda: weights() == [1])
+        bad = await director.command("drain", {"real": "web1"})
+        assert not bad["ok"] and "not an IP address" in bad["error"]
+        now = await director.command("check-now", {})
+        assert now["ok"] and now["up"] == 1
+        await director.stop()
+        server.close()
+
+    run(scenario)
