@@ -54,9 +54,14 @@ def render_status(path: str, status: dict[str, Any], now: float | None = None) -
         plane_text += f"; last error: {plane['last_error']}"
     counts = f"{plane.get('operations', 0)} operations, {plane.get('errors', 0)} errors"
     out.append(f"dataplane: {plane_text} ({counts})")
-    watchdog = status.get("watchdog")
-    if watchdog:
-        out.append(f"checker:   {watchdog}")
+    watchdog = status.get("watchdog") or {}
+    age = watchdog.get("last_result_age")
+    if watchdog.get("stalled"):
+        out.append(f"checks:    STALLED: none completed for {age if age is not None else '?'}s")
+    elif age is not None:
+        out.append(f"checks:    completing (last {age:.1f}s ago)")
+    if status.get("drained"):
+        out.append(f"drained:   {', '.join(status['drained'])}")
     for virtual in status.get("virtuals") or []:
         head = f"virtual {virtual['virtual']}"
         if virtual.get("fallback_active"):

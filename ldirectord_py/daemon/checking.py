@@ -78,6 +78,9 @@ class CheckingDirector:
         self.config_path: str | None = None
         self.started_at = time.time()
         self.last_result_at: float | None = None
+        self.stalled = False
+        self._stall_limit: float | None = None
+        self._watch_since = clock()
         """Monotonic time of the last check result: the watchdog's evidence."""
         self.engine: Engine | None = None
         self.scheduler: Scheduler | None = None
@@ -181,6 +184,13 @@ class CheckingDirector:
                 "reconciles": writer.reconciles,
             },
             "drained": sorted(str(k) for k in self.drains.keys),
+            "watchdog": {
+                "stalled": self.stalled,
+                "limit": self._stall_limit,
+                "last_result_age": None
+                if self.last_result_at is None
+                else round(self.clock() - self.last_result_at, 3),
+            },
             "anycast": self.anycast.status(),
             "virtuals": [],
         }
@@ -423,6 +433,28 @@ class CheckingDirector:
                 effects = self.engine.tick(self.clock())
                 if effects:
                     self._apply(effects)
+                self._watch_checks()
+
+    def _watch_checks(self) -> None:
+        """Log and report a stalled checker (no check completed for too long); the
+        systemd watchdog (mainloop) goes unfed by the same rule."""
+        from ldirectord_py.daemon.mainloop import WatchdogRule
+
+        assert self.engine is not None
+        if not self.engine.config.virtuals:
+            return
+        rule = WatchdogRule.for_config(self.engine.config, 0.0)
+        now = self.clock()
+        stalled = rule.stalled(self.last_result_at, self._watch_since, now)
+        if stalled and not self.stalled:
+            last = self.last_result_at if self.last_result_at is not None else self._watch_since
+            self.log.info(
+                f"Health checks stalled: no check has completed for {now - last:.0f} seconds "
+                f"(limit {rule.limit:g})"
+            )
+        elif self.stalled and not stalled:
+            self.log.info("Health checks are completing again")
+        self.stalled, self._stall_limit = stalled, rule.limit
 
     _prefix_cache: tuple[int, int, str] = (-1, -1, "")
 

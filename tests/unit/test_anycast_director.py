@@ -220,3 +220,30 @@ def test_drain_sets_weight_zero_and_undrain_restores(tmp_path: Path) -> None:
         server.close()
 
     run(scenario)
+
+
+def test_a_stalled_checker_is_logged_and_reported(tmp_path: Path) -> None:
+    kernel = Kernel(Table(()))
+    lines = Lines()
+    director, _, _ = _director(lines, lambda: kernel, [], kernel)
+    config = parse_text(
+        "checkinterval=1\nchecktimeout=1\nvirtual=127.0.0.100:80\n\treal=127.0.0.23:80 gate\n",
+        str(tmp_path / "t.cf"),
+        resolver=RESOLVER,
+        check_files=False,
+    )
+
+    async def never(spec: object, combined: object) -> object:
+        await asyncio.Event().wait()  # a checker that never completes a check
+        raise AssertionError
+
+    director._run = never  # type: ignore[method-assign,assignment]
+
+    async def scenario() -> None:
+        await director.start(config)
+        await eventually(lambda: director.status()["watchdog"]["stalled"], timeout=15)
+        assert director.status()["watchdog"]["limit"] == 3.0
+        await director.stop()
+
+    run(scenario)
+    assert any("Health checks stalled: no check has completed for" in line for line in lines.lines)
