@@ -250,7 +250,8 @@ def test_stop_withdraw_with_gobgpd_down_is_bounded(lab: Lab) -> None:
 
 def test_status_reports_peers_and_routes(lab: Lab) -> None:
     async def scenario() -> None:
-        w = writer(lab)
+        logs: list[str] = []
+        w = writer(lab, logs)
         w.start()
         w.submit(routes(Route(V1, med=4)))
         assert await w.converge_now(5)
@@ -268,7 +269,25 @@ def test_status_reports_peers_and_routes(lab: Lab) -> None:
         import json
 
         json.dumps(st)
+        # A peer going down is seen, logged and reported.
+        await asyncio.to_thread(lab.birdc, "disable", "site0")
+        for _ in range(200):
+            peers = {p["address"]: p for p in w.status()["peers"]}
+            if peers["192.0.2.1"]["state"] != "established":
+                break
+            await asyncio.sleep(0.02)
+        assert peers["192.0.2.1"]["state"] != "established"
+        assert peers["2001:db8:1::1"]["state"] == "established"
+        await asyncio.to_thread(lab.birdc, "enable", "site0")
+        await asyncio.to_thread(lab.wait_established)
+        for _ in range(200):
+            if {p["state"] for p in w.status()["peers"]} == {"established"}:
+                break
+            await asyncio.sleep(0.02)
+        assert {p["state"] for p in w.status()["peers"]} == {"established"}
         await w.stop(withdraw=True)
+        down = [line for line in logs if "GoBGP peer 192.0.2.1 (AS 65000)" in line]
+        assert down[0].endswith("is established") and len(down) >= 3, down
 
     run(scenario())
 
