@@ -25,15 +25,25 @@ def _held_by(vip: str, anycast: dict[str, Any]) -> str:
     if gobgp is not None:
         if not gobgp.get("connected"):
             return "gobgp unreachable"
-        paths = (gobgp.get("rib") or {}).get(vip)
-        if not paths:
+        attributes = (gobgp.get("gobgp") or {}).get(vip)
+        if not attributes:
             return "not in gobgp"
-        return "in gobgp: " + (
-            paths if isinstance(paths, str) else json.dumps(paths, sort_keys=True)
-        )
+        return "in gobgp" + _attributes_text(attributes)
     interfaces = anycast.get("interfaces") or {}
-    present = [name for name, vips in (interfaces.get("present") or {}).items() if vip in vips]
+    present = [name for name, vips in (interfaces.get("actual") or {}).items() if vip in vips]
     return f"address on {', '.join(present)}" if present else "no address"
+
+
+def _attributes_text(attributes: Any) -> str:
+    if not isinstance(attributes, dict):
+        return ""
+    parts = []
+    for key in ("next_hop", "med", "communities", "as_path"):
+        value = attributes.get(key)
+        if value not in (None, "", [], ()):
+            shown = " ".join(map(str, value)) if isinstance(value, list | tuple) else value
+            parts.append(f"{key.replace('_', ' ')} {shown}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:

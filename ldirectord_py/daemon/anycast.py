@@ -45,7 +45,7 @@ class InterfaceWriterLike(Protocol):
 
 
 RouteWriterFactory = Callable[[str, Sequence[Network], Callable[[str], None]], RouteWriterLike]
-InterfaceWriterFactory = Callable[[Callable[[str], None]], InterfaceWriterLike]
+InterfaceWriterFactory = Callable[[Callable[[str], None], Sequence[Network]], InterfaceWriterLike]
 
 
 def default_route_writer(
@@ -56,10 +56,12 @@ def default_route_writer(
     return RouteWriter(target=target, prefixes=prefixes, log=log)
 
 
-def default_interface_writer(log: Callable[[str], None]) -> InterfaceWriterLike:
+def default_interface_writer(
+    log: Callable[[str], None], prefixes: Sequence[Network]
+) -> InterfaceWriterLike:
     from ldirectord_py.routing.interface import InterfaceWriter
 
-    return InterfaceWriter(log)
+    return InterfaceWriter(log, prefixes=prefixes)
 
 
 def _route_settings(config: Config) -> tuple[str, str, tuple[Network, ...], bool]:
@@ -135,7 +137,7 @@ class AnycastCoordinator:
             self.routes = self._route_factory(target, prefixes, self.log.info)
             self.routes.start()
         if self.interfaces is None:
-            self.interfaces = self._interface_factory(self.log.info)
+            self.interfaces = self._interface_factory(self.log.info, prefixes)
             self.interfaces.start()
 
     def update(self, engine: Engine, dataplane_ok: bool, *, force: bool = False) -> None:

@@ -54,7 +54,7 @@ class Recorder:
         self.events.append(f"stop withdraw={withdraw or remove} services={services}")
 
     def status(self) -> dict[str, Any]:
-        return {"connected": True, "target": self.target, "rib": {}}
+        return {"connected": True, "target": self.target, "gobgp": {}}
 
 
 def _config(tmp_path: Path, port: int, extra: str = "") -> Any:
@@ -81,7 +81,7 @@ def _director(lines: Lines, kernel_factory: Any, events: list[str], kernel: Kern
     coordinator = AnycastCoordinator(
         Log(lines),
         route_writer_factory=route_factory,
-        interface_writer_factory=lambda log: interfaces,
+        interface_writer_factory=lambda log, prefixes: interfaces,
     )
     director = CheckingDirector(
         Log(lines), ipvs_factory=lambda: AsyncIPVS(kernel_factory), anycast=coordinator
