@@ -30,8 +30,8 @@ REQUEST_TIMEOUT = 2.0
 """How long the daemon waits for a client's request line before giving up on it."""
 
 
-def socket_path(cfgname: str, run_dir: str = RUN_DIR) -> str:
-    return os.path.join(run_dir, f"ldirectord.{cfgname}.sock")
+def socket_path(cfgname: str, run_dir: str | None = None) -> str:
+    return os.path.join(RUN_DIR if run_dir is None else run_dir, f"ldirectord.{cfgname}.sock")
 
 
 class StatusServer:
@@ -125,7 +125,8 @@ def _exchange(path: str, request: bytes, timeout: float) -> dict[str, Any]:
     return data
 
 
-def all_status_sockets(run_dir: str = RUN_DIR) -> list[str]:
+def all_status_sockets(run_dir: str | None = None) -> list[str]:
+    run_dir = RUN_DIR if run_dir is None else run_dir
     return sorted(glob.glob(os.path.join(run_dir, "ldirectord.*.sock")))
 
 
@@ -133,9 +134,12 @@ class NoDaemon(Exception):
     """No running daemon answers where the caller asked (the message says where)."""
 
 
-def daemon_statuses(config: str | None, run_dir: str = RUN_DIR) -> list[tuple[str, dict[str, Any]]]:
+def daemon_statuses(
+    config: str | None, run_dir: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """(socket path, status) of the daemon for `config` (a name or a path, as the
     pid file's name is derived from it), or of every running daemon."""
+    run_dir = RUN_DIR if run_dir is None else run_dir
     if config is not None:
         name = os.path.basename(config)
         paths = [socket_path(name, run_dir)]
