@@ -8,7 +8,8 @@
   check's parameters (as the original checks a shared real with the first
   virtual's settings); the interval is the shortest among them.
 - **No drift.** Identity i runs at `epoch + phase_i + k * interval_i`: slots are
-  computed on a monotonic grid (`loop.call_at`), never as "sleep after the check".
+  computed on a monotonic grid (a heap of pending slots with one `loop.call_at`
+  timer for the earliest), never as "sleep after the check".
   A slot that comes while the previous check of the same identity is still
   running (a check can last up to its timeout, longer than the interval) is
   skipped: at most one check per identity is in flight.
@@ -34,6 +35,7 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import heapq
 import logging
 import math
 import resource
@@ -159,6 +161,10 @@ class Budget:
         return sum(1 for _, f in self._waiters if not f.done())
 
 
+# A pending slot: (due, sequence, entry). Tuples compare in C on (due, sequence).
+_Slot = tuple[float, int, "_Entry"]
+
+
 @dataclass(eq=False, slots=True)
 class _Entry:
     identity: str
@@ -167,7 +173,7 @@ class _Entry:
     fraction: float
     cost: int = 1  # fd_cost(spec), kept with the spec
     combined: CombinedState = field(default_factory=CombinedState)
-    timer: asyncio.TimerHandle | None = None
+    timer: _Slot | None = None  # the entry's pending slot in the scheduler's heap
     task: asyncio.Task[None] | None = None
     due: float = 0.0
     runs: int = 0
@@ -225,6 +231,14 @@ class Scheduler:
         self.splay = splay
         self.record_starts = record_starts
         self._entries: dict[str, _Entry] = {}
+        # Pending slots in one heap of tuples and ONE loop timer for the earliest:
+        # cheaper than a loop timer per check (TimerHandle objects compared in
+        # Python in the loop's heap), and each slot still starts exactly at its due
+        # time. A slot is cancelled by unsetting entry.timer (dropped when popped).
+        self._heap: list[_Slot] = []
+        self._seq = 0
+        self._wakeup: asyncio.TimerHandle | None = None
+        self._wake_at = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._epoch = 0.0
         self._stopped = False
@@ -263,9 +277,7 @@ class Scheduler:
         return frozenset(new)
 
     def _remove(self, entry: _Entry) -> None:
-        if entry.timer is not None:
-            entry.timer.cancel()
-            entry.timer = None
+        entry.timer = None
         if entry.task is not None:
             entry.task.cancel()
 
@@ -280,26 +292,51 @@ class Scheduler:
         return base + max(0, k) * entry.interval
 
     def _schedule(self, entry: _Entry, not_before: float) -> None:
-        assert self._loop is not None
-        if entry.timer is not None:
-            entry.timer.cancel()
-        entry.due = self._slot_at_or_after(entry, not_before)
-        entry.timer = self._loop.call_at(entry.due, self._fire, entry)
+        self._push(entry, self._slot_at_or_after(entry, not_before))
 
-    def _fire(self, entry: _Entry) -> None:
-        loop = self._loop
-        assert loop is not None
+    def _push(self, entry: _Entry, due: float) -> None:
+        self._seq += 1
+        slot = (due, self._seq, entry)
+        entry.due = due
+        entry.timer = slot
+        heapq.heappush(self._heap, slot)
+        if due < self._wake_at:
+            self._arm(due)
+
+    def _arm(self, when: float) -> None:
+        assert self._loop is not None
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+        self._wake_at = when
+        self._wakeup = self._loop.call_at(when, self._on_wakeup)
+
+    def _on_wakeup(self) -> None:
+        assert self._loop is not None
+        self._wakeup = None
+        self._wake_at = -math.inf  # no arming while the due slots are taken
+        heap = self._heap
+        now = self._loop.time()
+        try:
+            while heap and heap[0][0] <= now:
+                slot = heapq.heappop(heap)
+                entry = slot[2]
+                if entry.timer is slot:
+                    self._fire(entry, now)
+        finally:
+            self._wake_at = math.inf
+            if heap:
+                self._arm(heap[0][0])
+
+    def _fire(self, entry: _Entry, now: float) -> None:
         entry.timer = None
         if self._entries.get(entry.identity) is not entry:
             return
         # the next slot on the grid: exactly one interval on, unless the loop was
         # held up for longer than that (then the missed slots are skipped)
         due = entry.due + entry.interval
-        now = loop.time()
         if due < now:
             due = self._slot_at_or_after(entry, now)
-        entry.due = due
-        entry.timer = loop.call_at(due, self._fire, entry)
+        self._push(entry, due)
         if entry.task is None:
             self._launch(entry)
         else:
@@ -381,10 +418,13 @@ class Scheduler:
         children being terminated)."""
         self._stopped = True
         tasks = []
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+            self._wakeup = None
+        self._wake_at = math.inf
+        self._heap.clear()
         for entry in self._entries.values():
-            if entry.timer is not None:
-                entry.timer.cancel()
-                entry.timer = None
+            entry.timer = None
             if entry.task is not None:
                 entry.task.cancel()
                 tasks.append(entry.task)
