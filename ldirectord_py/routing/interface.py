@@ -176,6 +176,7 @@ class InterfaceWriter:
     async def converge_now(self, timeout: float) -> bool:
         """True when every interface carries exactly the desired VIPs (of those it owns)."""
         deadline = time.monotonic() + timeout
+        pause = 0.005
         while True:
             if self._applied_generation == self._generation and not self._errors:
                 generation = self._generation
@@ -183,10 +184,11 @@ class InterfaceWriter:
                 if ok and generation == self._generation:
                     return True
                 if not ok:
-                    self._wake.set()
+                    self._wake.set()  # changed behind our back: converge again
+                    pause = 0.05
             if time.monotonic() >= deadline:
                 return False
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(pause)
 
     async def stop(self, *, remove: bool) -> None:
         task, self._task = self._task, None

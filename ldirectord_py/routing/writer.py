@@ -153,6 +153,8 @@ class RouteWriter:
         route rejected, ...). Does not change what the writer does.
         """
         deadline = time.monotonic() + timeout
+        resynced = False
+        pause = 0.005
         while True:
             client = self._client
             if (
@@ -172,12 +174,38 @@ class RouteWriter:
                         if self._applied_generation == generation:
                             self._held = held  # GoBGP's own view (best, ...) for status()
                         return True
-                    # GoBGP differs from what we believe it holds: read it again.
-                    self._held = None
-                    self._wake.set()
+                    if not resynced:
+                        # GoBGP differs from what we believe it holds (someone
+                        # deleted a route?): make the writer read it and fix it.
+                        resynced = True
+                        self._held = None
+                        self._wake.set()
+                    else:
+                        # Still different after a fresh read and fix: GoBGP
+                        # drops what we add (an import policy?). Do not hammer it.
+                        self._note_discrepancy(held)
+                        pause = 0.1
             if time.monotonic() >= deadline:
                 return False
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(pause)
+
+    def _note_discrepancy(self, held: Mapping[HostPrefix, PathView]) -> None:
+        asn = self._local_asn
+        missing = [
+            p for p, r in self._desired.items() if p not in held or not held[p].matches(r, asn)
+        ]
+        extra = [p for p in held if p not in self._desired]
+        parts = []
+        if missing:
+            parts.append("does not hold " + ", ".join(str(p) for p in missing[:5]))
+        if extra:
+            parts.append("still holds " + ", ".join(str(p) for p in extra[:5]))
+        error = f"GoBGP at {self.target} {' and '.join(parts)} after our changes"
+        if missing:
+            error += " (a global import policy rejecting local routes?)"
+        if error != self._last_error:
+            self._log(f"route writer: {error}")
+            self._last_error = error
 
     async def stop(self, *, withdraw: bool) -> None:
         """Stop the writer. withdraw=True first withdraws all our routes (bounded time)."""

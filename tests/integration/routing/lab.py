@@ -30,7 +30,8 @@ uses short connect/error-wait timers so sessions come back in about a second.
 With `router_kernel=True` BIRD also installs its best routes in the router
 namespace's FIB (for data-plane tests with a client behind the router).
 `router_config=TEXT` replaces the generated router config (e.g. with
-examples/router-bird.conf; its addresses must be the lab's).
+examples/router-bird.conf; its addresses must be the lab's); `gobgpd_extra=TOML`
+is added to each gobgpd's config after [global.config].
 
 Needs root, `ip` (iproute2), gobgpd/gobgp (Debian gobgpd) and bird/birdc
 (Debian bird2): `make deps-routing`. A missing tool raises LabError naming the
@@ -161,6 +162,7 @@ class Lab:
         hold_time: int = 9,
         router_kernel: bool = False,
         router_config: str | None = None,
+        gobgpd_extra: str = "",
         workdir: str | os.PathLike[str] | None = None,
         tag: str | None = None,
         log: Callable[[str], None] | None = None,
@@ -174,6 +176,7 @@ class Lab:
         self.hold_time = hold_time
         self.router_kernel = router_kernel
         self.router_config = router_config
+        self.gobgpd_extra = gobgpd_extra
         self.tag = tag or "lr" + uuid.uuid4().hex[:6]
         self._own_workdir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix=f"routing-lab-{self.tag}-"))
@@ -561,6 +564,7 @@ class Lab:
             f'  router-id = "{s.lb4}"',
             "  port = 179",
             f'  local-address-list = ["{s.lb4}", "{s.lb6}"]',
+            self.gobgpd_extra,
         ]
         for peer, local, fam in ((s.rtr4, s.lb4, "ipv4-unicast"), (s.rtr6, s.lb6, "ipv6-unicast")):
             out += [

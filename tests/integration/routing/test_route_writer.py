@@ -392,3 +392,24 @@ def _until(predicate: Callable[[], bool], timeout: float = 10) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_gobgpd_dropping_our_routes_is_reported_not_hammered() -> None:
+    # GoBGP pitfall: a global default-import-policy of reject-route also drops
+    # AddPath routes, silently (AddPath still answers with a UUID).
+    extra = '[global.apply-policy.config]\n  default-import-policy = "reject-route"'
+    with Lab(gobgpd_extra=extra) as lab:
+
+        async def scenario() -> None:
+            logs: list[str] = []
+            w = writer(lab, logs)
+            w.start()
+            w.submit(routes(Route(V1)))
+            assert not await w.converge_now(1.5)
+            assert w.calls_total <= 3
+            error = w.status()["last_error"]
+            assert "does not hold 198.51.100.10/32" in error and "import policy" in error
+            assert sum("does not hold" in line for line in logs) == 1
+            await w.stop(withdraw=True)
+
+        run(scenario())
