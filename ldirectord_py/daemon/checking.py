@@ -75,6 +75,8 @@ class CheckingDirector:
         self.drains = DrainStore(None)
         self._drain_cache: tuple[tuple[int, frozenset[DrainKey]], frozenset[DrainKey]] | None = None
         self.metrics: Metrics | None = None
+        self._metric_names_for: Config | None = None
+        self._metric_names_cache: dict[str, str] = {}
         self.config_path: str | None = None
         self.started_at = time.time()
         self.last_result_at: float | None = None
@@ -286,6 +288,8 @@ class CheckingDirector:
                 self._monitor_lines.setdefault(effect.path, []).append(effect.text)
             elif isinstance(effect, LogLine):
                 self.log.info(effect.text)
+                if self.metrics is not None:
+                    self.metrics.observe_log(effect.text, self._metric_names())
             elif isinstance(effect, RunCommand):
                 self._commands.put_nowait(effect)
             elif isinstance(effect, Alert):
@@ -330,6 +334,18 @@ class CheckingDirector:
     def _dataplane_changed(self, converged: bool) -> None:
         if self.engine is not None:
             self.anycast.update(self.engine, converged)
+
+    def _metric_names(self) -> dict[str, str]:
+        """`ADDR:PORT` (as log lines name a virtual) -> identity, where unambiguous."""
+        assert self.engine is not None
+        config = self.engine.config
+        if self._metric_names_for is not config:
+            seen: dict[str, list[str]] = {}
+            for virtual in config.virtuals:
+                seen.setdefault(virtual.hostport, []).append(virtual.identity)
+            self._metric_names_cache = {k: v[0] for k, v in seen.items() if len(v) == 1}
+            self._metric_names_for = config
+        return self._metric_names_cache
 
     def _use_metrics(self, config: Config) -> None:
         """Start the exporter once `metricsaddress` is set (a change needs a restart)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -37,6 +38,13 @@ _REASON_KINDS = (
     ("no echo reply", "no_answer"),
     ("malformed", "malformed"),
     ("bad ", "malformed"),
+)
+
+
+# The engine's log lines for transitions (the original's wording, which operators grep).
+_TRANSITION = re.compile(
+    r"^(?P<verb>Added|Restored|Quiescent|Deleted) (?P<kind>real|fallback) server: "
+    r"\S+ \((?P<where>[^)]+)\)"
 )
 
 
@@ -102,6 +110,22 @@ class Metrics:
         )
         self.registry.register(_StatusCollector(self._scrape_snapshot))
         self._server: Any = None
+
+    def observe_log(self, text: str, identities: Mapping[str, str]) -> None:
+        """Count a transition from the engine's log line; `identities` maps the
+        line's `ADDR:PORT` to the virtual's identity (the gauges' label)."""
+        match = _TRANSITION.match(text)
+        if match is None:
+            return
+        where = match["where"]
+        virtual = identities.get(where, where)
+        if match["kind"] == "fallback":
+            if match["verb"] == "Added":
+                self.fallbacks.labels(virtual).inc()
+            return
+        self.transitions.labels(
+            virtual, "up" if match["verb"] in ("Added", "Restored") else "down"
+        ).inc()
 
     def observe_check(self, checktype: str, ok: bool, reason: str, latency: float) -> None:
         self.check_latency.labels(checktype).observe(latency)

@@ -111,3 +111,22 @@ def test_addresses() -> None:
     assert parse_address("127.0.0.1:9100") == ("127.0.0.1", 9100)
     assert parse_address("[::1]:9100") == ("::1", 9100)
     assert parse_address(":9100") == ("0.0.0.0", 9100)
+
+
+def test_transitions_and_fallbacks_are_counted_from_the_engines_lines() -> None:
+    metrics = Metrics(lambda: STATUS)
+    names = {"198.51.100.10:80": "tcp:198.51.100.10:80"}
+    for text in (
+        "Added real server: 192.0.2.1:80 (198.51.100.10:80) (Weight set to 1)",
+        "Deleted real server: 192.0.2.1:80 (198.51.100.10:80)",
+        "Quiescent real server: 192.0.2.1:80 (198.51.100.10:80) (Weight set to 0)",
+        "Restored real server: 192.0.2.1:80 (198.51.100.10:80) (Weight set to 1)",
+        "Added fallback server: 127.0.0.1:80 (198.51.100.10:80) (Weight set to 1)",
+        "Deleted fallback server: 127.0.0.1:80 (198.51.100.10:80)",
+        "Resetting soft failure count: 192.0.2.1:80 (tcp:198.51.100.10:80)",
+    ):
+        metrics.observe_log(text, names)
+    up = metrics.transitions.labels("tcp:198.51.100.10:80", "up")._value.get()
+    down = metrics.transitions.labels("tcp:198.51.100.10:80", "down")._value.get()
+    assert (up, down) == (2, 2)
+    assert metrics.fallbacks.labels("tcp:198.51.100.10:80")._value.get() == 1
