@@ -404,7 +404,12 @@ class Daemon:
 
     def _watchdog_tick(self, now: float) -> None:
         rule = self._watchdog_rule
-        if rule is None or self._term is not None:
+        if rule is None:
+            return
+        if self._term is not None:
+            # systemd keeps the watchdog armed while the unit stops; the checks have
+            # ended on purpose, and the cleanup must not be cut short.
+            self.notifier.watchdog()
             return
         reported, last = self._last_result_at()
         stalled = reported and rule.stalled(last, self._watch_since, now)
