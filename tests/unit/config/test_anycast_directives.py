@@ -14,9 +14,11 @@ from click.testing import CliRunner
 
 from ldirectord_py.cli import ctl_validate
 from ldirectord_py.cli.ctl import cli
+from ldirectord_py.config import load
 from ldirectord_py.config.export import (
     anycast_configured,
     anycast_to_dict,
+    anycast_vips,
     config_to_dict,
     render_anycast,
 )
@@ -601,3 +603,41 @@ def test_validate_command_rejects_the_prefix_guard_with_exit_2(tmp_path: Path) -
     assert f"{path}:4: virtual 192.0.2.10:80 at line 2 is outside every anycastprefix" in (
         result.output
     )
+
+
+# ------------------------------------------------------------------- the examples
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def test_example_anycast_gobgp_validates() -> None:
+    path = EXAMPLES / "anycast-gobgp.cf"
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+    config = load(str(path))
+    assert config.settings.anycast.method == "gobgp"
+    vips = anycast_vips(config)
+    assert list(vips) == ["198.51.100.10", "198.51.100.20", "2001:db8::10"]
+    assert len(vips["198.51.100.10"]) == 2
+    api = vips["198.51.100.20"][0].anycast
+    assert api is not None
+    assert (api.down, api.when, api.med) == (AnycastDown("med", number=1000), "any", 100)
+    assert config.virtuals[-1].anycast is None
+
+
+def test_example_anycast_interface_validates() -> None:
+    path = EXAMPLES / "anycast-interface.cf"
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    config = load(str(path))
+    settings = config.settings.anycast
+    assert (settings.method, settings.interface, settings.maxwithdraw) == (
+        "interface",
+        "anycast0",
+        MaxWithdraw(1),
+    )
+    assert [v.anycast.address for v in config.virtuals if v.anycast] == [
+        "198.51.100.10",
+        "198.51.100.11",
+    ]
