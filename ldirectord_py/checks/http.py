@@ -104,6 +104,8 @@ def _header_text(value: bytes) -> str:
 
 
 async def _read_head(reader: net.Reader) -> tuple[int, dict[str, str]]:
+    # lines already buffered in a BareStream are taken without a coroutine each
+    nowait = reader.readline_nowait if isinstance(reader, net.BareStream) else None
     status_line = await _line(reader, "status line")
     m = _STATUS.match(status_line)
     if not m:
@@ -112,7 +114,9 @@ async def _read_head(reader: net.Reader) -> tuple[int, dict[str, str]]:
     headers: dict[str, str] = {}
     total = len(status_line)
     for _ in range(MAX_HEADERS + 1):
-        line = await _line(reader, "end of headers")
+        line = nowait() if nowait is not None else None
+        if line is None:
+            line = await net.readline(reader, "end of headers")
         total += len(line)
         if total > MAX_HEADER_BYTES:
             raise CheckFailed("headers too large")

@@ -129,6 +129,10 @@ class Engine:
         # desired() is rebuilt only when something it depends on changed
         self._version = 0
         self._desired: tuple[int, tuple[VirtualService, ...]] | None = None
+        # per virtual: each real's status and its stored destination when up and
+        # when quiesced (made on the first desired(); reals and destinations are
+        # immutable, statuses are never replaced)
+        self._members: dict[str, list[tuple[RealStatus, Destination, Destination]]] = {}
         self._inaccessible: dict[str, tuple[Virtual, float]] = {}
         if previous is not None:
             kept = {v.identity: v for v in config.virtuals}
@@ -283,18 +287,29 @@ class Engine:
             if service is None:
                 continue
             dests: dict[DestinationKey, Destination] = {}
-            for real in virtual.reals:
-                status = self._reals[_real_key(virtual, real)]
+            members = self._members.get(virtual.identity)
+            if members is None:
+                members = self._members[virtual.identity] = [
+                    (
+                        self._reals[_real_key(virtual, real)],
+                        service.stored_destination(destination_for(real)),
+                        service.stored_destination(destination_for(real, quiesced=True)),
+                    )
+                    for real in virtual.reals
+                ]
+            quiescent = virtual.quiescent
+            for status, up_dest, quiesced_dest in members:
                 if status.up:
-                    dest = destination_for(real)
-                elif virtual.quiescent:
-                    dest = destination_for(real, quiesced=True)
+                    stored = up_dest
+                elif quiescent:
+                    stored = quiesced_dest
                 else:
                     continue
-                stored = service.stored_destination(dest)
                 # Two reals the kernel cannot tell apart: the first one up wins.
-                if stored.key not in dests or (stored.weight and not dests[stored.key].weight):
-                    dests[stored.key] = stored
+                key = stored.key
+                held = dests.get(key)
+                if held is None or (stored.weight and not held.weight):
+                    dests[key] = stored
             if virtual.fallback is not None and self._virtuals[virtual.identity].fallback_active:
                 fallback = service.stored_destination(fallback_destination(virtual.fallback))
                 dests[fallback.key] = fallback
