@@ -108,7 +108,9 @@ class WatchdogRule:
     negotiatetimeout=30) count as alive, because its checks do complete, as
     failures; W keeps a short `WatchdogSec=` from restarting a daemon whose
     interval is longer. Until the first check completes the time is counted from
-    the daemon's start (or the reload that last changed the rule's inputs).
+    the daemon's start (or the reload that last changed the rule's inputs). A
+    configuration without virtual services never stalls. The checking director
+    applies the same rule (without W) to log and report the stall.
     """
 
     interval: float
@@ -412,17 +414,19 @@ class Daemon:
             self.notifier.watchdog()
             return
         reported, last = self._last_result_at()
-        stalled = reported and rule.stalled(last, self._watch_since, now)
+        # A configuration without virtual services has nothing to check.
+        stalled = (
+            reported and bool(self.config.virtuals) and rule.stalled(last, self._watch_since, now)
+        )
         if stalled and not self._stalled:
             since = self._watch_since if last is None else max(last, self._watch_since)
-            message = (
-                f"Health checks stalled: no check has completed for {now - since:.0f} "
-                f"seconds (limit {rule.limit:g}); not answering the systemd watchdog"
-            )
-            self.log.info(message)
-            self.notifier.status(message)
+            # The director logs the stall itself ("Health checks stalled"); this is
+            # what it means under systemd.
+            detail = f"no check has completed for {now - since:.0f} seconds (limit {rule.limit:g})"
+            self.log.info(f"Not answering the systemd watchdog: {detail}")
+            self.notifier.status(f"Health checks stalled: {detail}")
         elif not stalled and self._stalled:
-            self.log.info("Health checks are completing again; answering the systemd watchdog")
+            self.log.info("Answering the systemd watchdog again: health checks are completing")
             self.notifier.status(self._status_text())
         self._stalled = stalled
         if not stalled:

@@ -276,13 +276,14 @@ def test_daemon_loop_notifies_and_starves_the_watchdog_when_checks_stall(
         after = seen[seen.index(stalled[0]) + 1 :]
         assert {"WATCHDOG": "1"} not in after, "no ping once the checks stalled"
         assert re.search(
-            r"Health checks stalled: no check has completed for \d+ seconds \(limit 1\)",
+            r"Not answering the systemd watchdog: no check has completed for \d+ seconds "
+            r"\(limit 1\)",
             logfile.read_text(),
         )
         director.frozen = False
         await asyncio.sleep(0.6)
         assert {"WATCHDOG": "1"} in fake.pending()
-        assert "Health checks are completing again" in logfile.read_text()
+        assert "Answering the systemd watchdog again" in logfile.read_text()
         director.stop_delay = 1.2  # a slow cleanup
         director.frozen = True  # checks end at stop
         daemon._on_signal(15)  # TERM
@@ -323,3 +324,37 @@ def test_director_without_progress_key_keeps_the_watchdog_fed(
     assert any(m.get("READY") == "1" for m in seen)
     assert sum(1 for m in seen if m == {"WATCHDOG": "1"}) >= 5  # every 0.1 s for 1 s
     assert any(m.get("STOPPING") == "1" for m in seen)
+
+
+class NothingChecked(ProgressDirector):
+    def status(self) -> dict[str, Any]:
+        return {"status": "running", "virtuals": [], "last_result_at": None}
+
+
+def test_configuration_without_virtuals_never_stalls(
+    tmp_path: Path, abstract_socket: tuple[str, FakeSystemd], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address, fake = abstract_socket
+    cfg_path = tmp_path / "t.cf"
+    cfg_path.write_text("checkinterval=1\n")
+    config = load(str(cfg_path), check_files=False)
+    monkeypatch.setattr(
+        WatchdogRule, "for_config", classmethod(lambda cls, c, w: cls(0.05, 0.0, w))
+    )
+    notifier = Notifier.from_environment(
+        {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000"}, pid=os.getpid()
+    )
+    instance = Instance(str(cfg_path), "t.cf", "/bin/false", False, lambda p: config)
+    daemon = Daemon(instance, config, Log(ListSink()), NothingChecked(), None, notifier=notifier)
+    monkeypatch.setattr(daemon, "_status_path", lambda: str(tmp_path / "t.sock"))
+
+    async def scenario() -> None:
+        main = asyncio.create_task(daemon._main())
+        await asyncio.sleep(0.8)  # limit 0.2 s, long passed
+        fake.pending()
+        await asyncio.sleep(0.5)
+        assert {"WATCHDOG": "1"} in fake.pending()
+        daemon._on_signal(15)
+        await main
+
+    asyncio.run(scenario())
