@@ -29,21 +29,25 @@ Timers: `hold_time` (default 9, GoBGP's minimum is 3) for every session; BIRD
 uses short connect/error-wait timers so sessions come back in about a second.
 With `router_kernel=True` BIRD also installs its best routes in the router
 namespace's FIB (for data-plane tests with a client behind the router).
+`router="frr"` runs FRR (zebra and bgpd, as user frr, vty sockets in the
+work dir) as the router instead, with `router_config` as its frr.conf (there
+is no generated FRR config); `routes()` and `sessions()` then read vtysh's JSON.
 `router_config=TEXT` replaces the generated router config (e.g. with
 examples/router-bird.conf; its addresses must be the lab's); `gobgpd_extra=TOML`
 is added to each gobgpd's config after [global.config].
 
-Needs root, `ip` (iproute2), gobgpd/gobgp (Debian gobgpd) and bird/birdc
-(Debian bird2): `make deps-routing`. A missing tool raises LabError naming the
-package. All processes are started by the lab and stopped by `down()`, which is
-idempotent and also runs on `with` exit; nothing outside the namespaces and the
-work dir is touched.
+Needs root, `ip` (iproute2), gobgpd/gobgp (Debian gobgpd), bird/birdc
+(Debian bird2), and for router="frr" FRR (Debian frr): `make deps-routing`.
+A missing tool raises LabError naming the package. All processes are started
+by the lab and stopped by `down()`, which is idempotent and also runs on `with`
+exit; nothing outside the namespaces and the work dir is touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -69,8 +73,20 @@ _TOOLS = {
 }
 
 
+FRR_DIR = "/usr/lib/frr"
+
+
 class LabError(Exception):
     pass
+
+
+def require_frr() -> None:
+    """Raise LabError unless FRR (zebra, bgpd, vtysh) is installed."""
+    for path in (f"{FRR_DIR}/zebra", f"{FRR_DIR}/bgpd"):
+        if not os.access(path, os.X_OK):
+            raise LabError(f"{path} not found: install frr (make deps-routing)")
+    if shutil.which("vtysh") is None:
+        raise LabError("vtysh not found: install frr (make deps-routing)")
 
 
 def require_tools(names: Iterable[str] = _TOOLS) -> None:
@@ -158,6 +174,7 @@ class Lab:
         *,
         sites: int = 1,
         speaker: str = "gobgpd",
+        router: str = "bird",
         prefixes: Iterable[str] = DEFAULT_PREFIXES,
         hold_time: int = 9,
         router_kernel: bool = False,
@@ -169,6 +186,11 @@ class Lab:
     ) -> None:
         if speaker not in ("gobgpd", "bird"):
             raise ValueError("speaker must be 'gobgpd' or 'bird'")
+        if router not in ("bird", "frr"):
+            raise ValueError("router must be 'bird' or 'frr'")
+        if router == "frr" and router_config is None:
+            raise ValueError("router='frr' needs router_config (e.g. examples/router-frr.conf)")
+        self.router = router
         if not 1 <= sites <= 8:
             raise ValueError("1 to 8 sites")
         self.speaker = speaker
@@ -193,7 +215,7 @@ class Lab:
             )
             for i in range(sites)
         ]
-        self._router: subprocess.Popen[bytes] | None = None
+        self._router_procs: list[subprocess.Popen[bytes]] = []
         self._namespaces: list[str] = []
         self._log = log or (lambda _msg: None)
 
@@ -212,6 +234,8 @@ class Lab:
 
     def up(self, *, wait: float = 15.0) -> None:
         """Create everything, start the speakers and the router, wait for the sessions."""
+        if self.router == "frr":
+            require_frr()
         require_tools(
             ["ip", "bird", "birdc"] + (["gobgpd", "gobgp"] if self.speaker == "gobgpd" else [])
         )
@@ -250,7 +274,7 @@ class Lab:
 
     def down(self) -> None:
         """Stop every process the lab started and delete its namespaces (idempotent)."""
-        procs = [s.proc for s in self.sites] + [self._router]
+        procs = [s.proc for s in self.sites] + list(self._router_procs)
         for proc in procs:
             if proc is not None and proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -265,7 +289,7 @@ class Lab:
                     proc.wait(timeout=3)
         for site in self.sites:
             site.proc = None
-        self._router = None
+        self._router_procs = []
         for ns in reversed(self._namespaces):
             self._kill_ns_pids(ns)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
@@ -388,8 +412,43 @@ class Lab:
             raise LabError(f"birdc {' '.join(args)}: {done.stdout}{done.stderr}")
         return done.stdout
 
+    def vtysh(self, *commands: str) -> str:
+        """FRR's vtysh on the lab router (router="frr")."""
+        args = [a for c in commands for a in ("-c", c)]
+        done = subprocess.run(
+            ["vtysh", "--vty_socket", str(self.dir / "frr"), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise LabError(f"vtysh {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done.stdout
+
     def routes(self) -> dict[str, list[BirdRoute]]:
-        """The router's table (both families): {prefix: paths}, from BIRD's RIB."""
+        """The router's table (both families): {prefix: paths}, from its RIB.
+
+        With FRR, communities are not filled in (its table summary lacks them).
+        """
+        if self.router == "frr":
+            routes: dict[str, list[BirdRoute]] = {}
+            for family in ("ipv4", "ipv6"):
+                text = self.vtysh(f"show bgp {family} unicast json")
+                for prefix, paths in json.loads(text).get("routes", {}).items():
+                    routes[prefix] = [
+                        BirdRoute(
+                            prefix=prefix,
+                            protocol=str(path.get("peerId", "")),
+                            primary=bool(path.get("bestpath")),
+                            origin=str(path.get("origin", "")),
+                            as_path=[int(a) for a in str(path.get("path", "")).split()],
+                            next_hop=str((path.get("nexthops") or [{}])[0].get("ip", "")),
+                            med=path.get("metric"),
+                        )
+                        for path in paths
+                    ]
+            return routes
         return parse_bird_routes(self.birdc("show", "route", "all"))
 
     def route(self, prefix: str) -> BirdRoute | None:
@@ -425,7 +484,16 @@ class Lab:
         return result[0]
 
     def sessions(self) -> dict[str, str]:
-        """BGP protocol name -> BIRD state info ("Established", "Active", ...)."""
+        """BGP session -> state ("Established", "Active", ...): BIRD protocol
+        names, or with FRR the neighbor addresses."""
+        if self.router == "frr":
+            summary = json.loads(self.vtysh("show bgp summary json"))
+            return {
+                addr: str(peer.get("state", ""))
+                for fam in summary.values()
+                if isinstance(fam, dict)
+                for addr, peer in fam.get("peers", {}).items()
+            }
         out = self.birdc("show", "protocols")
         states: dict[str, str] = {}
         for line in out.splitlines():
@@ -478,41 +546,56 @@ class Lab:
                 os.kill(int(pid), signal.SIGKILL)
 
     def _start_router(self) -> None:
+        if self.router == "frr":
+            self._start_frr()
+            return
         conf = self.dir / "router.conf"
         conf.write_text(self.router_config or self.router_conf())
-        log = open(self.dir / "router.log", "ab")  # noqa: SIM115 - kept by the child
-        self._router = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
+        self._router_procs.append(
+            self._spawn(
                 self.rtr_ns,
-                "bird",
-                "-f",
-                "-c",
-                str(conf),
-                "-s",
-                str(self.dir / "router.ctl"),
-                "-P",
-                str(self.dir / "router.pid"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        _wait(
-            lambda: (self.dir / "router.ctl").exists() or self._router_dead(),
-            10,
-            "the router's BIRD to start",
-        )
-        if self._router_dead():
-            raise LabError(
-                "the router's BIRD exited: "
-                + (self.dir / "router.log").read_text(errors="replace")[-2000:]
+                ["bird", "-f", "-c", str(conf), "-s", str(self.dir / "router.ctl"),
+                 "-P", str(self.dir / "router.pid")],
+                self.dir / "router.log",
             )
+        )  # fmt: skip
+        self._wait_router(self.dir / "router.ctl", "BIRD")
+
+    def _start_frr(self) -> None:
+        # FRR's daemons drop to user frr: it must reach the lab's work dir.
+        self.dir.chmod(0o755)
+        frr = self.dir / "frr"
+        frr.mkdir(exist_ok=True)
+        (frr / "zebra.conf").write_text("")
+        (frr / "frr.conf").write_text(self.router_config or "")
+        for path in (frr, frr / "zebra.conf", frr / "frr.conf"):
+            shutil.chown(path, "frr", "frr")
+        common = ["-u", "frr", "-g", "frr", "-z", str(frr / "zserv.api"),
+                  "--vty_socket", str(frr), "-P", "0"]  # fmt: skip
+        for daemon, conf in (("zebra", "zebra.conf"), ("bgpd", "frr.conf")):
+            binary = f"{FRR_DIR}/{daemon}"
+            cmd = [binary, *common, "-i", str(frr / f"{daemon}.pid"), "-f", str(frr / conf)]
+            self._router_procs.append(self._spawn(self.rtr_ns, cmd, frr / f"{daemon}.log"))
+            self._wait_router(frr / f"{daemon}.vty", f"FRR {daemon}")
+
+    def _spawn(self, ns: str, cmd: list[str], logfile: Path) -> subprocess.Popen[bytes]:
+        log = open(logfile, "ab")  # noqa: SIM115 - kept by the child
+        try:
+            return subprocess.Popen(
+                ["ip", "netns", "exec", ns, *cmd], stdout=log, stderr=subprocess.STDOUT
+            )
+        finally:
+            log.close()
+
+    def _wait_router(self, socket: Path, what: str) -> None:
+        _wait(lambda: socket.exists() or self._router_dead(), 10, f"the router's {what} to start")
+        if self._router_dead():
+            logs = sorted(self.dir.glob("router.log")) + sorted((self.dir / "frr").glob("*.log"))
+            text = "".join(p.read_text(errors="replace") for p in logs)
+            raise LabError(f"the router's {what} exited: {text[-2000:]}")
 
     def _router_dead(self) -> bool:
-        return self._router is None or self._router.poll() is not None
+        return not self._router_procs or any(p.poll() is not None for p in self._router_procs)
 
     def _filters(self) -> str:
         v4 = (
