@@ -15,7 +15,7 @@ import click
 
 from ldirectord_py.cli.ctl import cli
 from ldirectord_py.config import Config, ConfigError, Virtual, load
-from ldirectord_py.config.export import config_to_dict
+from ldirectord_py.config.export import config_to_dict, render_anycast
 from ldirectord_py.config.locate import locate_config
 
 _GLOBAL_FIELDS = (
@@ -163,6 +163,7 @@ def render_text(config: Config) -> str:
             if receive:
                 detail += f" expecting /{receive}/"
             out.append(f"        check: {check}, {detail}")
+    out += render_anycast(config)
     if config.warnings:
         out += ["", "warnings:"]
         out += [f"    {w.describe()}" for w in config.warnings]
