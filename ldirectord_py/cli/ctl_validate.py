@@ -42,6 +42,7 @@ _GLOBAL_FIELDS = (
     "emailalertfrom",
     "smtp",
     "maintenancedir",
+    "metricsaddress",
 )
 
 # Virtual fields shown, and the global directive each one inherits from (if any).

@@ -36,6 +36,7 @@ from ldirectord_py.config.values import (
     gobgpapi,
     ifname,
     ip_address,
+    listen_address,
     maxwithdraw,
     one_of,
     perl_true,
@@ -372,6 +373,13 @@ def _g_supervised(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int
         _fail("supervised must be 'yes' or 'no'")
 
 
+def _g_metricsaddress(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    try:
+        d.set("metricsaddress", listen_address(anycast_value(m.group(1))), line)
+    except BadValue as exc:
+        _fail(str(exc))
+
+
 def _g_maintenancedir(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
     if not m.group(1):
         _fail("maintenance directory not specified")
@@ -438,6 +446,7 @@ GLOBAL_DIRECTIVES: tuple[Directive, ...] = tuple(
         ("cleanstop", r"cleanstop\s*=\s*(.*)", _yes_no("cleanstop")),
         ("smtp", r"smtp\s*=\s*(.*)", _smtp),
         ("maintenancedir", r"maintenancedir\s*=\s*(.*)", _g_maintenancedir),
+        ("metricsaddress", r"metricsaddress\s*=\s*(.*)", _g_metricsaddress),
         (
             "timeout",
             r"timeout\s*=\s*(.*)",

@@ -454,6 +454,8 @@ class GlobalSettings:
     emailalertstatus: frozenset[str] = frozenset(EMAIL_STATUSES)
     smtp: str | None = None
     maintenancedir: str | None = None
+    metricsaddress: str | None = None
+    """Where the Prometheus exporter listens (host:port); None: no metrics."""
     anycast: AnycastSettings = field(default_factory=AnycastSettings)
     sources: Mapping[str, int] = field(default_factory=dict)
 

@@ -179,6 +179,27 @@ def gobgpapi(value: str) -> str:
     return value
 
 
+def listen_address(value: str) -> str:
+    """`host:port` or `[v6]:port` to listen on (`metricsaddress`)."""
+    usage = "metricsaddress must be host:port or [ipv6]:port"
+    m = re.fullmatch(r"\[([^\[\]]+)\]:(\d+)", value, re.ASCII) or re.fullmatch(
+        r"([^\[\]:]*):(\d+)", value, re.ASCII
+    )
+    if m is None:
+        raise BadValue(f"{usage}, not {value!r}")
+    host, port = m.group(1), int(m.group(2))
+    if value.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise BadValue(f"{usage}: {host!r} is not an IPv6 address") from None
+    elif host and _HOST.fullmatch(host) is None:
+        raise BadValue(f"{usage}: {host!r} is not a host name or IPv4 address")
+    if not 0 < port < 65536:
+        raise BadValue(f"{usage}: port {port} is not in 1..65535")
+    return value
+
+
 def maxwithdraw(value: str) -> MaxWithdraw:
     """`N` or `N%` (N% of this config's anycast VIPs, rounded down)."""
     m = re.fullmatch(r"(\d+)(%?)", value, re.ASCII)

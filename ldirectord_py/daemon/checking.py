@@ -349,7 +349,7 @@ class CheckingDirector:
 
     def _use_metrics(self, config: Config) -> None:
         """Start the exporter once `metricsaddress` is set (a change needs a restart)."""
-        address: str | None = getattr(config.settings, "metricsaddress", None)
+        address = config.settings.metricsaddress
         if address is None or self.metrics is not None:
             return
         metrics = Metrics(self.status)
