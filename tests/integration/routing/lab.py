@@ -36,6 +36,11 @@ is no generated FRR config); `routes()` and `sessions()` then read vtysh's JSON.
 examples/router-bird.conf; its addresses must be the lab's); `gobgpd_extra=TOML`
 is added to each gobgpd's config after [global.config].
 
+`client=True` adds TAG-cli (192.0.2.66/30, 2001:db8:100::2/64) behind the
+router, default routes from the client and the sites through the router,
+forwarding on the router and `router_kernel=True`: a client's packets to a VIP
+go to the site the router's best route points at (`client_exec(...)`).
+
 Needs root, `ip` (iproute2), gobgpd/gobgp (Debian gobgpd), bird/birdc
 (Debian bird2), and for router="frr" FRR (Debian frr): `make deps-routing`.
 A missing tool raises LabError naming the package. All processes are started
@@ -61,6 +66,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+CLIENT4, ROUTER_CLIENT4 = "192.0.2.66", "192.0.2.65"
+CLIENT6, ROUTER_CLIENT6 = "2001:db8:100::2", "2001:db8:100::1"
 LB_AS = 65001
 ROUTER_AS = 65000
 DEFAULT_PREFIXES = ("198.51.100.0/24", "2001:db8:ff::/48")
@@ -180,6 +187,7 @@ class Lab:
         router_kernel: bool = False,
         router_config: str | None = None,
         gobgpd_extra: str = "",
+        client: bool = False,
         workdir: str | os.PathLike[str] | None = None,
         tag: str | None = None,
         log: Callable[[str], None] | None = None,
@@ -199,10 +207,14 @@ class Lab:
         self.router_kernel = router_kernel
         self.router_config = router_config
         self.gobgpd_extra = gobgpd_extra
+        self.client = client
+        if client:
+            self.router_kernel = True  # packets must follow the routes
         self.tag = tag or "lr" + uuid.uuid4().hex[:6]
         self._own_workdir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix=f"routing-lab-{self.tag}-"))
         self.rtr_ns = f"{self.tag}-rtr"
+        self.client_ns = f"{self.tag}-cli"
         self.sites = [
             Site(
                 index=i,
@@ -267,6 +279,8 @@ class Lab:
                 _run("ip", "-n", ns, "addr", "add", f"{a4}/30", "dev", ifname)
                 _run("ip", "-n", ns, "addr", "add", f"{a6}/64", "dev", ifname, "nodad")
                 _run("ip", "-n", ns, "link", "set", ifname, "up")
+        if self.client:
+            self._add_client()
         self._start_router()
         for site in self.sites:
             self.start_speaker(site.index)
@@ -531,6 +545,33 @@ class Lab:
         )
 
     # ---- internals -------------------------------------------------------------
+
+    def _add_client(self) -> None:
+        """A client namespace behind the router; the sites route back through it."""
+        self._add_ns(self.client_ns)
+        _run("ip", "link", "add", "c0", "netns", self.rtr_ns, "type", "veth",
+             "peer", "name", "up0", "netns", self.client_ns)  # fmt: skip
+        for ns, ifname, a4, a6 in (
+            (self.rtr_ns, "c0", ROUTER_CLIENT4, ROUTER_CLIENT6),
+            (self.client_ns, "up0", CLIENT4, CLIENT6),
+        ):
+            _run("ip", "-n", ns, "addr", "add", f"{a4}/30", "dev", ifname)
+            _run("ip", "-n", ns, "addr", "add", f"{a6}/64", "dev", ifname, "nodad")
+            _run("ip", "-n", ns, "link", "set", ifname, "up")
+        _run("ip", "-n", self.client_ns, "route", "add", "default", "via", ROUTER_CLIENT4)
+        _run("ip", "-n", self.client_ns, "-6", "route", "add", "default", "via", ROUTER_CLIENT6)
+        for site in self.sites:
+            _run("ip", "-n", site.ns, "route", "add", "default", "via", site.rtr4)
+            _run("ip", "-n", site.ns, "-6", "route", "add", "default", "via", site.rtr6)
+        _run("ip", "netns", "exec", self.rtr_ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+             "net.ipv6.conf.all.forwarding=1")  # fmt: skip
+
+    def client_exec(
+        self, *cmd: str, check: bool = True, timeout: float = 10
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command in the client namespace (Lab(client=True))."""
+        full = ["ip", "netns", "exec", self.client_ns, *cmd]
+        return subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=check)
 
     def _add_ns(self, ns: str) -> None:
         _run("ip", "netns", "add", ns)
