@@ -52,6 +52,8 @@ def settle_gc() -> None:
 
 
 STOP_CONVERGE_TIMEOUT = 10.0
+READY_TIMEOUT = 10.0
+"""How long readiness waits for the dataplane after the first round."""
 TICK_INTERVAL = 1.0
 
 
@@ -80,6 +82,7 @@ class CheckingDirector:
         self.config_path: str | None = None
         self.started_at = time.time()
         self.last_result_at: float | None = None
+        self._first_round_done = asyncio.Event()
         self.stalled = False
         self._stall_limit: float | None = None
         self._watch_since = clock()
@@ -441,6 +444,19 @@ class CheckingDirector:
         await checks
         if self.status_word in ("starting", "reloading"):
             self.status_word = "running"
+        self._first_round_done.set()
+
+    async def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """Return once the first check round is over and the table it decided is
+        programmed (systemd's READY=1), or the dataplane has reported why not."""
+        await self._first_round_done.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            state = self.writer.state
+            if state.converged or state.last_error is not None:
+                return
+            await asyncio.sleep(0.05)
 
     async def _tick(self) -> None:
         while True:

@@ -206,8 +206,11 @@ class Daemon:
         if self.notifier.last_error is not None:
             self.log.info(f"systemd notification: {self.notifier.last_error}")
         self._start_watchdog()
+        use_state_file = getattr(self.director, "use_state_file", None)
+        if callable(use_state_file):
+            use_state_file(self._status_path().removesuffix(".sock") + ".drained")
         await self._guard("starting", self.director.start(self.config))
-        status = StatusServer(self._status_path(), self.director.status)
+        status = StatusServer(self._status_path(), self.director.status, self._command)
         await self._guard("starting the status socket", status.start())
         await self._guard("starting execute= instances", self._start_instances())
         self._spawn(self._announce_ready())
@@ -226,6 +229,22 @@ class Daemon:
         await status.stop()
         await self._shutdown(self._term)
         return 0
+
+    async def _command(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """A command from the control socket: `reload` here (it is the loop's job),
+        the rest by the director."""
+        if self._term is not None:
+            return {"ok": False, "error": "the daemon is stopping"}
+        if name == "reload":
+            await self._reload_notified()
+            if self._reload_problem is not None:
+                return {"ok": False, "error": self._reload_problem}
+            return {"ok": True, "message": f"reloaded {self.instance.config_path}"}
+        command = getattr(self.director, "command", None)
+        if not callable(command):
+            return {"ok": False, "error": f"unknown command {name!r}"}
+        reply: dict[str, Any] = await command(name, args)
+        return reply
 
     def _status_path(self) -> str:
         """Next to the pid file (or where it would be, in the foreground)."""
@@ -377,6 +396,9 @@ class Daemon:
         try:
             await self._guard("reloading", self._reload())
         finally:
+            metrics = getattr(self.director, "metrics", None)
+            if metrics is not None:
+                metrics.reloads.labels("ok" if self._reload_problem is None else "failed").inc()
             if self._term is None:
                 self.notifier.ready(self._status_text())
 
