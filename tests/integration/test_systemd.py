@@ -219,3 +219,24 @@ def test_watchdog_goes_unfed_while_checks_stall(
     err = proc.stderr.read() if proc.stderr else ""
     assert "Not answering the systemd watchdog: no check has completed" in err
     assert "Answering the systemd watchdog again" in err
+
+
+def test_ldirectordctl_reload_as_exec_reload_override(
+    sandbox: Sandbox, notify_socket: tuple[str, FakeSystemd]
+) -> None:
+    """compat/README.md's alternative ExecReload: waits, and fails on a refused file."""
+    address, fake = notify_socket
+    cfg = sandbox.config("ctl.cf")
+    sandbox.extra_env = {"NOTIFY_SOCKET": address}
+    proc = sandbox.popen(*exec_start(cfg, sandbox.binary))
+    wait_for(fake, "READY")
+    ctl = Path(sys.executable).parent / "ldirectordctl"
+    res = sandbox.call(ctl, "reload", "--config", cfg.name)
+    assert res.rc == 0, res
+    assert wait_for(fake, "RELOADING")["RELOADING"] == "1"
+    assert wait_for(fake, "READY")["READY"] == "1"
+    cfg.write_text(cfg.read_text() + "\nbogus_directive=1\n")
+    res = sandbox.call(ctl, "reload", "--config", cfg.name)
+    assert res.rc == 1 and "bogus_directive" in res.err, res
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
