@@ -11,6 +11,7 @@ from typing import Any
 
 from demo.timeline import Served, Timeline
 
+READY = "phase-ready"
 BACKENDS_DOWN = "phase-backends-down"
 BACKENDS_UP = "phase-backends-up"
 LB_FROZEN = "phase-lb-frozen"
@@ -29,8 +30,11 @@ class Window:
 
 
 def first_served(requests: Sequence[Served], site: str, after: float) -> float | None:
-    starts = [r.start for r in requests if r.ok and r.site == site and r.start >= after]
-    return min(starts) if starts else None
+    """When the client got its first answer from `site` to a request sent after `after`
+    (the answer's time: a request sent into a black hole may still be answered by the
+    other site after a SYN retransmission, so its start says little)."""
+    ends = [r.end for r in requests if r.ok and r.site == site and r.start >= after]
+    return min(ends) if ends else None
 
 
 def stays_with(requests: Sequence[Served], site: str, start: float, end: float) -> bool:
@@ -39,7 +43,7 @@ def stays_with(requests: Sequence[Served], site: str, start: float, end: float) 
     return bool(answered) and all(r.site == site for r in answered)
 
 
-def _t(timeline: Timeline, kind: str, after: float) -> float | None:
+def _event_time(timeline: Timeline, kind: str, after: float) -> float | None:
     event = timeline.first(kind, after)
     return event.t if event else None
 
@@ -66,17 +70,25 @@ def summarize(
     traffic must stay at the new site to count as moved."""
     windows: list[Window] = []
     doc: dict[str, Any] = {}
+    # The measured run starts once site A serves the client (before, the lab was
+    # still starting and the client's requests had nowhere to go).
+    ready = _event_time(timeline, READY, 0.0)
+    if ready is not None:
+        requests = [r for r in requests if r.start >= ready]
+        doc["measured_from"] = ready
     phase_ends: dict[str, float] = {}
     kinds = (BACKENDS_DOWN, BACKENDS_UP, LB_FROZEN)
-    starts = {k: _t(timeline, k, 0.0) for k in kinds}
+    starts = {k: _event_time(timeline, k, 0.0) for k in kinds}
     ordered = sorted((t, k) for k, t in starts.items() if t is not None)
     for i, (_t, k) in enumerate(ordered):
         phase_ends[k] = ordered[i + 1][0] if i + 1 < len(ordered) else float("inf")
 
     down = starts[BACKENDS_DOWN]
     if down is not None:
-        decision = _t(timeline, "decision-A-withdrawn", down)
-        route = _t(timeline, "route-via-B", down)
+        decision = _event_time(timeline, "decision-A-withdrawn", down) or _event_time(
+            timeline, "log-A-withdrawn", down
+        )
+        route = _event_time(timeline, "route-via-B", down)
         traffic = first_served(requests, "B", down)
         end = max((x for x in (route, traffic) if x is not None), default=None)
         window = Window("backends of A stopped", down - request_timeout, end) if end else None
@@ -99,8 +111,10 @@ def summarize(
 
     up = starts[BACKENDS_UP]
     if up is not None:
-        decision = _t(timeline, "decision-A-announced", up)
-        route = _t(timeline, "route-via-A", up)
+        decision = _event_time(timeline, "decision-A-announced", up) or _event_time(
+            timeline, "log-A-announced", up
+        )
+        route = _event_time(timeline, "route-via-A", up)
         traffic = first_served(requests, "A", up)
         end = max((x for x in (route, traffic) if x is not None), default=None)
         window = Window("backends of A restored", up - request_timeout, end) if end else None
@@ -123,8 +137,8 @@ def summarize(
 
     frozen = starts[LB_FROZEN]
     if frozen is not None:
-        route = _t(timeline, "route-via-B", frozen)
-        session = _t(timeline, "bgp-down-A", frozen)
+        route = _event_time(timeline, "route-via-B", frozen)
+        session = _event_time(timeline, "bgp-down-A", frozen)
         traffic = first_served(requests, "B", frozen)
         end = max((x for x in (route, traffic) if x is not None), default=None)
         window = Window("load balancer A frozen", frozen - request_timeout, end) if end else None

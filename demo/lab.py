@@ -43,11 +43,11 @@ from types import FrameType
 from typing import Any
 
 from demo import analysis, plot
+from demo.netns import inside
 from demo.services import (
     PROJECT,
     RUN_DIR,
     Services,
-    _venv_bin,
     daemon_status,
     wait_for,
 )
@@ -60,7 +60,6 @@ from demo.topology import (
     LabError,
     Site,
     build,
-    in_netns,
     run,
     teardown,
 )
@@ -93,8 +92,8 @@ class Timing:
     request_timeout: float  # a request with no answer by then has failed
 
 
-FULL = Timing(4.0, 4.0, 0.5, 30.0, 240.0, 0.03, 1.0)
-SHORT = Timing(2.0, 2.0, 0.5, 30.0, 240.0, 0.03, 1.0)
+FULL = Timing(4.0, 4.0, 0.5, 30.0, 240.0, 0.04, 2.0)
+SHORT = Timing(2.0, 2.0, 0.5, 30.0, 240.0, 0.04, 2.0)
 
 
 class Interrupted(Exception):
@@ -152,6 +151,7 @@ class Lab:
         self.watcher: Watcher | None = None
         self.client_out: Path | None = None
         self.markers: list[Event] = []
+        self.starting: list[tuple[Site, subprocess.Popen[bytes]]] = []
 
     # ----------------------------------------------------------------- helpers
     def say(self, text: str, kind: str = "", t: float | None = None, marker: str = "") -> Event:
@@ -192,6 +192,8 @@ class Lab:
 
     # ----------------------------------------------------------------- steps
     def setup(self) -> None:
+        """Everything up, started in parallel where it can (the daemons take longest,
+        tens of seconds in the emulated guest), until site A serves the client."""
         leftovers = teardown()
         if leftovers:
             self.say(f"removed the namespaces of an earlier run: {', '.join(leftovers)}")
@@ -199,74 +201,75 @@ class Lab:
             self.services.remove_daemon_leftovers(site)
         build()
         self.say(f"network built: {len(ALL_NAMESPACES)} namespaces ({', '.join(ALL_NAMESPACES)})")
-        self.services.start_router()
-        monitor = self.services.start_route_monitor()
-        self.client_out = self.services.path("client", "requests.tsv")
-        self.watcher = Watcher(self.timeline, self.services, monitor, self.client_out)
-        self.watcher.start()
         for site in SITES:
-            self.services.start_gobgpd(site)
             for backend in site.backends:
                 self.services.start_backend(backend)
-        self.say("BIRD on the router, gobgpd on each load balancer, busybox httpd on each backend")
-        for site in SITES:
-            for backend in site.backends:
-                self.services.wait_backend(backend, 30.0)
-        starting = [
-            (
-                site,
-                subprocess.Popen(
-                    in_netns(
-                        site.netns,
-                        _venv_bin("ldirectord"),
-                        str(self.services.daemon_config(site)),
-                        "start",
-                    ),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                ),
-            )
-            for site in SITES
-        ]
+        self.starting = [(site, self.services.spawn_daemon_start(site)) for site in SITES]
         self.say(
             "ldirectord demo-site-a.cf start, ldirectord demo-site-b.cf start"
             " (each in its load balancer's namespace)"
         )
-        for site, process in starting:
-            try:
-                out, _ = process.communicate(timeout=self.timing.start_timeout)
-            except subprocess.TimeoutExpired as exc:
-                process.kill()
-                raise LabError(f"ldirectord {site.config_name} start did not return") from exc
-            if process.returncode != 0:
-                raise LabError(
-                    f"ldirectord {site.config_name} start failed (exit {process.returncode}): "
-                    f"{out.decode(errors='replace').strip()}"
-                )
-        self.say("both daemons are running; waiting for their first checks and announcements")
-
-        def both_announced() -> bool:
-            paths = self.services.birdc("show", "route", f"{VIP}/32").count("[site_")
-            return paths >= 2 and self.watcher_ready().route_via == "A"
-
-        self.wait(both_announced, self.timing.start_timeout, "both sites' routes at the router")
+        self.services.start_router()
+        monitor = self.services.start_route_monitor()
+        for site in SITES:
+            self.services.start_gobgpd(site)
+        self.client_out = self.services.start_client(
+            self.timing.interval, self.timing.request_timeout
+        )
+        self.watcher = Watcher(self.timeline, self.services, monitor, self.client_out)
+        self.watcher.start()
+        self.say(
+            "BIRD on the router, gobgpd on each load balancer, busybox httpd on each backend;"
+            f" client: a new connection to {VIP}:80 every {self.timing.interval * 1000:.0f} ms,"
+            f" {self.timing.request_timeout:.0f} s timeout"
+        )
+        for site in SITES:
+            for backend in site.backends:
+                self.services.wait_backend(backend, 30.0)
+        self.wait(self.sites_ready, self.timing.start_timeout, "both sites to serve and announce")
+        for site, process in self.starting:
+            self.check_started(site, process)
         self.say("the router has both sites' routes and uses site A's (higher local preference)")
         self.show_router()
-
-    def start_client(self) -> None:
-        self.services.start_client(self.timing.interval, self.timing.request_timeout)
-        self.say(
-            f"client started: a new connection to {VIP}:80 every "
-            f"{self.timing.interval * 1000:.0f} ms, {self.timing.request_timeout:.0f} s timeout"
-        )
         watcher = self.watcher_ready()
         self.wait(
-            lambda: sum(1 for r in watcher.requests if r.ok and r.site == "A") >= 10,
-            120.0,
-            "the client's first answers from site A",
+            lambda: sum(1 for r in watcher.requests[-20:] if r.ok and r.site == "A") >= 10,
+            60.0,
+            "the client's answers from site A",
+        )
+        self.say(
+            "site A serves the client: the measured run starts", analysis.READY, marker="ready"
         )
         time.sleep(self.timing.baseline)
+
+    def check_started(self, site: Site, process: subprocess.Popen[bytes]) -> None:
+        """`ldirectord ... start` must have succeeded (exit 0), as an init script checks."""
+        try:
+            out, _ = process.communicate(timeout=self.timing.start_timeout)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            raise LabError(f"ldirectord {site.config_name} start did not return") from exc
+        if process.returncode != 0:
+            raise LabError(
+                f"ldirectord {site.config_name} start failed (exit {process.returncode}): "
+                f"{out.decode(errors='replace').strip()}"
+            )
+
+    def sites_ready(self) -> bool:
+        """Each daemon announces the VIP, holds it on lo and has both reals in ip_vs, and
+        the router has both paths and uses A's."""
+        for site, process in self.starting:
+            if process.poll() not in (None, 0):
+                self.check_started(site, process)  # raises, with the command's output
+        watcher = self.watcher_ready()
+        for site in SITES:
+            decision = watcher.decisions.get(site.name)
+            if decision is None or decision[0] != "announced":
+                return False
+            if not self.services.site_serves(site):
+                return False
+        paths = self.services.birdc("show", "route", f"{VIP}/32").count("[site_")
+        return paths >= 2 and watcher.route_via == "A"
 
     def traffic_at(self, site: str, since: float) -> bool:
         watcher = self.watcher_ready()
@@ -318,12 +321,11 @@ class Lab:
         print("\n=== 3. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
         daemon = self.services.daemon_pid(SITE_A)
         # Silence first (as a hung machine: nothing leaves it), then stop its processes.
-        silenced = run(
-            in_netns(
-                SITE_A.netns, "tc", "qdisc", "add", "dev", "uplink", "root", "netem", "loss", "100%"
-            ),
-            check=False,
-        )
+        with inside(SITE_A.netns):
+            silenced = run(
+                ["tc", "qdisc", "add", "dev", "uplink", "root", "netem", "loss", "100%"],
+                check=False,
+            )
         os.kill(self.services.gobgpd_pid(SITE_A), signal.SIGSTOP)
         if daemon is not None:
             os.kill(daemon, signal.SIGKILL)
@@ -388,10 +390,12 @@ class Lab:
                     f"{r.site}\t{r.backend}\t{r.error}\n"
                 )
         markers = self.markers + self.plot_markers()
-        first = min((r.start for r in requests), default=self.timeline.start)
+        ready = self.timeline.first(analysis.READY)
+        first = ready.t - 2.0 if ready else min((r.start for r in requests), default=0.0)
+        requests = [r for r in requests if r.start >= first]
         svg = plot.render(
             requests,
-            markers,
+            [m for m in markers if m.t >= first],
             start=first,
             title=f"Anycast lab: requests to {VIP} per site ({self.mode} run)",
         )
@@ -459,7 +463,6 @@ class Lab:
         summary: dict[str, Any] | None = None
         try:
             self.setup()
-            self.start_client()
             self.kill_backends()
             self.restore_backends()
             self.kill_load_balancer()

@@ -14,7 +14,7 @@ from html import escape
 from demo.timeline import Event, Served
 
 WIDTH, HEIGHT = 1100, 520
-LEFT, RIGHT, TOP, BOTTOM = 70, 30, 60, 150
+LEFT, RIGHT, TOP, BOTTOM = 70, 30, 90, 150
 SERIES = (("A", "#2b6cb0", "answered by site A"), ("B", "#dd8a1a", "answered by site B"))
 FAILED_COLOR = "#c53030"
 MARKER_COLORS = {"lab": "#222222", "router": "#2f855a", "daemon": "#6b46c1", "bird": "#2f855a"}
@@ -100,16 +100,26 @@ def render(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"'
         ' stroke="#333"/>'
     )
-    # event markers, labels staggered below the axis
-    for n, m in enumerate(sorted(markers, key=lambda e: e.t)):
+    # event markers: a numbered dashed line each, and a key below the axis
+    shown = sorted((m for m in markers if 0 <= m.t - start <= span), key=lambda e: e.t)
+    rows = math.ceil(len(shown) / 2) if shown else 0
+    for n, m in enumerate(shown, 1):
         mx = x(m.t - start)
         color = MARKER_COLORS.get(m.source.split()[0], "#444")
-        label_y = TOP + plot_h + 56 + (n % 5) * 16
+        cy = 60 + ((n - 1) % 3) * 10
         out.append(
-            f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{TOP}" y2="{label_y - 10}" stroke="{color}"'
+            f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{cy + 5}" y2="{TOP + plot_h}" stroke="{color}"'
             ' stroke-dasharray="4 3"/>'
-            f'<text x="{mx + 3:.1f}" y="{label_y}" fill="{color}">'
-            f"{escape(m.text)} ({m.t - start:.2f} s)</text>"
+            f'<circle cx="{mx:.1f}" cy="{cy}" r="6" fill="white" stroke="{color}"/>'
+            f'<text x="{mx:.1f}" y="{cy + 3.5}" text-anchor="middle" font-size="9"'
+            f' fill="{color}">{n}</text>'
+        )
+        column, row = divmod(n - 1, rows)
+        kx = LEFT + column * (plot_w / 2)
+        ky = TOP + plot_h + 58 + row * 16
+        out.append(
+            f'<text x="{kx:.1f}" y="{ky}" fill="{color}">{n}. {m.t - start:6.2f} s  '
+            f"{escape(m.text)}</text>"
         )
     # legend
     lx = LEFT + 10

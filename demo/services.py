@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from demo.netns import inside
 from demo.topology import (
     CLIENT_NS,
     ROUTER_NS,
@@ -84,12 +85,23 @@ class Services:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
-    def spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> Started:
-        log = open(self.path("logs", f"{name}.log"), "ab")  # noqa: SIM115 (closed by stop)
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        netns: str | None = None,
+        env: dict[str, str] | None = None,
+        output: Path | None = None,
+    ) -> Started:
+        """Start `argv` inside `netns` (the child is forked from inside it: no
+        `ip netns exec`), its output to `output` or logs/NAME.log."""
+        log = open(output or self.path("logs", f"{name}.log"), "ab")  # noqa: SIM115 (closed by stop)
         try:
-            process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
-            )
+            with inside(netns) if netns else contextlib.nullcontext():
+                process = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+                )
         except FileNotFoundError as exc:
             log.close()
             raise LabError(f"{argv[0]} is not installed (make demo installs it)") from exc
@@ -112,8 +124,7 @@ class Services:
         control = self.path("router", "bird.ctl")
         self.spawn(
             "router-bird",
-            in_netns(
-                ROUTER_NS,
+            [
                 "bird",
                 "-f",
                 "-c",
@@ -122,7 +133,8 @@ class Services:
                 str(control),
                 "-P",
                 str(self.path("router", "bird.pid")),
-            ),
+            ],
+            netns=ROUTER_NS,
         )
         wait_for(control.exists, 10.0, "BIRD's control socket")
         return control
@@ -134,22 +146,14 @@ class Services:
     def start_route_monitor(self) -> Path:
         """`ip -ts monitor route` in the router: when its FIB changes, to the microsecond."""
         out = self.path("router", "route-monitor.txt")
-        log = open(out, "ab")  # noqa: SIM115 (closed by stop)
-        process = subprocess.Popen(
-            in_netns(ROUTER_NS, "ip", "-ts", "monitor", "route"),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.DEVNULL,
-        )
-        self.started["route-monitor"] = Started("route-monitor", process, log)
+        self.spawn("route-monitor", ["ip", "-ts", "monitor", "route"], netns=ROUTER_NS, output=out)
         return out
 
     # ------------------------------------------------------------------ sites
     def start_gobgpd(self, site: Site) -> None:
         self.spawn(
             f"gobgpd-{site.key}",
-            in_netns(
-                site.netns,
+            [
                 "gobgpd",
                 "-t",
                 "toml",
@@ -159,7 +163,8 @@ class Services:
                 "127.0.0.1:50051",
                 "--pprof-disable",
                 "-p",
-            ),
+            ],
+            netns=site.netns,
         )
 
     def gobgpd_pid(self, site: Site) -> int:
@@ -177,18 +182,27 @@ class Services:
     def daemon_log(self, site: Site) -> Path:
         return self.path("logs", f"ldirectord-{site.key}.log")
 
-    def start_daemon(self, site: Site, timeout: float) -> None:
-        """`ldirectord demo-site-X.cf start` in the load balancer's namespace, as users run it."""
+    def spawn_daemon_start(self, site: Site) -> subprocess.Popen[bytes]:
+        """`ldirectord demo-site-X.cf start` in the load balancer's namespace, as users
+        run it; it returns once the daemon has forked (the caller waits for it)."""
         config = self.daemon_config(site)
-        argv = in_netns(site.netns, _venv_bin("ldirectord"), str(config), "start")
-        done = run(argv, timeout=timeout, check=False)
-        with open(self.path("logs", f"ldirectord-{site.key}-start.log"), "a") as fh:
-            fh.write(done.stdout + done.stderr)
-        if done.returncode != 0:
-            raise LabError(
-                f"ldirectord {site.config_name} start failed (exit {done.returncode}): "
-                f"{(done.stderr or done.stdout).strip()}"
-            )
+        return subprocess.Popen(
+            in_netns(site.netns, _venv_bin("ldirectord"), str(config), "start"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def site_serves(self, site: Site) -> bool:
+        """The VIP is on the load balancer (it can bind it) and ip_vs has all its reals."""
+        with inside(site.netns):
+            with socket.socket() as sock:
+                try:
+                    sock.bind((VIP, 0))
+                except OSError:
+                    return False
+            table = Path("/proc/net/ip_vs").read_text()
+        return table.count("Route") >= len(site.backends)
 
     def daemon_pid(self, site: Site) -> int | None:
         try:
@@ -212,30 +226,20 @@ class Services:
         (root / "health").write_text("OK\n")
         self.spawn(
             f"httpd-{backend.name}",
-            in_netns(
-                backend.netns,
-                "busybox",
-                "httpd",
-                "-f",
-                "-p",
-                f"0.0.0.0:{VIP_PORT}",
-                "-h",
-                str(root),
-            ),
+            ["busybox", "httpd", "-f", "-p", f"0.0.0.0:{VIP_PORT}", "-h", str(root)],
+            netns=backend.netns,
         )
 
     def wait_backend(self, backend: Backend, timeout: float) -> None:
-        """Until the backend's HTTP server listens (`ss` in its namespace)."""
+        """Until the backend accepts connections, from its load balancer (as the checks)."""
+        lb = f"ldlab-lb-{backend.site.lower()}"
 
-        def listening() -> bool:
-            probe = run(
-                in_netns(backend.netns, "ss", "-Hltn", f"sport = :{VIP_PORT}"),
-                timeout=10.0,
-                check=False,
-            )
-            return bool(probe.stdout.strip())
+        def accepts() -> bool:
+            with inside(lb), socket.socket() as sock:
+                sock.settimeout(1.0)
+                return sock.connect_ex((backend.address, VIP_PORT)) == 0
 
-        wait_for(listening, timeout, f"backend {backend.name}'s HTTP server")
+        wait_for(accepts, timeout, f"backend {backend.name}'s HTTP server")
 
     def stop_backend(self, backend: Backend) -> None:
         self.stop(f"httpd-{backend.name}")
@@ -246,8 +250,7 @@ class Services:
         env = dict(os.environ, PYTHONPATH=str(PROJECT), PYTHONDONTWRITEBYTECODE="1")
         self.spawn(
             "client",
-            in_netns(
-                CLIENT_NS,
+            [
                 sys.executable,
                 "-m",
                 "demo.client",
@@ -259,7 +262,8 @@ class Services:
                 str(timeout),
                 "--out",
                 str(out),
-            ),
+            ],
+            netns=CLIENT_NS,
             env=env,
         )
         return out

@@ -106,6 +106,9 @@ class Served:
             return None
 
 
+QUIET_LOG_LINES = ("Resetting soft failure count", "Invoking ldirectord invoked as")
+"""Daemon log lines the timeline leaves out (they are in logs/ldirectord-*.log)."""
+_ANYCAST_LOG = re.compile(r"^Anycast (?P<vip>[0-9a-f.:/]+): (?P<state>\w+)")
 _MONITOR = re.compile(r"^\[(?P<ts>[0-9T:.\-]+)\]\s+(?P<deleted>Deleted\s+)?(?P<rest>.*)$")
 _BIRD_LOG = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) <(?P<level>\w+)> (?P<msg>.*)$"
@@ -164,7 +167,7 @@ class Watcher(threading.Thread):
                 self.poll()
             except Exception as exc:  # a watcher must not die silently mid-run
                 self.errors.append(repr(exc))
-            self.stopping.wait(0.05)
+            self.stopping.wait(0.1)
         self.poll()
 
     def stop(self) -> None:
@@ -199,14 +202,13 @@ class Watcher(threading.Thread):
         for line in self.bird.lines():
             self.bird_line(line)
         now = time.time()
-        if self.poll_status and now - self._last_status_poll >= 0.2:
+        if self.poll_status and now - self._last_status_poll >= 0.5:
             self._last_status_poll = now
             for site in SITES:
                 self.poll_daemon(site)
         for site in SITES:
             for line in self.daemon_logs[site.name].lines():
-                text = line.split("] ", 1)[-1]
-                self.timeline.add(f"daemon {site.name}", f"log: {text}", f"log-{site.name}")
+                self.daemon_line(site, line.split("] ", 1)[-1])
         for line in self.client.lines():
             served = Served.parse(line)
             if served is None:
@@ -218,7 +220,7 @@ class Watcher(threading.Thread):
                     "client",
                     f"traffic now served by site {served.site} (first: backend {served.backend})",
                     f"traffic-{served.site}",
-                    served.start,
+                    served.end,
                 )
 
     def bird_line(self, line: str) -> None:
@@ -249,6 +251,16 @@ class Watcher(threading.Thread):
                     f"bgp-down-{site.name}" if was_up else f"bgp-{site.name}",
                     t,
                 )
+
+    def daemon_line(self, site: Site, text: str) -> None:
+        """A line of the daemon's log, as it is written (the log has whole seconds only)."""
+        if text.startswith(QUIET_LOG_LINES):
+            return
+        kind = f"log-{site.name}"
+        m = _ANYCAST_LOG.match(text)
+        if m and m.group("vip").split("/")[0] == VIP:
+            kind = f"log-{site.name}-{m.group('state')}"
+        self.timeline.add(f"daemon {site.name}", f"log: {text}", kind)
 
     def poll_daemon(self, site: Site) -> None:
         decision = vip_decision(daemon_status(site, timeout=1.0))

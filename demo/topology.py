@@ -27,6 +27,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from demo.netns import NETNS_DIR, inside, write_sysctls
+
 PREFIX = "ldlab-"
 VIP = "198.51.100.10"
 VIP_PORT = 80
@@ -133,41 +135,40 @@ def in_netns(netns: str, *argv: str) -> list[str]:
 
 
 def existing_namespaces() -> list[str]:
-    out = run(["ip", "netns", "list"], check=False).stdout
-    return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
+    """The lab's namespaces that exist now (left by an earlier run, or this one's)."""
+    if not NETNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(PREFIX))
 
 
-def _sysctl(netns: str, *settings: str) -> None:
-    run(in_netns(netns, "sysctl", "-q", "-w", *settings))
-
-
-def _batch(netns: str | None, lines: Sequence[str]) -> None:
-    """Several `ip` commands in one process (each process start is costly in the guest)."""
-    argv = ["ip", "-batch", "-"] if netns is None else ["ip", "-n", netns, "-batch", "-"]
-    run(argv, stdin="\n".join(lines) + "\n")
+def _batch(netns: str | None, lines: Sequence[str], *, force: bool = False) -> None:
+    """Several `ip` commands in one process (each process start is costly in the
+    guest), started from inside `netns` (no `ip netns exec`)."""
+    argv = ["ip", "-force", "-batch", "-"] if force else ["ip", "-batch", "-"]
+    with inside(netns) if netns else contextlib.nullcontext():
+        run(argv, stdin="\n".join(lines) + "\n", check=not force)
 
 
 def build() -> None:
     """Create every namespace, link, address and static route of the lab."""
-    for netns in ALL_NAMESPACES:
-        run(["ip", "netns", "add", netns])
+    _batch(None, [f"netns add {netns}" for netns in ALL_NAMESPACES])
     # Sysctls first: interfaces created afterwards inherit the "default" values.
-    no_rp_filter = ("net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
-    _sysctl(CLIENT_NS, *no_rp_filter)
-    _sysctl(ROUTER_NS, *no_rp_filter, "net.ipv4.ip_forward=1")
+    no_rp_filter = {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0"}
+    forwarding = {"net.ipv4.ip_forward": "1"}
+    write_sysctls(CLIENT_NS, no_rp_filter)
+    write_sysctls(ROUTER_NS, no_rp_filter | forwarding)
     for site in SITES:
         # The load balancer forwards its backends' replies, whose source is the VIP,
         # an address it holds itself: without accept_local they would be martians.
-        _sysctl(
-            site.netns, *no_rp_filter, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.accept_local=1"
+        write_sysctls(
+            site.netns, no_rp_filter | forwarding | {"net.ipv4.conf.all.accept_local": "1"}
         )
         for backend in site.backends:
             # The VIP on lo must not answer ARP: only the load balancer attracts it.
-            _sysctl(
+            write_sysctls(
                 backend.netns,
-                *no_rp_filter,
-                "net.ipv4.conf.all.arp_ignore=1",
-                "net.ipv4.conf.all.arp_announce=2",
+                no_rp_filter
+                | {"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.arp_announce": "2"},
             )
 
     links = [f"link add client netns {CLIENT_NS} type veth peer name to-client netns {ROUTER_NS}"]
@@ -228,8 +229,22 @@ def build() -> None:
 
 
 def processes_in(netns: str) -> list[int]:
-    out = run(["ip", "netns", "pids", netns], check=False).stdout
-    return [int(p) for p in out.split() if p.isdigit()]
+    """Processes whose network namespace is `netns` (what `ip netns pids` prints)."""
+    try:
+        target = os.stat(NETNS_DIR / netns)
+    except FileNotFoundError:
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ns = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:
+            continue
+        if (ns.st_dev, ns.st_ino) == (target.st_dev, target.st_ino):
+            found.append(int(entry))
+    return found
 
 
 def _signal_all(pids: Sequence[int], sig: int) -> None:
@@ -241,19 +256,22 @@ def _signal_all(pids: Sequence[int], sig: int) -> None:
 def teardown(namespaces: Sequence[str] | None = None) -> list[str]:
     """End every process living in the lab's namespaces (all of them the lab's own),
     then delete the namespaces. Idempotent; returns what it deleted."""
-    targets = list(namespaces) if namespaces is not None else existing_namespaces()
-    pids = [pid for netns in targets for pid in processes_in(netns)]
+    existing = existing_namespaces()
+    targets = existing if namespaces is None else [n for n in namespaces if n in existing]
+    if not targets:
+        return []
+
+    def remaining() -> list[int]:
+        return [pid for netns in targets for pid in processes_in(netns)]
+
     # A frozen (SIGSTOPped) process needs SIGCONT before it can act on SIGTERM.
+    pids = remaining()
     _signal_all(pids, signal.SIGCONT)
     _signal_all(pids, signal.SIGTERM)
     deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        if not any(processes_in(netns) for netns in targets):
-            break
+    while pids and time.monotonic() < deadline:
         time.sleep(0.1)
-    _signal_all([pid for netns in targets for pid in processes_in(netns)], signal.SIGKILL)
-    deleted = []
-    for netns in targets:
-        if run(["ip", "netns", "del", netns], check=False).returncode == 0:
-            deleted.append(netns)
-    return deleted
+        pids = remaining()
+    _signal_all(pids, signal.SIGKILL)
+    _batch(None, [f"netns del {netns}" for netns in targets], force=True)
+    return [netns for netns in targets if netns not in existing_namespaces()]
