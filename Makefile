@@ -42,10 +42,8 @@ test: deps deps-checks deps-routing venv lint typecheck
 	$(BIN)/pytest -q tests --ignore=tests/kernel $(PYTEST_ARGS)
 	$(MAKE) test-kernel
 
-demo: venv
-	@echo "make demo: the two-site anycast lab arrives with the anycast issues (see README)."
-	@echo "Until then, try: $(BIN)/ldirectordctl validate examples/ldirectord.cf"
-	$(BIN)/ldirectordctl validate examples/ldirectord.cf
+# The main job: the two-site anycast lab (mk/demo.mk, demo/README.md).
+demo: lab
 
 # Topic makefiles (kernel test runner, lab, ...) add their own targets.
 -include mk/*.mk
