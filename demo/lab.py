@@ -49,6 +49,7 @@ from demo.services import (
     RUN_DIR,
     Services,
     daemon_status,
+    venv_program,
     wait_for,
 )
 from demo.timeline import Event, Served, Timeline, Watcher, write_json
@@ -69,9 +70,7 @@ HOLD_TIME = 3.0
 
 REQUIRED_PROGRAMS = {
     "ip": "iproute2",
-    "ss": "iproute2",
     "tc": "iproute2",
-    "sysctl": "procps",
     "bird": "bird2",
     "birdc": "bird2",
     "gobgpd": "gobgpd",
@@ -297,7 +296,19 @@ class Lab:
         )
         self.show_decision(SITE_A)
         self.show_router()
+        if self.mode == "full":
+            self.show_ctl_routes(SITE_A)
         time.sleep(self.timing.observe)
+
+    def show_ctl_routes(self, site: Site) -> None:
+        """What an operator types: `ldirectordctl routes -c demo-site-a.cf` (a Python
+        program: several seconds in the emulated guest, so only in the full run)."""
+        argv = [venv_program("ldirectordctl"), "routes", "-c", site.config_name]
+        done = run(argv, timeout=60.0, check=False)
+        self.show(
+            f"ldirectordctl routes -c {site.config_name}",
+            (done.stdout + done.stderr).strip() or f"(no output, exit {done.returncode})",
+        )
 
     def restore_backends(self) -> None:
         print("\n=== 2. Site A's backends come back", flush=True)

@@ -39,7 +39,7 @@ EXAMPLES = PROJECT / "examples"
 RUN_DIR = Path("/var/run")
 
 
-def _venv_bin(name: str) -> str:
+def venv_program(name: str) -> str:
     """A program of the project's venv (the one running this lab), else from PATH."""
     candidate = Path(sys.executable).parent / name
     if candidate.exists():
@@ -187,7 +187,7 @@ class Services:
         run it; it returns once the daemon has forked (the caller waits for it)."""
         config = self.daemon_config(site)
         return subprocess.Popen(
-            in_netns(site.netns, _venv_bin("ldirectord"), str(config), "start"),
+            in_netns(site.netns, venv_program("ldirectord"), str(config), "start"),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

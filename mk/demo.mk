@@ -8,16 +8,9 @@
 
 DEMO_ARGS ?=
 
-.PHONY: lab deps-lab
+.PHONY: lab
 
-# gobgpd and bird2 come from scripts/install-routing-deps.sh (make deps-routing);
-# qemu, busybox-static and the kernel's apt lists from install-kernel-deps.sh.
-deps-lab: deps deps-kernel
-	@if [ -f scripts/install-routing-deps.sh ]; then \
-		sh scripts/install-routing-deps.sh; \
-	else \
-		sh scripts/apt-missing.sh deps-lab gobgpd bird2 >/dev/null; \
-	fi
-
-lab: deps-lab venv
+# deps: ipvsadm, iproute2 (ip, tc); deps-kernel: qemu, busybox-static (the
+# backends' httpd) and the guest kernel; deps-routing: gobgpd, bird2.
+lab: deps deps-kernel deps-routing venv
 	$(BIN)/python -m demo.lab $(DEMO_ARGS)
