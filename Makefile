@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv test lint typecheck unit integration compat demo clean
+.PHONY: all deps venv test lint typecheck unit integration compat demo man clean
 
 all: test
 
@@ -44,6 +44,11 @@ test: deps deps-checks deps-routing venv lint typecheck
 
 # The main job: the two-site anycast lab (mk/demo.mk, demo/README.md).
 demo: lab
+
+# Man pages: man/src/*.txt rendered to man/*.8 (committed; tests/unit/test_man.py
+# fails when they are stale or a directive or command is undocumented).
+man: venv
+	$(BIN)/python scripts/build-man
 
 # Topic makefiles (kernel test runner, lab, ...) add their own targets.
 -include mk/*.mk
