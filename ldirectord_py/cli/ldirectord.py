@@ -48,7 +48,8 @@ Options:
 
     start: start a daemon for the configuration, unless one is running.
 
-    stop: ask the running daemon to stop (it receives TERM); does not wait.
+    stop: ask the running daemon to stop (it receives TERM) and wait up to 10 s
+    for its cleanup.
 
     restart: stop the running daemon, wait until it is gone, start a new
     one. try-restart does the same only if a daemon is running.
@@ -101,7 +102,8 @@ CONFIGURATION FILE
 COMMANDS AND EXIT STATUS
     start         Start a daemon (returns 0 once its pid file is written), or
                   do nothing if one is running. Exit 0.
-    stop          Send TERM to the running daemon; does not wait. Exit 0,
+    stop          Send TERM to the running daemon and wait (up to 10 s) for its
+                  cleanup. Exit 0,
                   also when nothing runs.
     restart       Stop the running daemon, wait until it has gone (at most
                   30 seconds, then exit 1), start a new one.

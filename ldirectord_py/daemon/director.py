@@ -1,7 +1,7 @@
 """The seam between the daemon's lifecycle and the work it supervises.
 
 The lifecycle (pid file, signals, reload, autoreload, execute= instances) lives
-in `ldirectord_py.daemon.loop`; what a running instance actually does (health
+in `ldirectord_py.daemon.mainloop`; what a running instance actually does (health
 checks, the engine, the ip_vs and route writers) plugs in here as a Director.
 `checking_director` is the production one (ldirectord_py.daemon.checking); the
 IdleDirector runs the lifecycle alone, for tests of every lifecycle contract.
@@ -34,7 +34,15 @@ class Director(Protocol):
         """Stop checking and clean up per `cleanstop` before the daemon exits."""
 
     def status(self) -> dict[str, Any]:
-        """What the status socket serves: plain JSON-ready data."""
+        """What the status socket serves: plain JSON-ready data. The optional key
+        `last_result_at` (monotonic seconds of the last completed check) feeds the
+        systemd watchdog; without it the daemon counts as making progress."""
+
+    # Optional, looked up with getattr by the main loop:
+    #   async wait_ready() -> None: return once the first round's table is
+    #       programmed (systemd READY=1); without it, ready when start() returns.
+    #   async command(name, args) -> dict: ldirectordctl drain|undrain|check-now.
+    #   use_state_file(path) -> None: where to keep state across restarts (drains).
 
 
 class IdleDirector:
