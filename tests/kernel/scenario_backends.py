@@ -39,13 +39,49 @@ REPLY = (
 # ---------------------------------------------------------------------- backends
 
 
+class _Conn(asyncio.Protocol):
+    """One accepted connection: answers the first request (mode "up") or holds the
+    connection open without a byte (mode "hang"). A protocol rather than streams:
+    no task, reader or timer per connection, which in the software-emulated guest
+    is CPU the daemon under test needs for its own checks."""
+
+    __slots__ = ("answer", "buffer", "key", "owner", "transport")
+
+    def __init__(self, owner: Backends, key: tuple[str, int], answer: bool) -> None:
+        self.owner, self.key, self.answer = owner, key, answer
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        owner = self.owner
+        owner.connections[self.key] = owner.connections.get(self.key, 0) + 1
+        owner._open.setdefault(self.key, set()).add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.answer or self.transport is None:
+            return
+        self.buffer += data
+        if b"\r\n\r\n" in self.buffer:
+            self.owner.requests[self.key] = self.owner.requests.get(self.key, 0) + 1
+            self.transport.write(REPLY)
+            self.transport.close()
+        elif len(self.buffer) > 65536:
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.owner._open.get(self.key, set()).discard(self.transport)
+
+
 class Backends:
     """HTTP backends on (ip, port) pairs, each `up`, `hang` or `down`."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._servers: dict[tuple[str, int], asyncio.Server] = {}
-        self._hung: dict[tuple[str, int], list[asyncio.StreamWriter]] = {}
+        self._open: dict[tuple[str, int], set[asyncio.Transport]] = {}
         self.requests: dict[tuple[str, int], int] = {}  # complete HTTP requests
         self.connections: dict[tuple[str, int], int] = {}  # accepted connections
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -64,7 +100,7 @@ class Backends:
         self._call(self._switch((ip, port), "hang"))
 
     def down(self, ip: str, port: int = 8080) -> None:
-        """Close the listening socket (and hung connections): connections are refused."""
+        """Close the listening socket (and open connections): connections are refused."""
         self._call(self._switch((ip, port), "down"))
 
     def later(self, delay: float, action: Callable[[], None]) -> None:
@@ -89,35 +125,15 @@ class Backends:
             old.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(old.wait_closed(), 0.1)
-        for writer in self._hung.pop(key, []):
-            writer.close()
+        for transport in self._open.pop(key, set()):
+            transport.close()
         if mode == "down":
             return
-        handler = self._serve if mode == "up" else self._hold
-        server = await asyncio.start_server(
-            lambda r, w: handler(key, r, w), key[0], key[1], reuse_address=True, backlog=128
+        answer = mode == "up"
+        server = await self.loop.create_server(
+            lambda: _Conn(self, key, answer), key[0], key[1], reuse_address=True, backlog=128
         )
         self._servers[key] = server
-
-    async def _serve(
-        self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.connections[key] = self.connections.get(key, 0) + 1
-        try:
-            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            self.requests[key] = self.requests.get(key, 0) + 1
-            writer.write(REPLY)
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError, TimeoutError):
-            pass
-        finally:
-            writer.close()
-
-    async def _hold(
-        self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.connections[key] = self.connections.get(key, 0) + 1
-        self._hung.setdefault(key, []).append(writer)
 
 
 # ---------------------------------------------------------------------- recordings
