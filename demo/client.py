@@ -115,7 +115,7 @@ class Client:
         if chunk:
             req.answer += chunk
             return
-        served = parse_answer(req.answer)
+        served = parse_answer(bytes(req.answer))
         if served is None:
             self.finish(req, False, error="bad-answer")
         else:

@@ -22,7 +22,7 @@ MARKER_COLORS = {"lab": "#222222", "router": "#2f855a", "daemon": "#6b46c1", "bi
 
 def _nice_step(span: float, target: int) -> float:
     raw = span / max(target, 1)
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    magnitude = 10.0 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
     for m in (1, 2, 5, 10):
         if raw <= m * magnitude:
             return m * magnitude
@@ -45,7 +45,7 @@ def render(
     for r in requests:
         i = min(bins - 1, max(0, int((r.start - start) / bin_seconds)))
         counts[r.site if r.ok and r.site in ("A", "B") else "fail"][i] += 1
-    peak = max(max(a + b + f for a, b, f in zip(*counts.values(), strict=True)), 1)
+    peak: int = max(max(a + b + f for a, b, f in zip(*counts.values(), strict=True)), 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(t: float) -> float:

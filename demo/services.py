@@ -99,8 +99,15 @@ class Services:
         log = open(output or self.path("logs", f"{name}.log"), "ab")  # noqa: SIM115 (closed by stop)
         try:
             with inside(netns) if netns else contextlib.nullcontext():
+                # Its own session: a Ctrl-C on the terminal reaches the lab only,
+                # which then stops everything in order (the daemons first).
                 process = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
                 )
         except FileNotFoundError as exc:
             log.close()

@@ -190,13 +190,13 @@ class Watcher(threading.Thread):
                 self.route_via = None
                 self.timeline.add("router", f"route to {VIP} removed from the FIB", "route-gone", t)
             elif what.startswith("via "):
-                site = self.site_of_next_hop(what[4:])
-                if site != self.route_via:
-                    self.route_via = site
+                via = self.site_of_next_hop(what[4:])
+                if via != self.route_via:
+                    self.route_via = via
                     self.timeline.add(
                         "router",
-                        f"route to {VIP} now via site {site} ({what[4:]})",
-                        f"route-via-{site}",
+                        f"route to {VIP} now via site {via} ({what[4:]})",
+                        f"route-via-{via}",
                         t,
                     )
         for line in self.bird.lines():

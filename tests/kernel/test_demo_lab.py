@@ -39,7 +39,8 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], s
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the lab did not finish within {LAB_TIMEOUT} s:\n{exc.stdout}", pytrace=False)
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout
+        pytest.fail(f"the lab did not finish within {LAB_TIMEOUT} s:\n{out}", pytrace=False)
     log = done.stdout + done.stderr
     summary_path = output / "summary.json"
     if not summary_path.exists():
