@@ -51,6 +51,21 @@ PORT = 18080
 # other work a negative value measures what the daemon can do with the CPU it
 # asks for rather than how much the neighbours leave it; 0 (the default) is as before.
 NICE = 0
+# --pin CPU: the daemons run on that CPU only and nginx on the others, so that the
+# stand-in backends (other machines in real life) do not take the daemon's core
+# and "one core" is literally one core. None (the default) is as before.
+PIN: int | None = None
+
+
+def _pin_daemon() -> list[str]:
+    return ["taskset", "-c", str(PIN)] if PIN is not None else []
+
+
+def _pin_backends() -> list[str]:
+    if PIN is None:
+        return []
+    others = [str(c) for c in sorted(os.sched_getaffinity(0)) if c != PIN]
+    return ["taskset", "-c", ",".join(others)] if others else []
 
 
 def real_address(i: int) -> str:
@@ -69,6 +84,15 @@ def cpu_split(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of a process, from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def run_delay(pid: int) -> float:
+    """Seconds the process's main thread (the event loop) has waited runnable on a
+    run queue (/proc/PID/schedstat): time it wanted the CPU and did not get it."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def rss_kib(pid: int) -> int:
@@ -144,7 +168,8 @@ http {{
     )
     # the backends stand in for other machines: keep them from being starved here
     proc = subprocess.Popen(
-        ["nice", "-n", "-10", "nginx", "-c", str(conf)], stdin=subprocess.DEVNULL
+        [*_pin_backends(), "nice", "-n", "-10", "nginx", "-c", str(conf)],
+        stdin=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 5
@@ -211,7 +236,18 @@ def start_daemon(
     err = open(tmp / f"{which}.stderr", "ab")  # noqa: SIM115
     nice = ["nice", "-n", str(NICE)] if NICE else []
     return subprocess.Popen(
-        [*nice, "unshare", "-m", "--propagation", "private", "sh", "-c", script, str(config)],
+        [
+            *_pin_daemon(),
+            *nice,
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            str(config),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=err,
         stderr=err,
@@ -263,6 +299,7 @@ class Run:
     ok: bool
     note: str = ""
     load: str = ""  # /proc/loadavg at the end of the window
+    waiting_percent: float = 0.0  # of the window spent runnable but not running
 
 
 def measure(
@@ -311,9 +348,9 @@ def measure(
                 )
         time.sleep(warmup)
         start_off = monitor.stat().st_size
-        (u0, s0), w0 = cpu_split(proc.pid), time.monotonic()
+        (u0, s0), d0, w0 = cpu_split(proc.pid), run_delay(proc.pid), time.monotonic()
         time.sleep(window)
-        (u1, s1), w1 = cpu_split(proc.pid), time.monotonic()
+        (u1, s1), d1, w1 = cpu_split(proc.pid), run_delay(proc.pid), time.monotonic()
         c0, c1 = u0 + s0, u1 + s1
         end_off = monitor.stat().st_size
         rss = rss_kib(proc.pid) / 1024
@@ -360,6 +397,7 @@ def measure(
             round(rss, 1),
             ok,
             load=uptime(),
+            waiting_percent=round(100 * (d1 - d0) / elapsed, 1),
         )
     finally:
         stop(proc)
@@ -425,13 +463,20 @@ def main() -> None:
     ap.add_argument("--bisect", type=int, default=2)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--nice", type=int, default=0, help="the daemons' nice value (both)")
+    ap.add_argument("--pin", type=int, help="run the daemons on this CPU, nginx on the others")
     args = ap.parse_args()
-    global NICE
+    global NICE, PIN
     NICE = args.nice
+    PIN = args.pin
     if os.geteuid() != 0:
         sys.exit("needs root (unshare -m, mount)")
     perl_needs_ok(Path())
-    report: dict[str, object] = {"kind": args.kind, "nice": NICE, "load_before": uptime()}
+    report: dict[str, object] = {
+        "kind": args.kind,
+        "nice": NICE,
+        "pin": PIN,
+        "load_before": uptime(),
+    }
     tmp = Path(tempfile.mkdtemp(prefix="ldbench-"))
     try:
         with nginx(tmp, PORT):
@@ -458,7 +503,8 @@ def main() -> None:
                 f"{r.daemon:6} {r.n:6} {'yes' if r.ok else 'no':>3} {r.checks_per_s:9.1f} "
                 f"{r.rate_per_real:10.3f} {r.min_per_real:4} {r.down:5} "
                 f"{r.cpu_percent:6.1f} {r.cpu_sys_percent:6.1f} "
-                f"{r.cpu_us_per_check:8.1f} {r.rss_mib:8.1f}  load {load1} {r.note}"
+                f"{r.cpu_us_per_check:8.1f} {r.rss_mib:8.1f}  wait {r.waiting_percent:4.1f}% "
+                f"load {load1} {r.note}"
             )
     for k, b in best.items():
         print(f"largest N checked once per interval, {k}: {b.n if b else 0}")
