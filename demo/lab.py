@@ -296,18 +296,32 @@ class Lab:
         )
         self.show_decision(SITE_A)
         self.show_router()
-        if self.mode == "full":
-            self.show_ctl_routes(SITE_A)
+        ctl = self.start_ctl_routes(SITE_A) if self.mode == "full" else None
         time.sleep(self.timing.observe)
+        if ctl is not None:
+            self.show_ctl_routes(SITE_A, ctl)
 
-    def show_ctl_routes(self, site: Site) -> None:
-        """What an operator types: `ldirectordctl routes -c demo-site-a.cf` (a Python
-        program: several seconds in the emulated guest, so only in the full run)."""
-        argv = [venv_program("ldirectordctl"), "routes", "-c", site.config_name]
-        done = run(argv, timeout=60.0, check=False)
+    def start_ctl_routes(self, site: Site) -> subprocess.Popen[str]:
+        """What an operator types: `ldirectordctl routes -c demo-site-a.cf`. A Python
+        program: several seconds in the emulated guest, so it runs while the lab
+        watches, and only in the full run."""
+        return subprocess.Popen(
+            [venv_program("ldirectordctl"), "routes", "-c", site.config_name],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def show_ctl_routes(self, site: Site, ctl: subprocess.Popen[str]) -> None:
+        try:
+            out, _ = ctl.communicate(timeout=60.0)
+        except subprocess.TimeoutExpired:
+            ctl.kill()
+            out, _ = ctl.communicate()
         self.show(
             f"ldirectordctl routes -c {site.config_name}",
-            (done.stdout + done.stderr).strip() or f"(no output, exit {done.returncode})",
+            out.strip() or f"(no output, exit {ctl.returncode})",
         )
 
     def restore_backends(self) -> None:
