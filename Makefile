@@ -20,8 +20,8 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed
 
 lint: venv
-	$(BIN)/ruff check ldirectord_py tests
-	$(BIN)/ruff format --check ldirectord_py tests
+	$(BIN)/ruff check ldirectord_py tests bench demo
+	$(BIN)/ruff format --check ldirectord_py tests bench demo
 
 typecheck: venv
 	$(BIN)/mypy ldirectord_py

@@ -99,10 +99,8 @@ def main() -> int:
 
         first = desired.services[0]
         changed_dest = replace(first.destinations[0], weight=first.destinations[0].weight + 7)
-        changed = Table(
-            (replace(first, destinations=(changed_dest, *first.destinations[1:])),)
-            + desired.services[1:]
-        )
+        changed_first = replace(first, destinations=(changed_dest, *first.destinations[1:]))
+        changed = Table((changed_first, *desired.services[1:]))
         t0 = time.perf_counter()
         report = reconcile(changed, backend, owns)
         one = time.perf_counter() - t0
