@@ -90,20 +90,28 @@ def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@cli.command(name="routes")
-@click.option(
-    "-c", "--config", metavar="NAME|PATH", help="The daemon of this config (default: all)."
-)
-@click.option("--json", "as_json", is_flag=True, help="The daemon's anycast status as JSON.")
-def routes_command(config: str | None, as_json: bool) -> None:
-    """Each anycast VIP: its decision, why, since when, what GoBGP holds."""
+def statuses_or_exit(config: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """The running daemons' status documents, or exit 1 saying why there are none."""
     from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
 
     try:
-        statuses = daemon_statuses(config)
+        return daemon_statuses(config)
     except NoDaemon as exc:
         click.echo(f"ldirectordctl: {exc}", err=True)
         sys.exit(1)
+
+
+config_option = click.option(
+    "-c", "--config", metavar="NAME|PATH", help="The daemon of this config (default: all)."
+)
+
+
+@cli.command(name="routes")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="The daemon's anycast status as JSON.")
+def routes_command(config: str | None, as_json: bool) -> None:
+    """Each anycast VIP: its decision, why, since when, what GoBGP holds."""
+    statuses = statuses_or_exit(config)
     if as_json:
         doc = {status.get("config") or path: status.get("anycast") for path, status in statuses}
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))

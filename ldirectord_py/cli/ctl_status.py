@@ -8,14 +8,13 @@ decisions with GoBGP's state, and the dataplane's reconcile state.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import Any
 
 import click
 
 from ldirectord_py.cli.ctl import cli
-from ldirectord_py.cli.ctl_routes import render_routes
+from ldirectord_py.cli.ctl_routes import config_option, render_routes, statuses_or_exit
 
 
 def _since(epoch: float | None, now: float) -> str:
@@ -98,19 +97,11 @@ def render_status(path: str, status: dict[str, Any], now: float | None = None) -
 
 
 @cli.command(name="status")
-@click.option(
-    "-c", "--config", metavar="NAME|PATH", help="The daemon of this config (default: all)."
-)
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="The whole status document as JSON.")
 def status_command(config: str | None, as_json: bool) -> None:
     """The daemon's reals, fallbacks, anycast and dataplane."""
-    from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
-
-    try:
-        statuses = daemon_statuses(config)
-    except NoDaemon as exc:
-        click.echo(f"ldirectordctl: {exc}", err=True)
-        sys.exit(1)
+    statuses = statuses_or_exit(config)
     if as_json:
         doc: Any = statuses[0][1] if len(statuses) == 1 else {p: s for p, s in statuses}
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))

@@ -161,29 +161,19 @@ def gobgpapi(value: str) -> str:
         if not path.startswith("/") or any(c.isspace() for c in path):
             raise BadValue(f"{usage}; a unix socket needs an absolute path, not {value!r}")
         return value
-    m = re.fullmatch(r"\[([^\[\]]+)\]:(\d+)", value, re.ASCII) or re.fullmatch(
-        r"([^\[\]:]+):(\d+)", value, re.ASCII
-    )
-    if m is None:
-        raise BadValue(f"{usage}, not {value!r}")
-    host, port = m.group(1), int(m.group(2))
-    if value.startswith("["):
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise BadValue(f"{usage}: {host!r} is not an IPv6 address") from None
-    elif _HOST.fullmatch(host) is None:
-        raise BadValue(f"{usage}: {host!r} is not a host name or IPv4 address")
-    if not 0 < port < 65536:
-        raise BadValue(f"{usage}: port {port} is not in 1..65535")
-    return value
+    return _host_port(value, usage, empty_host=False)
 
 
 def listen_address(value: str) -> str:
-    """`host:port` or `[v6]:port` to listen on (`metricsaddress`)."""
-    usage = "metricsaddress must be host:port or [ipv6]:port"
+    """`host:port` or `[v6]:port` to listen on (`metricsaddress`); an empty host
+    (`:9588`) means every address."""
+    return _host_port(value, "metricsaddress must be host:port or [ipv6]:port", empty_host=True)
+
+
+def _host_port(value: str, usage: str, *, empty_host: bool) -> str:
+    host_pattern = r"([^\[\]:]*)" if empty_host else r"([^\[\]:]+)"
     m = re.fullmatch(r"\[([^\[\]]+)\]:(\d+)", value, re.ASCII) or re.fullmatch(
-        r"([^\[\]:]*):(\d+)", value, re.ASCII
+        host_pattern + r":(\d+)", value, re.ASCII
     )
     if m is None:
         raise BadValue(f"{usage}, not {value!r}")

@@ -13,14 +13,14 @@ import contextlib
 import gc
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
 from ldirectord_py.checks.result import CheckResult
 from ldirectord_py.checks.runner import CombinedState, run_check
 from ldirectord_py.checks.scheduler import Scheduler
 from ldirectord_py.checks.spec import CheckSpec
-from ldirectord_py.config import Config
+from ldirectord_py.config import Config, Real
 from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.drains import DrainStore
@@ -29,7 +29,7 @@ from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
 from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.engine.table import destination_for
-from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
+from ldirectord_py.ipvs.model import Destination, ServiceKey, Table, VirtualService
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
 from ldirectord_py.ipvs.writer import IPVSWriter
 from ldirectord_py.observe.log import Log, localtime_text
@@ -320,16 +320,10 @@ class CheckingDirector:
         if self._drain_cache is not None and self._drain_cache[0] == cache_key:
             return self._drain_cache[1]
         keys = set(self.drains.keys)
-        for virtual in self.engine.config.virtuals:
-            service = self.engine.service(virtual)
-            if service is None:
-                continue
-            for real in virtual.reals:
-                destination = destination_for(real)
-                for key in self.drains.keys:
-                    if key.port == real.port and key.matches(destination):
-                        stored = service.stored_destination(destination)
-                        keys.add(DrainKey(key.address, stored.port))
+        for _service, real, destination, stored in self._configured_reals():
+            for key in self.drains.keys:
+                if key.port == real.port and key.matches(destination):
+                    keys.add(DrainKey(key.address, stored.port))
         result = frozenset(keys)
         self._drain_cache = (cache_key, result)
         return result
@@ -395,20 +389,27 @@ class CheckingDirector:
 
     def _matching_reals(self, key: DrainKey) -> list[str]:
         """The services that have the real as configured (before drain's change)."""
+        out: list[str] = []
+        for service, _real, destination, stored in self._configured_reals():
+            name = str(service.key)
+            if (key.matches(destination) or key.matches(stored)) and name not in out:
+                out.append(name)
+        return out
+
+    def _configured_reals(
+        self,
+    ) -> Iterator[tuple[VirtualService, Real, Destination, Destination]]:
+        """Each configured real with its service, its destination as configured,
+        and as the kernel stores it (a gate real takes its virtual's port)."""
         if self.engine is None:
-            return []
-        out = []
+            return
         for virtual in self.engine.config.virtuals:
             service = self.engine.service(virtual)
             if service is None:
                 continue
             for real in virtual.reals:
                 destination = destination_for(real)
-                stored = service.stored_destination(destination)
-                if key.matches(destination) or key.matches(stored):
-                    out.append(str(service.key))
-                    break
-        return out
+                yield service, real, destination, service.stored_destination(destination)
 
     async def _check_now_command(self) -> dict[str, Any]:
         if self.scheduler is None or self.engine is None:
