@@ -50,7 +50,19 @@ PORT = 18080
 # --nice: the daemons' nice value (both daemons alike). On a machine shared with
 # other work a negative value measures what the daemon can do with the CPU it
 # asks for rather than how much the neighbours leave it; 0 (the default) is as before.
+# With autogroup scheduling (kernel.sched_autogroup_enabled=1) a nice value only
+# ranks processes within their session, so with --nice each daemon (and nginx)
+# runs in a session of its own whose autogroup gets that nice value.
 NICE = 0
+
+
+def _own_autogroup(pid: int) -> None:
+    """Give the autogroup of `pid` (a session leader started here) the NICE value."""
+    if NICE:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/autogroup").write_text(f"{NICE}\n")
+
+
 # --pin CPU: the daemons run on that CPU only and nginx on the others, so that the
 # stand-in backends (other machines in real life) do not take the daemon's core
 # and "one core" is literally one core. None (the default) is as before.
@@ -170,7 +182,9 @@ http {{
     proc = subprocess.Popen(
         [*_pin_backends(), "nice", "-n", "-10", "nginx", "-c", str(conf)],
         stdin=subprocess.DEVNULL,
+        start_new_session=bool(NICE),
     )
+    _own_autogroup(proc.pid)
     try:
         deadline = time.monotonic() + 5
         import socket
@@ -234,25 +248,18 @@ def start_daemon(
     )
     env = dict(os.environ, IPVSADM_SHIM_DIR=str(shimdir), IPVSADM_SHIM_LOCALNODE="0")
     err = open(tmp / f"{which}.stderr", "ab")  # noqa: SIM115
-    nice = ["nice", "-n", str(NICE)] if NICE else []
-    return subprocess.Popen(
-        [
-            *_pin_daemon(),
-            *nice,
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            script,
-            str(config),
-        ],
+    prefix = [*_pin_daemon(), *(["nice", "-n", str(NICE)] if NICE else [])]
+    unshare = ["unshare", "-m", "--propagation", "private"]
+    proc = subprocess.Popen(
+        [*prefix, *unshare, "sh", "-c", script, str(config)],
         stdin=subprocess.DEVNULL,
         stdout=err,
         stderr=err,
         env=env,
+        start_new_session=bool(NICE),
     )
+    _own_autogroup(proc.pid)
+    return proc
 
 
 def perl_needs_ok(tmp: Path) -> None:  # pragma: no cover - environment check
