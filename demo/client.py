@@ -152,8 +152,17 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1.0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--duration", type=float, default=0.0, help="seconds (0: until a signal)")
+    parser.add_argument(
+        "--start-on-sigusr1",
+        action="store_true",
+        help="create --out, then wait for SIGUSR1 before the first request (the lab starts"
+        " the client early, as Python is slow to start, but lets it run only once ready)",
+    )
     args = parser.parse_args()
     host, _, port = args.target.rpartition(":")
+    if args.start_on_sigusr1:
+        # Blocked before --out exists: the lab signals once it sees the file.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     with open(args.out, "a", encoding="ascii") as out:
         client = Client((host, int(port)), args.interval, args.timeout, out)
 
@@ -162,6 +171,10 @@ def main() -> None:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        if args.start_on_sigusr1:
+            while not client.stopping:
+                if signal.sigtimedwait({signal.SIGUSR1}, 0.2) is not None:
+                    break
         if args.duration > 0:
             signal.signal(signal.SIGALRM, stop)
             signal.setitimer(signal.ITIMER_REAL, args.duration)

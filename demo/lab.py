@@ -182,8 +182,8 @@ class Lab:
                 return
         self.show(f"daemon {site.name}", "no anycast status (is the daemon running?)")
 
-    def wait(self, condition: Any, timeout: float, what: str) -> None:
-        wait_for(condition, timeout, what, every=0.05)
+    def wait(self, condition: Any, timeout: float, what: str, every: float = 0.05) -> None:
+        wait_for(condition, timeout, what, every=every)
 
     def watcher_ready(self) -> Watcher:
         assert self.watcher is not None
@@ -219,17 +219,23 @@ class Lab:
         self.watcher.start()
         self.say(
             "BIRD on the router, gobgpd on each load balancer, busybox httpd on each backend;"
-            f" client: a new connection to {VIP}:80 every {self.timing.interval * 1000:.0f} ms,"
-            f" {self.timing.request_timeout:.0f} s timeout"
+            " the client is ready to go"
         )
         for site in SITES:
             for backend in site.backends:
                 self.services.wait_backend(backend, 30.0)
-        self.wait(self.sites_ready, self.timing.start_timeout, "both sites to serve and announce")
+        self.wait(
+            self.sites_ready, self.timing.start_timeout, "both sites to serve and announce", 0.2
+        )
         for site, process in self.starting:
             self.check_started(site, process)
         self.say("the router has both sites' routes and uses site A's (higher local preference)")
         self.show_router()
+        self.services.go_client(60.0)
+        self.say(
+            f"client started: a new connection to {VIP}:80 every"
+            f" {self.timing.interval * 1000:.0f} ms, {self.timing.request_timeout:.0f} s timeout"
+        )
         watcher = self.watcher_ready()
         self.wait(
             lambda: sum(1 for r in watcher.requests[-20:] if r.ok and r.site == "A") >= 10,

@@ -252,7 +252,15 @@ class Services:
         self.stop(f"httpd-{backend.name}")
 
     # ------------------------------------------------------------------ client
+    def go_client(self, timeout: float) -> None:
+        """Let the client (started and waiting) send its first request."""
+        out = self.path("client", "requests.tsv")
+        wait_for(out.exists, timeout, "the client to start")
+        self.started["client"].process.send_signal(signal.SIGUSR1)
+
     def start_client(self, interval: float, timeout: float) -> Path:
+        """The client, started now (Python starts slowly in the guest), idle until
+        go_client()."""
         out = self.path("client", "requests.tsv")
         env = dict(os.environ, PYTHONPATH=str(PROJECT), PYTHONDONTWRITEBYTECODE="1")
         self.spawn(
@@ -269,6 +277,7 @@ class Services:
                 str(timeout),
                 "--out",
                 str(out),
+                "--start-on-sigusr1",
             ],
             netns=CLIENT_NS,
             env=env,
