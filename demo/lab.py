@@ -49,7 +49,6 @@ from demo.services import (
     RUN_DIR,
     Services,
     daemon_status,
-    venv_program,
     wait_for,
 )
 from demo.timeline import Event, Served, Timeline, Watcher, write_json
@@ -170,13 +169,15 @@ class Lab:
         )
 
     def show_decision(self, site: Site) -> None:
+        """The daemon's decision from its status socket: what `ldirectordctl routes`
+        prints (not run here: a Python program takes tens of seconds in the guest)."""
         status = daemon_status(site)
         anycast = (status or {}).get("anycast") or {}
         for vip in anycast.get("vips") or []:
             if str(vip.get("vip", "")).split("/")[0] == VIP:
                 since = time.strftime("%H:%M:%S", time.localtime(float(vip.get("since") or 0)))
                 self.show(
-                    f"daemon {site.name} (its status socket, as ldirectordctl routes shows it)",
+                    f"daemon {site.name}: its decision (status socket, as in ldirectordctl routes)",
                     f"{VIP}  {vip.get('state')}  since {since}  {vip.get('reason', '')}",
                 )
                 return
@@ -302,33 +303,7 @@ class Lab:
         )
         self.show_decision(SITE_A)
         self.show_router()
-        ctl = self.start_ctl_routes(SITE_A) if self.mode == "full" else None
         time.sleep(self.timing.observe)
-        if ctl is not None:
-            self.show_ctl_routes(SITE_A, ctl)
-
-    def start_ctl_routes(self, site: Site) -> subprocess.Popen[str]:
-        """What an operator types: `ldirectordctl routes -c demo-site-a.cf`. A Python
-        program: several seconds in the emulated guest, so it runs while the lab
-        watches, and only in the full run."""
-        return subprocess.Popen(
-            [venv_program("ldirectordctl"), "routes", "-c", site.config_name],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    def show_ctl_routes(self, site: Site, ctl: subprocess.Popen[str]) -> None:
-        try:
-            out, _ = ctl.communicate(timeout=60.0)
-        except subprocess.TimeoutExpired:
-            ctl.kill()
-            out, _ = ctl.communicate()
-        self.show(
-            f"ldirectordctl routes -c {site.config_name}",
-            out.strip() or f"(no output, exit {ctl.returncode})",
-        )
 
     def restore_backends(self) -> None:
         print("\n=== 2. Site A's backends come back", flush=True)
