@@ -244,7 +244,9 @@ class Lab:
             "the client's answers from site A",
         )
         self.say(
-            "site A serves the client: the measured run starts", analysis.READY, marker="ready"
+            "site A serves the client: the measured run starts",
+            analysis.READY,
+            marker="measured run starts",
         )
         time.sleep(self.timing.baseline)
 
@@ -433,6 +435,10 @@ class Lab:
 
     # ----------------------------------------------------------------- cleanup
     def cleanup(self) -> None:
+        """Bounded (about 20 s at most) and not interruptible: a second Ctrl-C must not
+        leave half the lab behind."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if self.watcher is not None and self.watcher.is_alive():
             self.watcher.stop()
         for site in SITES:
