@@ -30,6 +30,7 @@ in the project's QEMU guest (scripts/ipvs-vm/run), with the same arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -125,7 +126,18 @@ def run_in_guest(argv: list[str], output: Path) -> int:
         flush=True,
     )
     command = [str(runner), sys.executable, "-m", "demo.lab", *argv]
-    return subprocess.run(command, env=env, check=False).returncode
+    # The runner gets its own session and each of our signals exactly once: it
+    # stops the guest and removes its temp dirs on SIGINT or SIGTERM, and must not
+    # be killed while it does (nor get a second signal, which would cut that short).
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    return process.wait()  # bounded by the runner's own IPVS_VM_TIMEOUT
 
 
 def missing_programs() -> list[str]:

@@ -12,7 +12,6 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -157,7 +156,6 @@ class Watcher(threading.Thread):
         self.serving: str | None = None
         self.route_via: str | None = None
         self.sessions: dict[str, bool] = {}
-        self.poll_status = True
         self.errors: list[str] = []
         self._last_status_poll = 0.0
 
@@ -202,7 +200,7 @@ class Watcher(threading.Thread):
         for line in self.bird.lines():
             self.bird_line(line)
         now = time.time()
-        if self.poll_status and now - self._last_status_poll >= 0.5:
+        if now - self._last_status_poll >= 0.5:
             self._last_status_poll = now
             for site in SITES:
                 self.poll_daemon(site)
@@ -281,6 +279,3 @@ class Watcher(threading.Thread):
 
 def write_json(path: Path, doc: object) -> None:
     path.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
-
-
-Condition = Callable[[], bool]
