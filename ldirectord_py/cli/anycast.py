@@ -1,6 +1,11 @@
 """ldirectord-anycast: the paper's fallbackcommand, as a standalone program.
 
-    fallbackcommand = "ldirectord-anycast --gobgpapi 127.0.0.1:50051 --prefix 198.51.100.0/24"
+    virtual = 198.51.100.10:80
+        fallbackcommand = "ldirectord-anycast --gobgpapi 127.0.0.1:50051 --prefix 198.51.100.0/24"
+
+(Inside a virtual, quoted or not; as a global directive, without quotes: the
+original keeps a global value's quotes and the shell then looks for a program
+named by the whole quoted string.)
 
 ldirectord (the Perl original and ours alike) runs the fallbackcommand as
 `<command> start|stop VIP:PORT PROTO`. Mind the direction, which follows the
