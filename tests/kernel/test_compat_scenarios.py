@@ -182,10 +182,11 @@ class Run:
             return False
         try:
             os.kill(self.pid, 0)
-        except ProcessLookupError:
+            # (the process may go between the two: reading its stat then fails)
+            state = Path(f"/proc/{self.pid}/stat").read_text()
+        except (ProcessLookupError, FileNotFoundError):
             return False
-        state = Path(f"/proc/{self.pid}/stat")
-        return not (state.exists() and state.read_text().split(") ")[-1].startswith("Z"))
+        return not state.split(") ")[-1].startswith("Z")
 
     def stop(self) -> int:
         proc = self.ldirectord("stop")
