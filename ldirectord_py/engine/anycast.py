@@ -123,6 +123,9 @@ class AnycastPolicy:
         self._serving: dict[str, bool] = {}
         self._counts: dict[str, tuple[int, int]] = {}
         self._dataplane_ok = True
+        self._dataplane_known = False
+        """False until the first update: the dataplane is not programmed yet at
+        start, which is not news (the ip_vs writer says so if it cannot be)."""
         self._guard_engaged = False
         self._pending: list[LogLine] = []
         self._states: dict[HostPrefix, _VipState] = {}
@@ -212,7 +215,7 @@ class AnycastPolicy:
                     self._counts[key] = real_counts[key]
         logs = self._pending
         self._pending = []
-        if dataplane_ok != self._dataplane_ok and self._vips:
+        if dataplane_ok != self._dataplane_ok and self._vips and self._dataplane_known:
             logs.append(
                 LogLine(
                     "Anycast: dataplane available again: anycast VIPs follow their health"
@@ -222,6 +225,7 @@ class AnycastPolicy:
                 )
             )
         self._dataplane_ok = dataplane_ok
+        self._dataplane_known = self._dataplane_known or dataplane_ok
         logs += self._evaluate(now)
         return logs
 
@@ -235,6 +239,7 @@ class AnycastPolicy:
         new._serving = {k: v for k, v in self._serving.items() if k in identities}
         new._counts = {k: v for k, v in self._counts.items() if k in identities}
         new._dataplane_ok = self._dataplane_ok
+        new._dataplane_known = self._dataplane_known
         new._guard_engaged = self._guard_engaged
         for prefix in new._states:
             if prefix in self._states:

@@ -454,6 +454,16 @@ def test_dataplane_down_before_the_first_round() -> None:
     assert state(policy, A) == "announced"
 
 
+def test_a_dataplane_not_yet_programmed_at_start_is_not_news() -> None:
+    """At start the ip_vs table is programmed moments after the first update: no
+    "unavailable" / "available again" pair in the log for that."""
+    policy = AnycastPolicy(config(vip(A)), 0.0)
+    assert not any("dataplane" in t for t in texts(policy.update(1.0, {}, False)))
+    assert not any("dataplane" in t for t in texts(policy.update(2.0, up(A), True)))
+    lines = texts(policy.update(3.0, up(A), False))
+    assert lines[0].startswith("Anycast: dataplane unavailable")
+
+
 def test_dataplane_return_does_not_hold() -> None:
     policy = AnycastPolicy(config(vip(A, "anycastholddown = 60")), 0.0)
     policy.update(1.0, up(A), True)
