@@ -335,12 +335,15 @@ class AnycastPolicy:
         )
         verdict: VipState
         route: Route | None
-        if not self._dataplane_ok:
-            verdict, route = "withdrawn", None
-            reason = f"dataplane unavailable (ip_vs not programmed): {reasons}"
-        elif state.health == "unknown":
+        if state.health == "unknown":
+            # nothing is announced either way; "withdrawn" here would only be noise
             verdict, route = "unknown", None
             reason = f"waiting for the first check round: {reasons}"
+            if not self._dataplane_ok:
+                reason += "; dataplane not programmed yet"
+        elif not self._dataplane_ok:
+            verdict, route = "withdrawn", None
+            reason = f"dataplane unavailable (ip_vs not programmed): {reasons}"
         elif state.health == "up":
             verdict, route, reason = "announced", full, reasons
         elif guarded:
