@@ -23,6 +23,9 @@ from ldirectord_py.observe.log import Log
 from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route
 
 STOP_TIMEOUT = 5.0
+ADDRESS_WAIT = 5.0
+ADDRESS_RETRY = 0.2
+"""How long one wait for the VIP addresses lasts before the routes are looked at again."""
 """How long stop waits for routes to be withdrawn before it goes on to the pools."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -90,6 +93,7 @@ class AnycastCoordinator:
         self.interfaces: InterfaceWriterLike | None = None
         self._settings: tuple[str, str, tuple[Network, ...], bool] | None = None
         self._wakeup: asyncio.TimerHandle | None = None
+        self._address_wait: asyncio.Task[None] | None = None
         self._last: tuple[int, int, bool] | None = None
         self._stopped = False
 
@@ -160,10 +164,49 @@ class AnycastCoordinator:
         return {p: r for p, r in routes.items() if any(p.subnet_of(n) for n in within)}  # type: ignore[arg-type]
 
     def _push(self, desired: AnycastDesired) -> None:
-        if self.routes is not None:
-            self.routes.submit(desired.routes)
         if self.interfaces is not None:
             self.interfaces.submit(desired.addresses)
+        if self.routes is None:
+            return
+        # A route only for a VIP whose address is already on its interface: the
+        # director must accept the packets a router starts sending at once.
+        present = self._addresses_present()
+        routes = {p: r for p, r in desired.routes.items() if p in present}
+        self.routes.submit(routes)
+        if len(routes) < len(desired.routes):
+            self._await_addresses()
+
+    def _addresses_present(self) -> set[str | HostPrefix]:
+        if self.interfaces is None:
+            return set()
+        actual = self.interfaces.status().get("actual") or {}
+        present: set[str | HostPrefix] = set()
+        for vips in actual.values():
+            for text in vips:
+                with contextlib.suppress(ValueError):
+                    present.add(ipaddress.ip_network(text))
+        return present
+
+    def _await_addresses(self) -> None:
+        """Push again once the interface writer has put the addresses in place."""
+        if self._address_wait is not None and not self._address_wait.done():
+            return
+
+        async def wait() -> None:
+            assert self.interfaces is not None
+            while not self._stopped:
+                await self.interfaces.converge_now(ADDRESS_WAIT)
+                if self._stopped or self.policy is None:
+                    return
+                desired = self.policy.desired()
+                present = self._addresses_present()
+                if all(p in present for p in desired.routes):
+                    self._address_wait = None
+                    self._push(desired)
+                    return
+                await asyncio.sleep(ADDRESS_RETRY)
+
+        self._address_wait = asyncio.get_running_loop().create_task(wait())
 
     def _schedule(self, engine: Engine, dataplane_ok: bool) -> None:
         """Wake up when a hold-down expires, without waiting for a check result."""
@@ -183,6 +226,8 @@ class AnycastCoordinator:
         self._stopped = True
         if self._wakeup is not None:
             self._wakeup.cancel()
+        if self._address_wait is not None:
+            self._address_wait.cancel()
         if withdraw is None:
             withdraw = self._settings[3] if self._settings is not None else True
         if self.routes is not None:

@@ -35,6 +35,8 @@ class Recorder:
         self.addresses: dict[str, set[str]] = {}
         self.target: str | None = None
         self.prefixes: Sequence[Network] = ()
+        self.hold_addresses = False
+        """As an interface writer: pretend the addresses are not in place yet."""
 
     def start(self) -> None:
         self.events.append("start")
@@ -54,7 +56,8 @@ class Recorder:
         self.events.append(f"stop withdraw={withdraw or remove} services={services}")
 
     def status(self) -> dict[str, Any]:
-        return {"connected": True, "target": self.target, "gobgp": {}}
+        actual = {} if self.hold_addresses else {k: sorted(v) for k, v in self.addresses.items()}
+        return {"connected": True, "target": self.target, "gobgp": {}, "actual": actual}
 
 
 def _config(tmp_path: Path, port: int, extra: str = "") -> Any:
@@ -247,3 +250,28 @@ def test_a_stalled_checker_is_logged_and_reported(tmp_path: Path) -> None:
 
     run(scenario)
     assert any("Health checks stalled: no check has completed for" in line for line in lines.lines)
+
+
+def test_no_route_before_the_vip_address_is_on_its_interface(tmp_path: Path) -> None:
+    """A router sends traffic as soon as the route arrives: the director must
+    already hold the VIP (reported by the demo lab, where adding the address
+    took seconds in the emulated guest)."""
+    port = free_port("127.0.0.31")
+    kernel = Kernel(Table(()))
+    events: list[str] = []
+    director, routes, interfaces = _director(Lines(), lambda: kernel, events, kernel)
+    interfaces.hold_addresses = True
+
+    async def scenario() -> None:
+        server = await http_backend("127.0.0.31", port)
+        await director.start(_config(tmp_path, port))
+        await eventually(lambda: director.status()["anycast"]["vips"][0]["state"] == "announced")
+        await asyncio.sleep(0.5)
+        assert routes.routes == {}  # decided, but the address is not there yet
+        assert interfaces.addresses == {"lo": {VIP}}
+        interfaces.hold_addresses = False  # the address lands
+        await eventually(lambda: VIP in routes.routes, timeout=15)
+        await director.stop()
+        server.close()
+
+    run(scenario)
