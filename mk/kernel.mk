@@ -12,5 +12,5 @@ KERNEL_PYTEST_ARGS ?= -p no:hypothesispytest
 deps-kernel:
 	sh scripts/install-kernel-deps.sh
 
-test-kernel: deps deps-kernel venv
+test-kernel: deps deps-kernel deps-routing venv
 	scripts/ipvs-vm/run $(BIN)/pytest -q $(KERNEL_PYTEST_ARGS) tests/kernel $(PYTEST_ARGS)
