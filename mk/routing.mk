@@ -9,7 +9,7 @@ deps-routing:
 test-routing: deps-routing venv
 	$(BIN)/pytest -q tests/unit/routing tests/integration/routing $(PYTEST_ARGS)
 
-# Figures for bench/routing.md (needs root; about a minute).
+# Figures for bench/README.md, "Anycast" (needs root; about a minute).
 bench-routing: deps-routing venv
 	$(BIN)/python bench/routing_propagation.py
 
