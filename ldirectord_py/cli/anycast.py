@@ -87,7 +87,30 @@ def check_inside(
         raise Refused(f"{vip} is outside the anycast prefixes ({listed}): not announced")
 
 
+CONNECT_ATTEMPTS = 3
+"""gobgpd unreachable is retried this often (0.5 s, then 1 s apart): a fallbackcommand
+that gives up on the first refused or slow connection leaves the route wrong
+until the next transition, which may be hours away."""
+
+
 async def via_gobgp(action: str, route: Route, target: str, timeout: float) -> str:
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            return await _via_gobgp_once(action, route, target, timeout)
+        except _Unreachable as exc:
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise Failed(str(exc.error)) from None
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover  (the loop returns or raises)
+
+
+class _Unreachable(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _via_gobgp_once(action: str, route: Route, target: str, timeout: float) -> str:
     from ldirectord_py.routing.gobgp import GoBGPClient, GoBGPError
 
     client = GoBGPClient(target, timeout=timeout)
@@ -106,6 +129,8 @@ async def via_gobgp(action: str, route: Route, target: str, timeout: float) -> s
                 f"GoBGP at {target}: {route.prefix} is still in its table after DeletePath"
             )
     except GoBGPError as exc:
+        if exc.unavailable:
+            raise _Unreachable(exc) from None
         raise Failed(str(exc)) from None
     finally:
         await client.close()
