@@ -191,6 +191,15 @@ class Engine:
             live_dest = live_dests.get(stored.key) if stored else None
             if virtual.checktype == "on":
                 status.up = status.decided = True
+                if live_dest is None:
+                    # never checked, so no result will announce it: say it here, as
+                    # the original does when it adds the real
+                    self._effects.append(
+                        LogLine(
+                            f"Added real server: {real.hostport} ({_where(virtual)}) "
+                            f"(Weight set to {real.weight})"
+                        )
+                    )
             elif live_dest is not None and live_dest.weight > 0:
                 # Already serving: the original forces such a real up at start.
                 status.up = status.decided = True

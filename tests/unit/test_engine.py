@@ -227,6 +227,10 @@ def test_gate_real_on_another_port_is_stored_on_the_virtuals_port() -> None:
 def test_checktype_on_and_off() -> None:
     on = Engine(parse("virtual=127.0.0.100:80\n\treal=127.0.0.11:80 gate\n\tchecktype=on\n"), 0.0)
     assert on.checks() == [] and dests(on) == {"127.0.0.11:80": 1}
+    # never checked: the start says it is added, as the original logs it
+    assert "Added real server: 127.0.0.11:80 (127.0.0.100:80) (Weight set to 1)" in [
+        e.text for e in on.take_effects() if isinstance(e, LogLine)
+    ]
     off = Engine(
         parse(
             'fallback=127.0.0.1:80\nfallbackcommand="/fb"\n'
