@@ -329,3 +329,46 @@ def test_max_withdraw_guard_and_hold_down_at_the_router(lab: Lab, site: Site) ->
     # start of the hold-down, so the route may come a check interval later)
     assert time.monotonic() - up_at >= 4.0
     assert f"Anycast {ROUTE}: held" in site.log_text()
+
+
+PERL_LDIRECTORD = "/usr/sbin/ldirectord"
+ANYCAST = str(REPO / ".venv" / "bin" / "ldirectord-anycast")
+
+
+def test_the_perl_original_moves_the_route_with_ldirectord_anycast(lab: Lab, site: Site) -> None:
+    """The paper's set-up with the Perl original (Debian `ldirectord`):
+    `fallbackcommand = ldirectord-anycast ...`; it appends `start|stop VIP:PORT
+    PROTO` when its fallback starts (every real down: withdraw) and ends (announce)."""
+    assert Path(PERL_LDIRECTORD).exists(), "install the Debian package ldirectord (make deps)"
+    cfg = site.dir / "perl-anycast.cf"
+    log = site.dir / "perl-anycast.log"
+    # the issue's line, quoted, inside the virtual (a global value keeps its quotes
+    # in the original, and the shell then looks for a program of that whole name)
+    cfg.write_text(
+        f'logfile="{log}"\ncheckinterval=1\nnegotiatetimeout=5\n'
+        f"virtual={VIP}:80\n\treal={BACKENDS[0]}:8080 masq\n"
+        f'\tfallbackcommand="{ANYCAST} --gobgpapi {lab.gobgp_target(0)} '
+        f'--prefix 198.51.100.0/24 --timeout 10"\n'
+        '\tservice=http\n\trequest="/"\n\treceive="OK"\n'
+    )
+
+    def perl(command: str) -> subprocess.CompletedProcess[str]:
+        return site.ns_run(PERL_LDIRECTORD, str(cfg), command)
+
+    # Each call is a new Python process with grpc (seconds in the emulated guest),
+    # and the original runs them synchronously, flapping while it starts (spec 5.5).
+    slow = 4 * WAIT
+    site.backend_up(BACKENDS[0])
+    try:
+        started = perl("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        lab.wait_route(ROUTE, timeout=slow)  # a real up: the fallback ended -> "stop"
+        site.backend_down(BACKENDS[0])  # every real down -> "start" -> withdraw
+        lab.wait_route(ROUTE, present=False, timeout=slow)
+        site.backend_up(BACKENDS[0])
+        lab.wait_route(ROUTE, timeout=slow)
+    except Exception as exc:
+        raise AssertionError(f"{exc}\n--- the original's log:\n{log.read_text()[-4000:]}") from exc
+    finally:
+        perl("stop")
+    assert "failed" not in log.read_text()  # every ldirectord-anycast call succeeded
