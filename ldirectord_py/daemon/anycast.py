@@ -23,10 +23,10 @@ from ldirectord_py.observe.log import Log
 from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route
 
 STOP_TIMEOUT = 5.0
+"""How long a reload lets the old route writer drop what is no longer desired."""
 ADDRESS_WAIT = 5.0
-ADDRESS_RETRY = 0.2
 """How long one wait for the VIP addresses lasts before the routes are looked at again."""
-"""How long stop waits for routes to be withdrawn before it goes on to the pools."""
+ADDRESS_RETRY = 0.2
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -45,6 +45,8 @@ class InterfaceWriterLike(Protocol):
     async def converge_now(self, timeout: float) -> bool: ...
     async def stop(self, *, remove: bool) -> None: ...
     def status(self) -> dict[str, Any]: ...
+
+    prefixes: tuple[Network, ...]
 
 
 RouteWriterFactory = Callable[[str, Sequence[Network], Callable[[str], None]], RouteWriterLike]
@@ -111,6 +113,11 @@ class AnycastCoordinator:
         """A new policy keeping the state of VIPs that remain; writers are replaced
         only when where or how routes are announced changed."""
         now = self.clock()
+        if self._address_wait is not None:
+            self._address_wait.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._address_wait
+            self._address_wait = None
         self.policy = self.policy.reload(config, now) if self.policy else AnycastPolicy(config, now)
         settings = _route_settings(config) if self.policy.enabled else None
         if settings == self._settings:
@@ -143,6 +150,8 @@ class AnycastCoordinator:
         if self.interfaces is None:
             self.interfaces = self._interface_factory(self.log.info, prefixes)
             self.interfaces.start()
+        else:
+            self.interfaces.prefixes = tuple(prefixes)  # the new anycastprefix list
 
     def update(self, engine: Engine, dataplane_ok: bool, *, force: bool = False) -> None:
         """Give the policy the current facts; cheap when nothing changed."""
@@ -161,7 +170,11 @@ class AnycastCoordinator:
     def _desired_routes(self, within: Sequence[Network]) -> dict[HostPrefix, Route]:
         assert self.policy is not None
         routes = self.policy.desired().routes
-        return {p: r for p, r in routes.items() if any(p.subnet_of(n) for n in within)}  # type: ignore[arg-type]
+        return {
+            p: r
+            for p, r in routes.items()
+            if any(p.version == n.version and p.subnet_of(n) for n in within)  # type: ignore[arg-type]
+        }
 
     def _push(self, desired: AnycastDesired) -> None:
         if self.interfaces is not None:
@@ -228,6 +241,8 @@ class AnycastCoordinator:
             self._wakeup.cancel()
         if self._address_wait is not None:
             self._address_wait.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._address_wait
         if withdraw is None:
             withdraw = self._settings[3] if self._settings is not None else True
         if self.routes is not None:

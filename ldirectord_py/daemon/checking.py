@@ -75,7 +75,7 @@ class CheckingDirector:
         self.writer.on_converged_change = self._dataplane_changed
         self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
         self.drains = DrainStore(None)
-        self._drain_cache: tuple[tuple[int, frozenset[DrainKey]], frozenset[DrainKey]] | None = None
+        self._drain_cache: tuple[Config, frozenset[DrainKey], frozenset[DrainKey]] | None = None
         self.metrics: Metrics | None = None
         self._metric_names_for: Config | None = None
         self._metric_names_cache: dict[str, str] = {}
@@ -135,6 +135,7 @@ class CheckingDirector:
         old_keys = [s.key for s in self.engine.desired()]
         self.engine = self.engine.reload(config, self.clock())
         self.config_path = config.path
+        self._watch_since = self.clock()
         self._use_maintenancedir(config)
         self._use_metrics(config)
         await self.anycast.reload(config)
@@ -178,7 +179,7 @@ class CheckingDirector:
             "config": self.config_path,
             "pid": os.getpid(),
             "started_at": self.started_at,
-            "last_result_at": self.last_result_at,
+            "last_result_at": self.last_result_at if self._has_checks() else self.clock(),
             "dataplane": {
                 "converged": writer.converged,
                 "last_error": writer.last_error,
@@ -263,6 +264,7 @@ class CheckingDirector:
             spec.address, spec.family, spec.port
         ):
             self._maintenance_hits.add(spec.identity)
+            self.last_result_at = self.clock()  # decided: the checker is alive
             return CheckResult(False, MAINTENANCE_REASON, 0.0)
         self._maintenance_hits.discard(spec.identity)
         result = await run_check(spec, combined)
@@ -316,17 +318,23 @@ class CheckingDirector:
         with the configured port means that stored form too."""
         if not self.drains.keys or self.engine is None:
             return frozenset()
-        cache_key = (id(self.engine.config), frozenset(self.drains.keys))
-        if self._drain_cache is not None and self._drain_cache[0] == cache_key:
-            return self._drain_cache[1]
+        cache_key = frozenset(self.drains.keys)
+        cached = self._drain_cache
+        if cached is not None and cached[0] is self.engine.config and cached[1] == cache_key:
+            return cached[2]
         keys = set(self.drains.keys)
         for _service, real, destination, stored in self._configured_reals():
             for key in self.drains.keys:
                 if key.port == real.port and key.matches(destination):
                     keys.add(DrainKey(key.address, stored.port))
         result = frozenset(keys)
-        self._drain_cache = (cache_key, result)
+        self._drain_cache = (self.engine.config, cache_key, result)
         return result
+
+    def _has_checks(self) -> bool:
+        """False when nothing is checked (no virtual, or only checktype on/off):
+        then no result ever comes, and that is no stall."""
+        return self.scheduler is not None and bool(self.scheduler.identities)
 
     def _dataplane_changed(self, converged: bool) -> None:
         if self.engine is not None:
@@ -474,7 +482,8 @@ class CheckingDirector:
         from ldirectord_py.daemon.mainloop import WatchdogRule
 
         assert self.engine is not None
-        if not self.engine.config.virtuals:
+        if not self._has_checks():
+            self.stalled = False
             return
         rule = WatchdogRule.for_config(self.engine.config, 0.0)
         now = self.clock()

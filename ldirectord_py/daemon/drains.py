@@ -33,26 +33,27 @@ class DrainStore:
         """Add; False when it was already drained."""
         if key in self.keys:
             return False
+        self._save(self.keys | {key})
         self.keys.add(key)
-        self._save()
         return True
 
     def undrain(self, key: DrainKey) -> bool:
         if key not in self.keys:
             return False
+        self._save(self.keys - {key})
         self.keys.discard(key)
-        self._save()
         return True
 
-    def _save(self) -> None:
+    def _save(self, keys: set[DrainKey]) -> None:
+        """Write `keys` (raises OSError: then nothing changed, on disk or here)."""
         if self.path is None:
             return
-        if not self.keys:
+        if not keys:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
             return
         tmp = f"{self.path}.tmp"
         with open(tmp, "w") as fh:
-            json.dump(sorted(str(k) for k in self.keys), fh)
+            json.dump(sorted(str(k) for k in keys), fh)
             fh.write("\n")
         os.replace(tmp, self.path)

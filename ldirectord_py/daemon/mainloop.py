@@ -1,7 +1,8 @@
 """The running daemon: an asyncio loop that owns the lifecycle of one instance.
 
 Signals only set flags and wake the loop; the loop does the work, one step at a
-time, so a reload and a stop never interleave:
+time, and a reload from the control socket (`ldirectordctl reload`) takes the
+same lock as every reload and the stop, so a reload and a stop never interleave:
 
 * TERM (and INT, QUIT, ABRT, SYS, XCPU, XFSZ): stop `execute=` instances, let
   the director clean up, log `Linux Director Daemon terminated on signal: TERM`,
@@ -174,6 +175,9 @@ class Daemon:
         # do not inherit it) in the process that runs the loop.
         self.notifier = notifier if notifier is not None else Notifier.from_environment()
         self._reload_problem: str | None = None
+        self._switching = asyncio.Lock()
+        """Held by a reload and by the stop, which the control socket could otherwise
+        start while the other runs."""
         self._watch_since = time.monotonic()
         self._stalled = False
         self._watchdog_rule: WatchdogRule | None = None
@@ -258,8 +262,9 @@ class Daemon:
 
     async def _shutdown(self, signame: str) -> None:
         self.notifier.stopping(f"Stopping on signal {signame}")
-        await self._guard("stopping execute= instances", self._stop_instances())
-        await self._guard("stopping", self.director.stop())
+        async with self._switching:  # a reload from the control socket finishes first
+            await self._guard("stopping execute= instances", self._stop_instances())
+            await self._guard("stopping", self.director.stop())
         self.log.info(f"Linux Director Daemon terminated on signal: {signame}")
         self._remove_pidfile()
         self.log.debug_detail(
@@ -390,7 +395,16 @@ class Daemon:
 
     async def _reload_notified(self) -> None:
         """A reload, bracketed by RELOADING=1 and READY=1 (also when it failed: the
-        running configuration stays in effect, so the daemon is ready either way)."""
+        running configuration stays in effect, so the daemon is ready either way).
+        One at a time, and never during a stop: a reload may come from the control
+        socket while the loop handles a signal."""
+        async with self._switching:
+            if self._term is not None:
+                self._reload_problem = "the daemon is stopping"
+                return
+            await self._reload_notified_now()
+
+    async def _reload_notified_now(self) -> None:
         self.notifier.reloading("Reloading the configuration")
         self._reload_problem = "reload failed, the running configuration stays in effect"
         try:

@@ -102,7 +102,10 @@ class IPVSWriter:
             return await self._reconcile_desired(self._desired)
         finally:
             if self.state.converged != before and self.on_converged_change is not None:
-                self.on_converged_change(self.state.converged)
+                try:
+                    self.on_converged_change(self.state.converged)
+                except Exception as exc:  # a listener's bug must not stop ip_vs writing
+                    self.log(f"ip_vs writer: state listener failed: {exc!r}")
 
     async def _reconcile_desired(
         self, desired_services: tuple[VirtualService, ...]

@@ -1,8 +1,8 @@
 """The daemon's status, as JSON on a Unix socket only root can use.
 
 The socket sits next to the pid file: `/var/run/ldirectord.<CFGNAME>.sock`
-(mode 0600). A client connects and reads one JSON document; the daemon closes
-the connection. `ldirectordctl list --health` reads it to show each real's
+(mode 0600). A client connects, shuts its sending side (or sends a command
+line, below) and reads one JSON document; the daemon closes the connection. `ldirectordctl list --health` reads it to show each real's
 check state next to the kernel's table.
 
 The same socket takes commands (`ldirectordctl drain`, `check-now`, `reload`):

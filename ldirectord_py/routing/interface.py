@@ -188,6 +188,8 @@ class InterfaceWriter:
                     pause = 0.05
             if time.monotonic() >= deadline:
                 return False
+            if self._errors:
+                pause = max(pause, self._retry / 4)  # failing: no busy polling
             await asyncio.sleep(pause)
 
     async def stop(self, *, remove: bool) -> None:

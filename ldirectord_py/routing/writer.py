@@ -213,7 +213,7 @@ class RouteWriter:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         client = self._client or GoBGPClient(self.target, timeout=self._timeout)
         self._client = None
@@ -304,6 +304,8 @@ class RouteWriter:
                 await self._serve(client, peer_task)
             except GoBGPError as exc:
                 self._set_error(str(exc))
+            except Exception as exc:  # never let the writer die: log, back off, retry
+                self._set_error(f"unexpected error: {type(exc).__name__}: {exc}")
             finally:
                 if peer_task is not None:
                     peer_task.cancel()

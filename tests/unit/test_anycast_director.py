@@ -275,3 +275,51 @@ def test_no_route_before_the_vip_address_is_on_its_interface(tmp_path: Path) -> 
         server.close()
 
     run(scenario)
+
+
+def test_nothing_to_check_is_not_a_stall(tmp_path: Path) -> None:
+    """Only checktype=on reals: no check ever completes, and that is no stall (the
+    systemd watchdog must not restart a healthy daemon)."""
+    kernel = Kernel(Table(()))
+    lines = Lines()
+    director, _, _ = _director(lines, lambda: kernel, [], kernel)
+    config = parse_text(
+        "checkinterval=1\nchecktimeout=1\nvirtual=127.0.0.100:80\n"
+        "\treal=127.0.0.23:80 gate\n\tchecktype=on\n",
+        str(tmp_path / "t.cf"),
+        resolver=RESOLVER,
+        check_files=False,
+    )
+
+    async def scenario() -> None:
+        await director.start(config)
+        await asyncio.sleep(4.5)  # past the 3 s limit of checkinterval=1, checktimeout=1
+        status = director.status()
+        assert status["watchdog"]["stalled"] is False
+        assert status["last_result_at"] is not None
+        await director.stop()
+
+    run(scenario)
+    assert not any("stalled" in line for line in lines.lines)
+
+
+def test_reload_changing_v4_and_v6_prefixes_keeps_the_writer_going(tmp_path: Path) -> None:
+    port = free_port("127.0.0.31")
+    kernel = Kernel(Table(()))
+    events: list[str] = []
+    director, routes, interfaces = _director(Lines(), lambda: kernel, events, kernel)
+
+    async def scenario() -> None:
+        server = await http_backend("127.0.0.31", port)
+        await director.start(_config(tmp_path, port, "anycastprefix=2001:db8::/32\n"))
+        await eventually(lambda: VIP in routes.routes)
+        await director.reload(_config(tmp_path, port, "anycastprefix=203.0.113.0/24\n"))
+        assert [str(p) for p in interfaces.prefixes] == ["198.51.100.0/24", "203.0.113.0/24"]
+        await eventually(lambda: VIP in routes.routes)
+        await director.stop()
+        server.close()
+
+    run(scenario)
+    # same GoBGP, other prefixes: the old writer kept the routes (no withdraw) and
+    # a new one took over
+    assert "stop withdraw=False services=1" in events

@@ -91,3 +91,10 @@ def test_a_damaged_store_drains_nothing_and_says_why(tmp_path: Path) -> None:
     store = DrainStore(str(path))
     assert store.keys == set()
     assert store.load_error is not None and str(path) in store.load_error
+
+
+def test_a_drain_that_cannot_be_saved_does_not_take_effect(tmp_path: Path) -> None:
+    store = DrainStore(str(tmp_path / "missing-dir" / "drained"))
+    with pytest.raises(OSError):
+        store.drain(DrainKey.parse("198.51.100.1"))
+    assert store.keys == set()
