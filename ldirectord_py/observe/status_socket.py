@@ -2,8 +2,9 @@
 
 The socket sits next to the pid file: `/var/run/ldirectord.<CFGNAME>.sock`
 (mode 0600). A client connects, shuts its sending side (or sends a command
-line, below) and reads one JSON document; the daemon closes the connection. `ldirectordctl list --health` reads it to show each real's
-check state next to the kernel's table.
+line, below) and reads one JSON document; the daemon closes the connection.
+`ldirectordctl list --health` reads it to show each real's check state next to
+the kernel's table.
 
 The same socket takes commands (`ldirectordctl drain`, `check-now`, `reload`):
 the client sends one JSON line `{"command": NAME, "args": {...}}` and reads one
