@@ -82,7 +82,9 @@ def parse_vip(text: str, proto: str | None) -> HostPrefix:
 def check_inside(
     vip: HostPrefix, prefixes: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 ) -> None:
-    if not any(vip.version == p.version and vip.subnet_of(p) for p in prefixes):  # type: ignore[arg-type]
+    from ldirectord_py.routing.model import inside
+
+    if not inside(vip, prefixes):
         listed = ", ".join(str(p) for p in prefixes)
         raise Refused(f"{vip} is outside the anycast prefixes ({listed}): not announced")
 

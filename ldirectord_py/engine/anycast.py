@@ -57,6 +57,7 @@ from ldirectord_py.routing.model import (
     Route,
     VipDecision,
     VipState,
+    address_order,
     host_prefix,
 )
 
@@ -73,7 +74,7 @@ class _Vip:
 
     @property
     def order(self) -> tuple[int, int]:
-        return (self.prefix.version, int(self.prefix.network_address))
+        return address_order(self.prefix)
 
 
 @dataclass
@@ -90,10 +91,6 @@ class _VipState:
     decision: VipDecision | None = None
     route: Route | None = None
     """The route it should have now (None: no route)."""
-
-
-def _address_order(prefix: HostPrefix) -> tuple[int, int]:
-    return (prefix.version, int(prefix.network_address))
 
 
 class AnycastPolicy:
@@ -403,7 +400,7 @@ class AnycastPolicy:
     def _guard_logs(self, down: int, guarded: set[HostPrefix]) -> list[LogLine]:
         if guarded and not self._guard_engaged:
             self._guard_engaged = True
-            kept = ", ".join(str(p) for p in sorted(guarded, key=_address_order))
+            kept = ", ".join(str(p) for p in sorted(guarded, key=address_order))
             return [
                 LogLine(
                     f"ANYCAST GUARD ENGAGED: {down} of {len(self._vips)} anycast VIPs are "

@@ -17,9 +17,7 @@ names the target and what was being done; no grpc exception escapes.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -315,16 +313,3 @@ class GoBGPClient:
         finally:
             call.cancel()
         raise GoBGPError(self.target, "WatchEvent (peers)", "gobgpd ended the stream")
-
-    async def wait_ready(self, timeout: float) -> None:
-        """Wait until gobgpd answers GetBgp, up to `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                await self.get_bgp(timeout=max(0.05, min(remaining, self.timeout)))
-                return
-            except GoBGPError:
-                if remaining <= 0.1:
-                    raise
-                await asyncio.sleep(min(0.1, remaining))

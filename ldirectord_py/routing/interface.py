@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .model import HostPrefix
+from .model import HostPrefix, inside
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 IFA_F_NODAD = 0x02
@@ -238,10 +238,7 @@ class InterfaceWriter:
         return None
 
     def _inside(self, vip: HostPrefix) -> bool:
-        return any(
-            vip.version == p.version and vip.subnet_of(p)  # type: ignore[arg-type]
-            for p in self.prefixes
-        )
+        return inside(vip, self.prefixes)
 
     def _ours(self, ifname: str, vip: HostPrefix) -> bool:
         return vip in self._known.get(ifname, ()) or self._inside(vip)

@@ -8,7 +8,7 @@ types are all they share, so neither side imports the other.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,6 +16,22 @@ HostPrefix = ipaddress.IPv4Network | ipaddress.IPv6Network
 """A /32 or a /128: the only prefixes this project ever announces."""
 
 Origin = Literal["igp", "egp", "incomplete"]
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def inside(prefix: Network, networks: Sequence[Network]) -> bool:
+    """Whether `prefix` lies in one of `networks` (the anycast prefix guard)."""
+    return any(
+        prefix.version == n.version and prefix.subnet_of(n)  # type: ignore[arg-type]
+        for n in networks
+    )
+
+
+def address_order(prefix: Network) -> tuple[int, int]:
+    """A sort key: IPv4 before IPv6, then by address."""
+    return (prefix.version, int(prefix.network_address))
 
 
 def host_prefix(address: str) -> HostPrefix:

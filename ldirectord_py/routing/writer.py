@@ -49,7 +49,7 @@ from typing import Any
 from . import messages
 from .gobgp import GoBGPClient, GoBGPError, PeerView
 from .messages import PathView
-from .model import HostPrefix, Route
+from .model import HostPrefix, Route, address_order, inside
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -232,7 +232,7 @@ class RouteWriter:
         """JSON-able state: connection, peers, our desired routes and GoBGP's view of them."""
         held = self._held or {}
         gobgp: dict[str, Any] = {}
-        for prefix in sorted({*self._desired, *held}, key=_sort_key):
+        for prefix in sorted({*self._desired, *held}, key=address_order):
             view = held.get(prefix)
             gobgp[str(prefix)] = view.attributes() if view is not None else None
         return {
@@ -249,7 +249,8 @@ class RouteWriter:
             and not self._failed,
             "peers": [self._peers[a].as_dict() for a in sorted(self._peers)],
             "ours": {
-                str(p): _route_dict(self._desired[p]) for p in sorted(self._desired, key=_sort_key)
+                str(p): _route_dict(self._desired[p])
+                for p in sorted(self._desired, key=address_order)
             },
             "gobgp": gobgp,
             "refused": {str(p): r for p, r in self._refused.items()},
@@ -259,10 +260,7 @@ class RouteWriter:
     # ---- ownership and guards ------------------------------------------------
 
     def inside(self, prefix: Network) -> bool:
-        return any(
-            prefix.version == p.version and prefix.subnet_of(p)  # type: ignore[arg-type]
-            for p in self.prefixes
-        )
+        return inside(prefix, self.prefixes)
 
     def is_ours(self, view: PathView) -> bool:
         return view.local and view.is_host and self.inside(view.prefix)
@@ -469,7 +467,7 @@ class RouteWriter:
 
     async def _withdraw_all(self, client: GoBGPClient) -> None:
         held = await self._read_ours(client, timeout=self._timeout)
-        prefixes = sorted(held, key=_sort_key)
+        prefixes = sorted(held, key=address_order)
         if len(prefixes) > STREAM_ABOVE:
             await client.update_paths([], prefixes)
         else:
@@ -504,10 +502,6 @@ class RouteWriter:
         if error != self._last_error or was:
             self._log(f"route writer: {error}; retrying")
         self._last_error = error
-
-
-def _sort_key(prefix: Network) -> tuple[int, int]:
-    return (prefix.version, int(prefix.network_address))
 
 
 def _route_dict(route: Route) -> dict[str, Any]:
