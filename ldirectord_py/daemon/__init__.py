@@ -11,6 +11,7 @@ drains      drained reals, kept next to the pid file
 mailer      emailalert mail (SMTP or sendmail)
 maintenance maintenancedir lookups
 sdnotify    systemd notifications: READY, RELOADING, STOPPING, WATCHDOG
+stall       when the health checks count as stalled (watchdog rule)
 instances   execute= instances started/stopped/reloaded with this one
 watch       config file change detection (stat, then MD5)
 shell       external commands through /bin/sh, as the original runs them

@@ -26,6 +26,7 @@ from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
+from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
 from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.engine.table import destination_for
@@ -479,8 +480,6 @@ class CheckingDirector:
     def _watch_checks(self) -> None:
         """Log and report a stalled checker (no check completed for too long); the
         systemd watchdog (mainloop) goes unfed by the same rule."""
-        from ldirectord_py.daemon.mainloop import WatchdogRule
-
         assert self.engine is not None
         if not self._has_checks():
             self.stalled = False

@@ -13,7 +13,7 @@ send:
   file leaves the old configuration running: the daemon is ready either way);
 * `STOPPING=1` when a terminating signal arrives;
 * `WATCHDOG=1` while the health checks make progress (the rule is in
-  `mainloop.WatchdogRule`).
+  `stall.WatchdogRule`).
 
 `WATCHDOG_USEC` is the watchdog timeout; it applies to us only if
 `WATCHDOG_PID` is unset or names this process (a daemonized grandchild is not

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from ldirectord_py.config import Config, load
-from ldirectord_py.daemon.mainloop import Daemon, Instance, WatchdogRule
+from ldirectord_py.daemon.mainloop import Daemon, Instance
 from ldirectord_py.daemon.sdnotify import Notifier, monotonic_usec, socket_address, watchdog_usec
+from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.observe.log import Log, Sink
 
 
