@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -79,15 +80,17 @@ def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:
                     vip["reason"],
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        for row in rows:
-            lines.append(
-                "  "
-                + "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True))
-                + "  "
-                + row[4]
-            )
+        lines += table_lines(rows)
     return "\n".join(lines) + "\n"
+
+
+def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Rows indented, columns aligned; the last column (free text) is not padded."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        for row in rows
+    ]
 
 
 def statuses_or_exit(config: str | None) -> list[tuple[str, dict[str, Any]]]:

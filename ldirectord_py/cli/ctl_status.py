@@ -14,7 +14,12 @@ from typing import Any
 import click
 
 from ldirectord_py.cli.ctl import cli
-from ldirectord_py.cli.ctl_routes import config_option, render_routes, statuses_or_exit
+from ldirectord_py.cli.ctl_routes import (
+    config_option,
+    render_routes,
+    statuses_or_exit,
+    table_lines,
+)
 
 
 def _since(epoch: float | None, now: float) -> str:
@@ -81,14 +86,7 @@ def render_status(path: str, status: dict[str, Any], now: float | None = None) -
                     real.get("last_reason") or "",
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
-        for row in rows:
-            out.append(
-                "  "
-                + "  ".join(c.ljust(w) for c, w in zip(row[:6], widths, strict=True))
-                + "  "
-                + row[6]
-            )
+        out += table_lines(rows)
     anycast = status.get("anycast") or {}
     if anycast.get("enabled"):
         out.append("")

@@ -82,33 +82,27 @@ class NetlinkAddresses:
         return result
 
     def add(self, index: int, prefix: HostPrefix) -> None:
-        kwargs: dict[str, Any] = {}
-        if prefix.version == 6:
-            kwargs["flags"] = IFA_F_NODAD
-        try:
-            self._sock().addr(
-                "add",
-                index=index,
-                address=str(prefix.network_address),
-                prefixlen=prefix.prefixlen,
-                family=socket.AF_INET if prefix.version == 4 else socket.AF_INET6,
-                **kwargs,
-            )
-        except Exception as exc:
-            if getattr(exc, "code", None) != errno.EEXIST:
-                raise
+        flags: dict[str, Any] = {"flags": IFA_F_NODAD} if prefix.version == 6 else {}
+        self._addr("add", index, prefix, (errno.EEXIST,), **flags)
 
     def remove(self, index: int, prefix: HostPrefix) -> None:
+        self._addr("del", index, prefix, (errno.EADDRNOTAVAIL, errno.ENODEV))
+
+    def _addr(
+        self, op: str, index: int, prefix: HostPrefix, done: tuple[int, ...], **extra: Any
+    ) -> None:
+        """One RTM_NEWADDR/DELADDR; `done` are the errors meaning "already so"."""
         try:
             self._sock().addr(
-                "del",
+                op,
                 index=index,
                 address=str(prefix.network_address),
                 prefixlen=prefix.prefixlen,
                 family=socket.AF_INET if prefix.version == 4 else socket.AF_INET6,
+                **extra,
             )
         except Exception as exc:
-            if getattr(exc, "code", None) not in (errno.EADDRNOTAVAIL, errno.ENODEV):
+            if getattr(exc, "code", None) not in done:
                 raise
 
 
