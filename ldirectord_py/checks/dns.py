@@ -14,7 +14,6 @@ always down, as in the original.
 from __future__ import annotations
 
 import ipaddress
-import re
 
 import dns.asyncquery
 import dns.exception
@@ -66,7 +65,7 @@ async def check(spec: CheckSpec) -> str:
         raise CheckFailed(dns.rcode.to_text(response.rcode()))
     try:
         pattern = regex.compile_receive(spec.receive)
-    except re.error as e:
+    except regex.BadPattern as e:
         raise CheckFailed(f"bad receive regex: {e}") from e
     answers = 0
     for rrset in response.answer:
@@ -78,7 +77,7 @@ async def check(spec: CheckSpec) -> str:
             else:
                 continue
             answers += 1
-            if pattern.search(text):
+            if await regex.matches(pattern, text):
                 return f"answer {text} matched"
     if answers == 0:
         raise CheckFailed("no answer")
