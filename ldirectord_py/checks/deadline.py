@@ -13,12 +13,14 @@ length, and ours must fire first to give the same reason.
 
 Fair: a deadline is a loop timer, so when the loop stalls (SIGSTOP, CPU
 starvation) it expires late, after the reply may have been sitting in the
-socket buffer, unread. So at expiry the deadline is re-armed by the stall the
-loop accrued since the check started (stall.py), never by more than the
-timeout itself (at most 2x in all); and if the expiry callback itself ran late,
-the loop has not looked at its sockets since it resumed, so the check gets up
-to GRACES more slots for a reply that is already there. On a loop that keeps
-up, nothing changes: a hung backend times out at its deadline.
+socket buffer, unread, or before the request was even sent. So at expiry the
+deadline is re-armed from now by what the stalls took from the check: the
+timeout minus the time the check had the loop for (its age minus the loop's
+stalls since it started, stall.py), never more than the timeout in all (a
+deadline is at most doubled in loop time). And if the expiry callback itself
+ran late, the loop has not looked at its sockets since it resumed, so the check
+gets up to GRACES more slots for a reply that is already there. On a loop that
+keeps up nothing changes: a hung backend times out at its deadline.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Deadline:
     __slots__ = (
         "cancelling",
         "expired",
+        "extended",
         "graces",
         "handle",
         "precise",
@@ -61,6 +64,7 @@ class Deadline:
         self.started = started
         self.timeout = timeout
         self.stall_at_start = stall_at_start
+        self.extended = 0.0
         self.graces = 0
         self.precise = precise
         self.handle: asyncio.TimerHandle | None = None
@@ -120,10 +124,12 @@ class Deadlines:
             self._expire(deadline, due, now)
 
     def _expire(self, deadline: Deadline, due: float, now: float) -> None:
-        given_back = min(self.stall.total - deadline.stall_at_start, deadline.timeout)
-        end = deadline.started + deadline.timeout + given_back
-        if end > now + RESOLUTION:
-            self._place(deadline, end)  # the loop was held up: its time back
+        # the time the check had the loop for: since it started, minus the stalls
+        running = now - deadline.started - (self.stall.total - deadline.stall_at_start)
+        owed = min(deadline.timeout - running, deadline.timeout - deadline.extended)
+        if owed > RESOLUTION:
+            deadline.extended += owed  # the loop was held up: the check gets its time
+            self._place(deadline, now + owed)
             return
         if now - due > TOLERANCE and deadline.graces < GRACES:
             deadline.graces += 1  # a reply already there counts: look once more

@@ -21,7 +21,7 @@ import asyncio
 import math
 
 TOLERANCE = 0.02
-TICK = 0.1
+TICK = 0.05
 
 
 class LoopStall:
