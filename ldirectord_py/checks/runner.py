@@ -187,6 +187,29 @@ def describe_error(exc: BaseException) -> str:
 _SLOTTED: frozenset[CheckFn] = frozenset({connect.check, http.check})
 
 
+# Out of descriptors is the daemon's trouble, not the backend's: the check waits
+# for one (fds.py keeps the checks' share; something else overran it) until its
+# deadline, and says so once in a while.
+_NO_FDS = frozenset({errno.EMFILE, errno.ENFILE})
+FD_RETRY = 0.01
+_fd_warned = 0.0
+
+
+async def _call(fn: CheckFn, spec: CheckSpec) -> str:
+    global _fd_warned
+    while True:
+        try:
+            return await fn(spec)
+        except OSError as e:
+            if e.errno not in _NO_FDS:
+                raise
+            now = time.monotonic()
+            if now - _fd_warned > 60:
+                _fd_warned = now
+                log.warning("checks are waiting for file descriptors: %s", e.strerror)
+            await asyncio.sleep(FD_RETRY)
+
+
 async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> CheckResult:
     """Run one check of `spec` now; never raises (except on cancellation).
 
@@ -202,7 +225,7 @@ async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> Chec
     deadlines = deadlines_for(task.get_loop())
     armed = deadlines.arm(task, deadline, precise=fn not in _SLOTTED)
     try:
-        reason = await fn(spec)
+        reason = await _call(fn, spec)
         ok = True
     except asyncio.CancelledError:
         if not armed.expired:
