@@ -21,8 +21,8 @@ Why bounded: a backtracking engine can take time quadratic or worse in the text
 (`status.*ok` against a megabyte of "status " takes over a minute with `re`),
 and a backend chooses the text. A text of up to INLINE_TEXT_LIMIT characters is
 first tried on the loop for at most INLINE_TIME (every healthy reply ends here);
-anything longer, or slower, is matched in a small thread pool with the GIL
-released, for at most MATCH_TIME_LIMIT. A match that needs longer fails the check
+anything longer, or slower, is matched in a thread with the GIL released and a
+nice value MATCH_NICE above the loop's, for at most MATCH_TIME_LIMIT. A match that needs longer fails the check
 ("receive match exceeded ..."): the one verdict that can differ from the
 original's, whose optimiser answers some such texts at once (docs/checks/http.md).
 """
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import os
 import re
@@ -43,7 +44,8 @@ from ldirectord_py.checks.result import CheckFailed
 INLINE_TEXT_LIMIT = 64 * 1024
 INLINE_TIME = 0.002
 MATCH_TIME_LIMIT = 0.25
-MATCH_THREADS = 2
+MATCH_THREADS = 1
+MATCH_NICE = 10
 
 _POSIX = {
     "alpha": "a-zA-Z",
@@ -190,14 +192,22 @@ def is_empty_receive(receive: str) -> bool:
 _pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
 
 
+def _lower_priority() -> None:
+    """A matching thread yields the CPU to the loop's (Linux nice values are per
+    thread): a backend's text may cost CPU, never the other checks' turn."""
+    with contextlib.suppress(OSError):
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, min(19, mine + MATCH_NICE))
+
+
 def _match_pool() -> concurrent.futures.ThreadPoolExecutor:
     """The matching threads of this process (made again after a fork)."""
     global _pool
     if _pool is None or _pool[0] != os.getpid():
-        _pool = (
-            os.getpid(),
-            concurrent.futures.ThreadPoolExecutor(MATCH_THREADS, "ldirectord-receive"),
+        pool = concurrent.futures.ThreadPoolExecutor(
+            MATCH_THREADS, "ldirectord-receive", initializer=_lower_priority
         )
+        _pool = (os.getpid(), pool)
     return _pool[1]
 
 

@@ -1,0 +1,125 @@
+"""Healthy reals next to bad backends: does one backend delay the others' checks?
+
+    .venv/bin/python bench/isolation_reads.py [--healthy 200] [--per-kind 5] \
+        [--seconds 20] [--json out.json]
+
+On a machine shared with other work, give it the CPU it asks for, as
+bench/checks_throughput.py --nice does (autogroup scheduling ranks sessions):
+
+    setsid sh -c 'echo -10 > /proc/self/autogroup; exec nice -n -10 \
+        .venv/bin/python bench/isolation_reads.py'
+
+The checker is the daemon's (ldirectord_py.checks.Scheduler running run_check,
+one asyncio loop) in this process; the backends run in processes of their own
+(tests/faults/backends.py: a healthy HTTP server, and one server per kind of bad
+backend). For each kind of bad backend in turn (then all kinds at once), the
+checker runs --healthy healthy HTTP reals (receive "OK", checkinterval 1 s,
+timeout 1 s) next to --per-kind reals of that bad kind (timeout 3 s; the
+`hostile` ones with receive `status.*ok`), for --seconds after a warm-up.
+
+Reported per run: the healthy reals' worst and 99th-percentile gap between two
+consecutive results (the interval as the engine sees it: the target is
+1 s + 50 ms), how many healthy results were down (the target is 0), the bad
+reals' results (all must be down), and the CPU of this process (loop and the
+matching threads) over the window, in % of one core.
+
+To measure another tree (e.g. the code before a change), put it first on
+PYTHONPATH; the script prints which ldirectord_py it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(1, str(ROOT))  # tests.faults (after a PYTHONPATH given on purpose)
+
+import ldirectord_py  # noqa: E402
+from tests.faults.backends import BAD  # noqa: E402
+from tests.faults.isolation import backends, http_spec, observe  # noqa: E402
+
+
+@dataclass
+class Row:
+    bad: str
+    healthy: int
+    bad_reals: int
+    worst_gap_s: float
+    p99_gap_s: float
+    healthy_results: int
+    healthy_down: int
+    bad_results: int
+    bad_up: int
+    cpu_percent: float
+    load: str
+
+
+def one(kinds: list[str], ports: dict[str, int], good: int, args: argparse.Namespace) -> Row:
+    healthy = [http_spec(f"healthy-{i}", good, "OK", 1.0, 1.0) for i in range(args.healthy)]
+    hostile = [
+        http_spec(f"bad-{k}-{j}", ports[k], "status.*ok" if k == "hostile" else "OK", 1.0, 3.0)
+        for k in kinds
+        for j in range(args.per_kind)
+    ]
+    obs = asyncio.run(observe(healthy + hostile, args.seconds))
+    ids = [s.identity for s in healthy]
+    gaps = sorted(g for i in ids for g in obs.gaps(i))
+    bad_results = [r for s in hostile for _, r in obs.results.get(s.identity, [])]
+    return Row(
+        bad="+".join(kinds) if len(kinds) < len(BAD) else "all kinds at once",
+        healthy=len(healthy),
+        bad_reals=len(hostile),
+        worst_gap_s=round(gaps[-1], 3) if gaps else 0.0,
+        p99_gap_s=round(statistics.quantiles(gaps, n=100)[98], 3) if len(gaps) > 1 else 0.0,
+        healthy_results=sum(obs.count(i) for i in ids),
+        healthy_down=len(obs.downs(ids)),
+        bad_results=len(bad_results),
+        bad_up=sum(1 for r in bad_results if r.ok),
+        cpu_percent=round(obs.cpu_percent, 1),
+        load=Path("/proc/loadavg").read_text().split()[0],
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--healthy", type=int, default=200)
+    ap.add_argument("--per-kind", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--kinds", default=",".join(BAD), help="comma-separated bad kinds")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    print(f"measuring {Path(ldirectord_py.__file__).parent}", flush=True)
+    kinds = [k for k in args.kinds.split(",") if k]
+    rows: list[Row] = []
+    with backends("healthy") as good, backends("bad") as bad:
+        runs = [[k] for k in kinds] + ([kinds] if len(kinds) > 1 else [])
+        for group in runs:
+            row = one(group, bad, good["healthy"], args)
+            print(json.dumps(asdict(row)), flush=True)
+            rows.append(row)
+    print(
+        f"\n{'bad backends':18} {'reals':>11} {'worst gap':>9} {'p99 gap':>8} "
+        f"{'healthy down':>12} {'bad up':>6} {'CPU %':>6} {'load':>5}"
+    )
+    for r in rows:
+        print(
+            f"{r.bad:18} {r.healthy:>4}+{r.bad_reals:<3}bad {r.worst_gap_s:8.3f}s "
+            f"{r.p99_gap_s:7.3f}s {r.healthy_down:>5}/{r.healthy_results:<6} "
+            f"{r.bad_up:>6} {r.cpu_percent:6.1f} {r.load:>5}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    ok = all(r.worst_gap_s <= 1.05 and r.healthy_down == 0 and r.bad_up == 0 for r in rows)
+    print(f"\nevery healthy interval within 1 s + 50 ms, none down: {'yes' if ok else 'NO'}")
+    sys.exit(0 if ok or os.environ.get("BENCH_NO_EXIT_STATUS") else 1)
+
+
+if __name__ == "__main__":
+    main()
