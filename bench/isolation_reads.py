@@ -21,7 +21,11 @@ Reported per run: the healthy reals' worst and 99th-percentile gap between two
 consecutive results (the interval as the engine sees it: the target is
 1 s + 50 ms), how many healthy results were down (the target is 0), the bad
 reals' results (all must be down), and the CPU of this process (loop and the
-matching threads) over the window, in % of one core.
+matching thread) over the window, in % of one core, and how long the checker's
+loop was held up over the window (callbacks more than 20 ms late, as the
+deadlines measure it: checks/stall.py), which tells the loop's own delay from
+the backends' and the machine's. The first run has no bad backend: the
+machine's baseline.
 
 To measure another tree (e.g. the code before a change), put it first on
 PYTHONPATH; the script prints which ldirectord_py it measured.
@@ -58,6 +62,7 @@ class Row:
     bad_results: int
     bad_up: int
     cpu_percent: float
+    loop_stall_s: float
     load: str
 
 
@@ -73,7 +78,7 @@ def one(kinds: list[str], ports: dict[str, int], good: int, args: argparse.Names
     gaps = sorted(g for i in ids for g in obs.gaps(i))
     bad_results = [r for s in hostile for _, r in obs.results.get(s.identity, [])]
     return Row(
-        bad="+".join(kinds) if len(kinds) < len(BAD) else "all kinds at once",
+        bad="+".join(kinds) if 0 < len(kinds) < len(BAD) else ("none" if not kinds else "all"),
         healthy=len(healthy),
         bad_reals=len(hostile),
         worst_gap_s=round(gaps[-1], 3) if gaps else 0.0,
@@ -83,6 +88,7 @@ def one(kinds: list[str], ports: dict[str, int], good: int, args: argparse.Names
         bad_results=len(bad_results),
         bad_up=sum(1 for r in bad_results if r.ok),
         cpu_percent=round(obs.cpu_percent, 1),
+        loop_stall_s=round(obs.loop_stall_seconds, 3),
         load=Path("/proc/loadavg").read_text().split()[0],
     )
 
@@ -99,20 +105,20 @@ def main() -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     rows: list[Row] = []
     with backends("healthy") as good, backends("bad") as bad:
-        runs = [[k] for k in kinds] + ([kinds] if len(kinds) > 1 else [])
+        runs = [[], *[[k] for k in kinds], *([kinds] if len(kinds) > 1 else [])]
         for group in runs:
             row = one(group, bad, good["healthy"], args)
             print(json.dumps(asdict(row)), flush=True)
             rows.append(row)
     print(
         f"\n{'bad backends':18} {'reals':>11} {'worst gap':>9} {'p99 gap':>8} "
-        f"{'healthy down':>12} {'bad up':>6} {'CPU %':>6} {'load':>5}"
+        f"{'healthy down':>12} {'bad up':>6} {'CPU %':>6} {'stall':>6} {'load':>5}"
     )
     for r in rows:
         print(
             f"{r.bad:18} {r.healthy:>4}+{r.bad_reals:<3}bad {r.worst_gap_s:8.3f}s "
             f"{r.p99_gap_s:7.3f}s {r.healthy_down:>5}/{r.healthy_results:<6} "
-            f"{r.bad_up:>6} {r.cpu_percent:6.1f} {r.load:>5}"
+            f"{r.bad_up:>6} {r.cpu_percent:6.1f} {r.loop_stall_s:5.2f}s {r.load:>5}"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

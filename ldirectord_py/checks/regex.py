@@ -22,7 +22,8 @@ Why bounded: a backtracking engine can take time quadratic or worse in the text
 and a backend chooses the text. A text of up to INLINE_TEXT_LIMIT characters is
 first tried on the loop for at most INLINE_TIME (every healthy reply ends here);
 anything longer, or slower, is matched in a thread with the GIL released and a
-nice value MATCH_NICE above the loop's, for at most MATCH_TIME_LIMIT. A match that needs longer fails the check
+nice value MATCH_NICE above the loop's, for at most MATCH_TIME_LIMIT. A match that
+needs longer fails the check
 ("receive match exceeded ..."): the one verdict that can differ from the
 original's, whose optimiser answers some such texts at once (docs/checks/http.md).
 """

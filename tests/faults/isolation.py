@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ldirectord_py.checks import CheckResult, CheckSpec, Scheduler
+from ldirectord_py.checks.deadline import deadlines_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -81,6 +82,7 @@ class Observed:
     results: dict[str, list[tuple[float, CheckResult]]] = field(default_factory=dict)
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+    loop_stall_seconds: float = 0.0  # the loop's own lateness (checks/stall.py)
 
     def gaps(self, identity: str) -> list[float]:
         """Seconds between consecutive results of one identity."""
@@ -122,10 +124,14 @@ async def observe(specs: list[CheckSpec], seconds: float, warmup: float = 1.5) -
     try:
         await asyncio.sleep(warmup)
         recording = True
-        cpu0, wall0 = _cpu(), time.monotonic()
+        stall = deadlines_for(loop).stall
+        stall.hold()
+        cpu0, wall0, stall0 = _cpu(), time.monotonic(), stall.now()
         await asyncio.sleep(seconds)
         observed.cpu_seconds = _cpu() - cpu0
         observed.wall_seconds = time.monotonic() - wall0
+        observed.loop_stall_seconds = stall.now() - stall0
+        stall.release()
         recording = False
     finally:
         await sched.stop()
