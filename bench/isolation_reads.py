@@ -3,16 +3,12 @@
     .venv/bin/python bench/isolation_reads.py [--healthy 200] [--per-kind 5] \
         [--seconds 20] [--json out.json]
 
-On a machine shared with other work, give it the CPU it asks for, as
-bench/checks_throughput.py --nice does (autogroup scheduling ranks sessions):
-
-    setsid sh -c 'echo -10 > /proc/self/autogroup; exec nice -n -10 \
-        .venv/bin/python bench/isolation_reads.py'
-
 The checker is the daemon's (ldirectord_py.checks.Scheduler running run_check,
-one asyncio loop) in this process; the backends run in processes of their own
+one asyncio loop) in a process of its own, and the backends in others
 (tests/faults/backends.py: a healthy HTTP server, and one server per kind of bad
-backend). For each kind of bad backend in turn (then all kinds at once), the
+backend); each in a session of its own with autogroup nice -10 (as root), so
+that on a shared machine the checker is measured, not the neighbours
+(tests/faults/isolation.py). For each kind of bad backend in turn (then all kinds at once), the
 checker runs --healthy healthy HTTP reals (receive "OK", checkinterval 1 s,
 timeout 1 s) next to --per-kind reals of that bad kind (timeout 3 s; the
 `hostile` ones with receive `status.*ok`), for --seconds after a warm-up.
@@ -34,7 +30,6 @@ PYTHONPATH; the script prints which ldirectord_py it measured.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -47,7 +42,7 @@ sys.path.insert(1, str(ROOT))  # tests.faults (after a PYTHONPATH given on purpo
 
 import ldirectord_py  # noqa: E402
 from tests.faults.backends import BAD  # noqa: E402
-from tests.faults.isolation import backends, http_spec, observe  # noqa: E402
+from tests.faults.isolation import Check, Scenario, backends, observe  # noqa: E402
 
 
 @dataclass
@@ -67,16 +62,16 @@ class Row:
 
 
 def one(kinds: list[str], ports: dict[str, int], good: int, args: argparse.Namespace) -> Row:
-    healthy = [http_spec(f"healthy-{i}", good, "OK", 1.0, 1.0) for i in range(args.healthy)]
+    healthy = [Check(f"healthy-{i}", good) for i in range(args.healthy)]
     hostile = [
-        http_spec(f"bad-{k}-{j}", ports[k], "status.*ok" if k == "hostile" else "OK", 1.0, 3.0)
+        Check(f"bad-{k}-{j}", ports[k], "status.*ok" if k == "hostile" else "OK", 1.0, 3.0)
         for k in kinds
         for j in range(args.per_kind)
     ]
-    obs = asyncio.run(observe(healthy + hostile, args.seconds))
-    ids = [s.identity for s in healthy]
+    obs = observe(Scenario(healthy + hostile, args.seconds))
+    ids = [c.identity for c in healthy]
     gaps = sorted(g for i in ids for g in obs.gaps(i))
-    bad_results = [r for s in hostile for _, r in obs.results.get(s.identity, [])]
+    bad_results = [r for c in hostile for _, r in obs.results.get(c.identity, [])]
     return Row(
         bad="+".join(kinds) if 0 < len(kinds) < len(BAD) else ("none" if not kinds else "all"),
         healthy=len(healthy),

@@ -8,8 +8,8 @@ each (a heap push, and a cancelled timer left in the heap for a whole timeout)
 would cost more than the check. Their deadlines are grouped in slots of
 RESOLUTION seconds with one loop timer per slot, so such a deadline fires at
 most RESOLUTION late, never early. The other checks (`precise`) get a timer of
-their own, at the exact time: their libraries may keep a timer of the same
-length, and ours must fire first to give the same reason.
+their own, at the exact time; the libraries among them that keep a timer of
+their own are given `backstop(timeout)`, so ours fires first.
 
 Fair: a deadline is a loop timer, so when the loop stalls (SIGSTOP, CPU
 starvation) it expires late, after the reply may have been sitting in the
@@ -32,6 +32,14 @@ from ldirectord_py.checks.stall import TOLERANCE, LoopStall
 
 RESOLUTION = 0.005
 GRACES = 3
+BACKSTOP_SLACK = 1.0
+
+
+def backstop(timeout: float) -> float:
+    """The timeout to give a library that keeps a timer of its own (dnspython,
+    the SQL drivers): behind ours even when ours is re-armed after a stall, so
+    the check's deadline decides and its reason is "timeout after ..."."""
+    return 2 * timeout + BACKSTOP_SLACK
 
 
 class Deadline:

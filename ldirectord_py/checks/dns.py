@@ -26,6 +26,7 @@ import dns.rdtypes.IN.A
 import dns.reversename
 
 from ldirectord_py.checks import regex
+from ldirectord_py.checks.deadline import backstop
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
 
@@ -49,7 +50,7 @@ async def check(spec: CheckSpec) -> str:
         raise CheckFailed("empty receive is always down")
     name, rdtype = question(spec.request)
     query = dns.message.make_query(name, rdtype)
-    timeout = spec.negotiatetimeout
+    timeout = backstop(spec.negotiatetimeout)  # run_check's deadline comes first
     try:
         if spec.protocol == "tcp":
             response = await dns.asyncquery.tcp(query, spec.address, timeout, spec.checkport)
