@@ -32,7 +32,7 @@ from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.engine.table import destination_for
 from ldirectord_py.ipvs.model import Destination, ServiceKey, Table, VirtualService
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
-from ldirectord_py.ipvs.writer import IPVSWriter
+from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, localtime_text
 from ldirectord_py.observe.metrics import Metrics
 
@@ -53,6 +53,9 @@ def settle_gc() -> None:
 
 
 STOP_CONVERGE_TIMEOUT = 10.0
+RELOAD_SETTLE_TIMEOUT = 10.0
+"""How long `ldirectordctl reload` waits for ip_vs to take the new table before it
+answers (the answer names every service the kernel refused)."""
 READY_TIMEOUT = 10.0
 """How long readiness waits for the dataplane after the first round."""
 TICK_INTERVAL = 1.0
@@ -73,7 +76,7 @@ class CheckingDirector:
         self.clock = clock
         self.ipvs = ipvs_factory()
         self.writer = IPVSWriter(self.ipvs, log.info)
-        self.writer.on_converged_change = self._dataplane_changed
+        self.writer.on_dataplane_change = self._dataplane_changed
         self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
         self.drains = DrainStore(None)
         self._drain_cache: tuple[Config, frozenset[DrainKey], frozenset[DrainKey]] | None = None
@@ -147,6 +150,23 @@ class CheckingDirector:
             self.status_word = "reloading"
             self._spawn(self._first_round(self.scheduler.check_now(new)))
 
+    async def refused_services(self, timeout: float = RELOAD_SETTLE_TIMEOUT) -> list[str]:
+        """The running config's services that the kernel refused (after one attempt
+        at the table submitted so far): `ldirectordctl reload` exits 1 naming them."""
+        await self.writer.settled(timeout)
+        if self.engine is None:
+            return []
+        view = self.writer.state.view
+        out = []
+        for virtual in self.engine.config.virtuals:
+            service = self.engine.service(virtual)
+            why = None if service is None else view.refusal(service.key)
+            if why is not None:
+                out.append(
+                    f"virtual={virtual.hostport} ({virtual.protocol}, line {virtual.line}): {why}"
+                )
+        return out
+
     async def stop(self) -> None:
         self.status_word = "stopping"
         # Routes first: a router must stop sending traffic here before the pools
@@ -189,6 +209,8 @@ class CheckingDirector:
                 "operations": writer.operations,
                 "errors": writer.errors,
                 "reconciles": writer.reconciles,
+                "available": writer.view.unavailable is None,
+                "refused": {str(k): why for k, why in writer.view.refused},
             },
             "drained": sorted(str(k) for k in self.drains.keys),
             "watchdog": {
@@ -311,7 +333,7 @@ class CheckingDirector:
         assert self.engine is not None
         self._submitted = (self.engine, self.engine.version)
         self.writer.submit(apply_drains(self.engine.desired(), self._drain_keys()), also_owned)
-        self.anycast.update(self.engine, self.writer.state.converged)
+        self.anycast.update(self.engine, self.writer.state.view)
 
     def _drain_keys(self) -> frozenset[DrainKey]:
         """The drained reals as the kernel stores them: a gate real on another port
@@ -337,9 +359,9 @@ class CheckingDirector:
         then no result ever comes, and that is no stall."""
         return self.scheduler is not None and bool(self.scheduler.identities)
 
-    def _dataplane_changed(self, converged: bool) -> None:
+    def _dataplane_changed(self, view: DataplaneView) -> None:
         if self.engine is not None:
-            self.anycast.update(self.engine, converged)
+            self.anycast.update(self.engine, view)
 
     def _metric_names(self) -> dict[str, str]:
         """`ADDR:PORT` (as log lines name a virtual) -> identity, where unambiguous."""

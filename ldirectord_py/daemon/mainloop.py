@@ -199,12 +199,32 @@ class Daemon:
             await self._reload_notified()
             if self._reload_problem is not None:
                 return {"ok": False, "error": self._reload_problem}
-            return {"ok": True, "message": f"reloaded {self.instance.config_path}"}
+            message = f"reloaded {self.instance.config_path}"
+            refused = await self._refused_services()
+            if refused:
+                error = f"ip_vs refused {len(refused)} service(s), the others run: " + "; ".join(
+                    refused
+                )
+                self.log.info(f"Reloaded, but {error}")
+                return {"ok": False, "message": message, "error": error}
+            return {"ok": True, "message": message}
         command = getattr(self.director, "command", None)
         if not callable(command):
             return {"ok": False, "error": f"unknown command {name!r}"}
         reply: dict[str, Any] = await command(name, args)
         return reply
+
+    async def _refused_services(self) -> list[str]:
+        """The services the kernel refused after a reload (optional director hook)."""
+        refused = getattr(self.director, "refused_services", None)
+        if not callable(refused):
+            return []
+        try:
+            result: list[str] = await refused()
+        except Exception as err:
+            self._log_exception("Error while reading the dataplane after the reload", err)
+            return []
+        return result
 
     def _status_path(self) -> str:
         """Next to the pid file (or where it would be, in the foreground)."""
