@@ -103,6 +103,10 @@ class IPVSWriter:
     def task(self) -> asyncio.Task[None] | None:
         return self._task
 
+    @property
+    def busy_since(self) -> float | None:
+        return self.state.busy_since
+
     def start(self) -> None:
         """Start (or, after the task ended on an error, restart) the writer task."""
         if self._task is None or self._task.done():

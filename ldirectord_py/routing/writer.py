@@ -120,9 +120,15 @@ class RouteWriter:
 
     # ---- the API the daemon uses ---------------------------------------------
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The writer's task (the daemon's WriterSupervisor watches it)."""
+        return self._task
+
     def start(self) -> None:
-        """Spawn the writer's task on the running loop; returns at once."""
-        if self._task is None:
+        """Spawn the writer's task on the running loop; returns at once (also to
+        restart it after it ended on an error)."""
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"route-writer {self.target}"
             )
