@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ldirectord_py.config import parse_text
-from ldirectord_py.ipvs.model import Table
-from ldirectord_py.ipvs.operations import AddService, Operation
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
+from ldirectord_py.config import parse_text
+from ldirectord_py.ipvs.model import Table
+from ldirectord_py.ipvs.operations import AddService, Operation
 from ldirectord_py.observe.metrics import _families
 from tests.unit.config.conftest import RESOLVER
 from tests.unit.test_anycast_director import _director
