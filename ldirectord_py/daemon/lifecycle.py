@@ -49,6 +49,7 @@ from ldirectord_py.daemon.director import Director, checking_director
 from ldirectord_py.daemon.instance_lock import InstanceLock
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.pidfile import PidFile, PidState, PidStatus, process_is_instance
+from ldirectord_py.daemon.watch import require_regular_file
 from ldirectord_py.observe.log import Log
 
 COMMANDS = ("start", "stop", "restart", "try-restart", "reload", "force-reload", "status")
@@ -152,6 +153,16 @@ class Lifecycle:
                 return self.stop_without_config(f"Config file {self.inv.config_arg} not found")
             return self.init_error(f"Config file {self.inv.config_arg} not found")
         pid = os.getpid()
+        try:
+            # A FIFO or a device put where the file was would block the open.
+            require_regular_file(path)
+        except OSError as err:
+            problem = f"Config file {path} cannot be read: {err}"
+            if self._stop_anyway():
+                return self.stop_without_config(problem, path)
+            sys.stderr.write(problem + "\n")
+            sys.stderr.flush()
+            return self.exit(2, "config_error: Configuration Error")
         try:
             config = self.loader(path)
         except ConfigError as err:

@@ -14,12 +14,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-from tests.integration.routing.lab import Lab
-from tests.kernel import test_anycast_daemon as harness
-from tests.kernel.test_anycast_daemon import BACKENDS, LDIRECTORDCTL, ROUTE, WAIT, Site, wait_for
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+import test_anycast_daemon as harness  # noqa: E402 (beside this file, as pytest imports it)
+from test_anycast_daemon import BACKENDS, LDIRECTORDCTL, ROUTE, WAIT, Site, wait_for  # noqa: E402
+
+from tests.integration.routing.lab import Lab  # noqa: E402
 
 # The lab and site of the anycast daemon tests (gobgpd peering with BIRD).
 lab = harness.lab
