@@ -200,6 +200,12 @@ class Lifecycle:
         if state.running:
             assert state.pid is not None
             if command == "start":
+                # Silent on the terminal, as the original (init scripts rely on it);
+                # the log names the daemon that runs.
+                self.log.info(
+                    f"ldirectord for {path} is already running with pid: {state.pid}; "
+                    "not starting a second one"
+                )
                 return self.exit(0, done)
             if command == "stop":
                 return self.stop_running(path, pidfile, state)

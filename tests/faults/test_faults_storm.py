@@ -51,6 +51,10 @@ def test_faults_a_reload_storm_grows_neither_fds_nor_memory(sandbox: Sandbox) ->
     storm(sandbox, pid)
     storm(sandbox, pid)
     assert alive(pid)
+    print(
+        f"reload storm: fds {fds_after_first} -> {fds(pid)}, "
+        f"RSS {rss_after_first} -> {rss_kib(pid)} KiB after 200 more SIGHUPs"
+    )
     assert fds(pid) == fds_after_first
     grown = rss_kib(pid) - rss_after_first
     assert grown < 2048, f"RSS grew by {grown} KiB over 200 SIGHUPs"
