@@ -148,6 +148,8 @@ class Daemon:
         self._watch_since = time.monotonic()
         self._stalled = False
         self._watchdog_rule: WatchdogRule | None = None
+        self._stop_timer: threading.Timer | None = None
+        self._owns_process = False
 
     @property
     def instances(self) -> Instances:
@@ -158,12 +160,14 @@ class Daemon:
     def run(self) -> int:
         """Run until a terminating signal; returns the exit status (0, or 1 if the
         loop itself could not run, which is logged: a daemon has no stderr)."""
+        self._owns_process = True
         try:
             return asyncio.run(self._main())
         except Exception as err:
             self._log_exception("Linux Director Daemon failed", err)
             return 1
         finally:
+            self._disarm_stop_bound()
             self._remove_pidfile()
 
     async def _main(self) -> int:
@@ -214,8 +218,16 @@ class Daemon:
             self._remove_pidfile()
         return 0
 
+    def _disarm_stop_bound(self) -> None:
+        timer, self._stop_timer = self._stop_timer, None
+        if timer is not None:
+            timer.cancel()
+
     def _arm_stop_bound(self) -> None:
-        """A timer thread that ends the process if the loop cannot (see STOP_GRACE)."""
+        """A timer thread that ends the process if the loop cannot (see STOP_GRACE);
+        armed only when run() owns the process, and disarmed once the loop is done."""
+        if not self._owns_process:
+            return
 
         def overrun() -> None:
             shell.kill_running()
@@ -227,9 +239,11 @@ class Daemon:
             self._remove_pidfile()
             os._exit(1)
 
+        self._disarm_stop_bound()
         timer = threading.Timer(STOP_BOUND + STOP_GRACE, overrun)
         timer.daemon = True
         timer.start()
+        self._stop_timer = timer
 
     async def _command(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """A command from the control socket: `reload` here (it is the loop's job),

@@ -135,3 +135,42 @@ def test_faults_finding4_a_writer_crash_is_logged_counted_and_restarted(tmp_path
     text = "\n".join(lines.lines)
     assert "ipvs writer failed (KeyError: 'IPVS_SVC_ATTR_SCHED_NAME'); restarting" in text
     assert "ipvs writer: Traceback (most recent call last):" in text
+
+
+class StuckWriter:
+    """A writer whose attempt never returns (a netlink call that hangs)."""
+
+    def __init__(self) -> None:
+        self.busy_since: float | None = 0.0
+        self.task: asyncio.Task[None] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+
+
+def test_faults_finding4_a_writer_without_progress_stops_the_watchdog() -> None:
+    """A writer stuck past WRITER_STALL_BOUND is stalled: logged, in status, and the
+    main loop stops feeding the systemd watchdog (it reads status `writers`)."""
+    from ldirectord_py.daemon.supervisor import WRITER_STALL_BOUND, WriterSupervisor
+
+    now = [0.0]
+    lines: list[str] = []
+    writer = StuckWriter()
+    supervisor = WriterSupervisor(lines.append, lambda: {"ipvs": writer}, clock=lambda: now[0])
+    supervisor.check()
+    assert supervisor.stalled() == []
+    now[0] = WRITER_STALL_BOUND + 1
+    supervisor.check()
+    assert supervisor.stalled() == ["ipvs"]
+    assert supervisor.status()["ipvs"]["stalled"] is True
+    assert lines == [
+        f"ipvs writer stalled: one attempt has been running for over {WRITER_STALL_BOUND:g} "
+        "seconds (the systemd watchdog is no longer fed)"
+    ]
+    writer.busy_since = None
+    supervisor.check()
+    assert supervisor.stalled() == []
+    assert lines[-1] == "ipvs writer is making progress again"
+    metrics = metrics_text({"writers": supervisor.status()})
+    assert 'ldirectord_writer_stalled{writer="ipvs"} 0.0' in metrics
