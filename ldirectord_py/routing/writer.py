@@ -308,8 +308,11 @@ class RouteWriter:
                 await self._serve(client, peer_task)
             except GoBGPError as exc:
                 self._set_error(str(exc))
-            except Exception as exc:  # never let the writer die: log, back off, retry
+            except Exception as exc:
+                # A bug: the daemon's WriterSupervisor logs the traceback, counts it
+                # and restarts the writer with backoff.
                 self._set_error(f"unexpected error: {type(exc).__name__}: {exc}")
+                raise
             finally:
                 if peer_task is not None:
                     peer_task.cancel()

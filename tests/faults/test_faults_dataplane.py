@@ -174,3 +174,50 @@ def test_faults_finding4_a_writer_without_progress_stops_the_watchdog() -> None:
     assert lines[-1] == "ipvs writer is making progress again"
     metrics = metrics_text({"writers": supervisor.status()})
     assert 'ldirectord_writer_stalled{writer="ipvs"} 0.0' in metrics
+
+
+def test_faults_finding4_the_route_writer_follows_the_same_rule(monkeypatch: Any) -> None:
+    """An unexpected exception in the GoBGP route writer: traceback, count, restart."""
+    import ipaddress
+
+    from ldirectord_py.daemon import supervisor as supervision
+    from ldirectord_py.routing import writer as route_writer
+
+    calls = [0]
+
+    async def broken_get_bgp(self: object) -> object:
+        calls[0] += 1
+        raise struct_error("unpack requires a buffer of 4 bytes")
+
+    monkeypatch.setattr(route_writer.GoBGPClient, "get_bgp", broken_get_bgp)
+    monkeypatch.setattr(supervision, "RESTART_BACKOFF_FIRST", 0.1)
+    monkeypatch.setattr(supervision, "SUPERVISE_INTERVAL", 0.05)
+    lines: list[str] = []
+    routes = route_writer.RouteWriter(
+        target="unix:/nonexistent/gobgpd.sock",
+        prefixes=[ipaddress.ip_network("198.51.100.0/24")],
+        log=lines.append,
+    )
+
+    async def scenario() -> None:
+        watcher = supervision.WriterSupervisor(lines.append, lambda: {"routes": routes})
+        routes.start()
+        watcher.start()
+        for _ in range(100):
+            if watcher.status().get("routes", {}).get("crashes", 0) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        await watcher.stop()
+        await routes.stop(withdraw=False)
+        assert watcher.status()["routes"]["crashes"] >= 2
+        assert watcher.status()["routes"]["last_crash"].startswith("error: unpack requires")
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert calls[0] >= 2, "restarted"
+    assert any(line.startswith("routes writer: Traceback") for line in lines)
+
+
+def struct_error(text: str) -> Exception:
+    import struct
+
+    return struct.error(text)
