@@ -297,6 +297,11 @@ class CheckingDirector:
         except IPVSError as exc:
             self.log.info(f"{exc}; the table is programmed once it is")
             return None
+        except Exception as exc:
+            # A reply that does not decode must not stop the daemon from starting:
+            # the writer reads the table again (and is supervised).
+            self.log.info(f"Reading the ip_vs table failed: {type(exc).__name__}: {exc}")
+            return None
         return {s.key: s for s in table.services}
 
     def _use_maintenancedir(self, config: Config) -> None:
