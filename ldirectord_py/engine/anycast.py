@@ -113,6 +113,8 @@ class _VipState:
     dataplane: bool | None = None
     """The last certain answer about its services being programmed (None: never)."""
     dataplane_down_at: float | None = None
+    announced_once: bool = False
+    """Whether it has had a route in this process (only then can the guard keep one)."""
 
 
 class AnycastPolicy:
@@ -287,21 +289,25 @@ class AnycastPolicy:
             entry = services.get(key)
             programmed = dataplane_ok and entry is not None and entry.programmed
             error = None if entry is None else entry.error
-        if not programmed and error is None:
-            error = "ip_vs not programmed"
         self._programmed[key] = programmed
         if programmed:
             self._ever_programmed.add(key)
             self._dataplane_errors.pop(key, None)
-        else:
-            assert error is not None
+        elif error is not None:
             self._dataplane_errors[key] = error
+        else:
+            self._dataplane_errors.pop(key, None)  # not attempted yet
 
     def _programmed_answer(self, key: str) -> bool | None:
-        """True: programmed; False: was, and no longer is; None: never was yet."""
-        if self._programmed.get(key, True):
-            return True if key in self._programmed else None
-        return False if key in self._ever_programmed else None
+        """True: programmed; False: was and no longer is, or refused; None: not
+        attempted yet."""
+        if key not in self._programmed:
+            return None
+        if self._programmed[key]:
+            return True
+        if key in self._ever_programmed or key in self._dataplane_errors:
+            return False
+        return None
 
     def _step_dataplane(self, vip: _Vip, state: _VipState, now: float) -> None:
         answers = [self._programmed_answer(v.identity) for v in vip.virtuals]
@@ -350,7 +356,7 @@ class AnycastPolicy:
             state.health = "down"
         elif state.health in ("up", "unknown"):
             state.health = "up"
-        elif now - state.healthy_since >= vip.settings.holddown:
+        elif now >= state.healthy_since + vip.settings.holddown:  # as next_wakeup() computes it
             state.health = "up"
             state.down_at = None
         else:
@@ -380,6 +386,7 @@ class AnycastPolicy:
                 logs.append(LogLine(_describe(decision)))
             state.decision = decision
             state.route = route
+            state.announced_once = state.announced_once or route is not None
         logs += self._guard_logs(len(to_withdraw), guarded)
         return logs
 
@@ -388,10 +395,12 @@ class AnycastPolicy:
         under `anycastdown withdraw`, or by its own dataplane whatever anycastdown."""
         state = self._states[vip.prefix]
         if state.health == "unknown" or state.dataplane is None:
-            return False  # never announced: nothing to withdraw, nothing to guard
+            return False  # never programmed: nothing to withdraw, nothing to guard
+        by_health = state.health in ("down", "held") and vip.settings.down.action == "withdraw"
         if state.dataplane is False:
-            return True
-        return state.health in ("down", "held") and vip.settings.down.action == "withdraw"
+            # a route never announced is not withdrawn by its dataplane (nor kept)
+            return state.announced_once or by_health
+        return by_health
 
     def _withdraw_order(self, vip: _Vip) -> tuple[bool, float, tuple[int, int]]:
         """Really down first (a lost dataplane counts as down), then the earliest

@@ -639,6 +639,7 @@ def test_invariants(
     now = 0.0
     decided: set[str] = set()
     programmed_once = False
+    ever_routed: set[object] = set()
     for dt, serving, dataplane_ok in steps:
         now += dt
         policy.update(now, serving, dataplane_ok)
@@ -650,7 +651,15 @@ def test_invariants(
         for prefix, r in routes.items():
             assert r.prefix == prefix
             assert any(prefix.subnet_of(p) for p in prefixes if p.version == prefix.version)  # type: ignore[arg-type]
-        withdrawn = [d for d in decisions if d.vip not in routes and d.state != "unknown"]
+        # A VIP never announced is not withdrawn by a dataplane that failed first.
+        withdrawn = [
+            d
+            for d in decisions
+            if d.vip not in routes
+            and d.state != "unknown"
+            and (d.vip in ever_routed or not d.reason.startswith("dataplane unavailable"))
+        ]
+        ever_routed |= set(routes)
         if not programmed_once:
             # nothing was ever programmed, so nothing was ever announced
             assert routes == {}
@@ -671,3 +680,24 @@ def test_invariants(
             assert wakeup is not None
         if wakeup is not None:  # a hold-down running (also behind a guarded announce)
             assert wakeup > now
+
+
+def test_a_vip_whose_only_service_is_replaced_by_a_refused_one_is_withdrawn() -> None:
+    """No black hole: a reload that moves the VIP's only service to a key the kernel
+    refuses withdraws the VIP (its own dataplane), within the guard."""
+    old = AnycastPolicy(config(vip(A), vip(B)), 0.0)
+    old.update(1.0, up(A, B), True, services={ident(a): ServiceDataplane(True) for a in (A, B)})
+    new = old.reload(config(vip(A, port=8080), vip(B)), 2.0)
+    refused = ServiceDataplane(False, "ip_vs refused add service: No such file or directory")
+    services = {ident(A, 8080): refused, ident(B): ServiceDataplane(True)}
+    new.update(3.0, merge(up(B), {ident(A, 8080): True}), True, services=services)
+    assert set(new.desired().routes) == {host_prefix(B)}
+    assert "No such file or directory" in by_vip(new)[A].reason
+
+
+def test_a_refused_service_never_announced_is_not_kept_by_the_guard() -> None:
+    policy = AnycastPolicy(config(vip(A), head="anycastmaxwithdraw = 0\n"), 0.0)
+    refused = ServiceDataplane(False, "ip_vs refused it")
+    policy.update(1.0, up(A), True, services={ident(A): refused})
+    assert policy.desired().routes == {}
+    assert by_vip(policy)[A].state == "withdrawn" and not by_vip(policy)[A].guarded
