@@ -42,12 +42,12 @@ Per VIP (an address in an anycastprefix; every virtual service on it):
   a service the kernel refuses elsewhere in the config withdraws nothing else
   (one typo pushed to every site must not be a global outage). Per VIP, the
   services' answers combine by `anycastwhen` as health does (`all`: usable while
-  any of its services is programmed; `any`: while every one is). A service that
-  was never programmed in this process is undecided (nothing to withdraw, and
-  the VIP is not announced on its account alone); one that was and no longer is
-  counts as down. A VIP down by its dataplane is withdrawn whatever
-  `anycastdown` says, but under the same `anycastmaxwithdraw` guard as health:
-  the guard holds on every withdrawal path. Its return re-announces at once (no
+  any of its services is programmed; `any`: while every one is). A service not
+  attempted yet is undecided (nothing is announced on its account); one the
+  kernel refused, or that was programmed and no longer is, counts as down. A
+  VIP down by its dataplane is withdrawn whatever `anycastdown` says, but under
+  the same `anycastmaxwithdraw` guard as health: the guard holds on every
+  withdrawal path (a VIP never announced is not kept by it). Its return re-announces at once (no
   hold-down: the backends' health did not change).
 - `dataplane_ok` False (ip_vs itself unavailable): every service counts as not
   programmed, with the same rules.
