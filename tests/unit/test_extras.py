@@ -43,7 +43,7 @@ def test_missing_extra_is_a_config_error_naming_the_extra_and_line(
     text = err.value.perl_text(1)
     assert "reading file /etc/ha.d/db.cf at line 4:" in text
     assert f"service = {service} needs the Python module {module}" in text
-    assert f"install the 'sql' extra (pip install 'ldirectord-py[sql]')" in text
+    assert "install the 'sql' extra (pip install 'ldirectord-py[sql]')" in text
 
 
 def test_installed_extra_and_other_checktypes_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
