@@ -13,6 +13,7 @@ test-routing: deps-routing venv
 bench-routing: deps-routing venv
 	$(BIN)/python bench/routing_propagation.py
 
-# The GoBGP gRPC modules are generated from the .proto when the package is
-# built (setup.py): rebuild the venv's editable install when it changes.
-$(BIN)/.installed: ldirectord_py/routing/proto/gobgp_api.proto
+# The GoBGP gRPC modules (3.x and 4.x API) are generated from the .proto files
+# when the package is built (setup.py): rebuild the venv's editable install
+# when one changes.
+$(BIN)/.installed: $(wildcard ldirectord_py/routing/proto/*.proto)

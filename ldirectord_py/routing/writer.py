@@ -18,10 +18,12 @@ of who added a path: ListPath returns no UUID, and any attribute we added as a
 mark would reach the routers. The prefixes are the mark.)
 
 Reconcile. At start, after every reconnect and every `resync_interval` seconds,
-the writer reads GoBGP's table (ListPath, IPv4 and IPv6) and issues only the
-difference: AddPath for desired routes that are missing or carry other
-attributes (AddPath replaces a path in place, no withdraw in between), DeletePath
-for our paths that are not desired. Between reads it keeps its own copy of what
+the writer reads GoBGP's table (ListPath, IPv4 and IPv6, restricted to the
+anycast prefixes and what lies inside them, so a full Internet table in the
+same gobgpd never crosses the wire) and issues only the difference: AddPath for
+desired routes that are missing or carry other attributes (AddPath replaces a
+path in place, no withdraw in between), DeletePath for our paths that are not
+desired. Between reads it keeps its own copy of what
 GoBGP holds, so the same desired set twice issues nothing. DeletePath is always
 sent with the path (without one gobgpd deletes every local route). Batches of
 more than STREAM_ABOVE changes go in one AddPathStream call (the paths to
@@ -35,6 +37,12 @@ Connection. One gRPC channel; a heartbeat (GetBgp) every `heartbeat` seconds
 and GoBGP's peer event stream watch it. On failure the writer reconnects with a
 backoff from 50 ms doubling to `backoff_cap` (1 s), and reconciles on success:
 gobgpd forgets API routes when it restarts, and they are announced again at once.
+Each connection finds out again which API the daemon speaks (GoBGP 3.x or 4.x,
+gobgp.py), unless `api_version` pins it.
+
+Errors. While GoBGP is unreachable, each distinct error text is logged once;
+repeats are counted and summarised every `error_summary` seconds and when the
+connection comes back, so a blackholed API does not write a line per retry.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from typing import Any
 from . import messages
 from .gobgp import GoBGPClient, GoBGPError, PeerView
 from .messages import PathView
-from .model import HostPrefix, Route, address_order, inside
+from .model import ApiVersion, HostPrefix, Route, address_order, inside
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -88,8 +96,13 @@ class RouteWriter:
         backoff_cap: float = 1.0,
         concurrency: int = 64,
         stop_timeout: float = 5.0,
+        api_version: ApiVersion = "auto",
+        error_summary: float = 60.0,
     ) -> None:
         self.target = target
+        self.api_version: ApiVersion = api_version
+        self._error_summary = error_summary
+        self._failures = FailureLog()
         self.prefixes: tuple[Network, ...] = tuple(prefixes)
         self._log = log
         self._timeout = timeout
@@ -108,6 +121,8 @@ class RouteWriter:
         self._client: GoBGPClient | None = None
         self._local_asn: int | None = None
         self._router_id = ""
+        self._api = ""
+        """The API the daemon answered with at the last connect ("4.x (api.GoBgpService)")."""
         self._connected = False
         self._since = time.time()
         self._last_error: str | None = None
@@ -215,7 +230,7 @@ class RouteWriter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        client = self._client or GoBGPClient(self.target, timeout=self._timeout)
+        client = self._client or self._new_client()
         self._client = None
         try:
             if withdraw:
@@ -243,6 +258,8 @@ class RouteWriter:
             "last_error": self._last_error,
             "local_asn": self._local_asn,
             "router_id": self._router_id,
+            "api": self._api or None,
+            "api_version": self.api_version,
             "prefixes": [str(p) for p in self.prefixes],
             "converged": self._connected
             and self._applied_generation == self._generation
@@ -289,14 +306,17 @@ class RouteWriter:
     async def _run(self) -> None:
         backoff = 0.05
         while not self._stopping:
-            client = GoBGPClient(self.target, timeout=self._timeout)
+            client = self._new_client()
             peer_task: asyncio.Task[None] | None = None
             try:
                 info = await client.get_bgp()
                 self._local_asn, self._router_id = info.asn, info.router_id
+                self._api = client.dialect.label if client.dialect else ""
                 self._client = client
                 self._held = None
-                self._set_connected(True, f"AS {info.asn}, router id {info.router_id}")
+                self._set_connected(
+                    True, f"GoBGP {self._api}, AS {info.asn}, router id {info.router_id}"
+                )
                 backoff = 0.05
                 peer_task = asyncio.create_task(self._watch_peers(client))
                 await self._serve(client, peer_task)
@@ -357,7 +377,8 @@ class RouteWriter:
         for version in (4, 6):
             if not any(p.version == version for p in self.prefixes):
                 continue
-            for view in await client.list_paths(version, timeout=timeout):
+            paths = await client.list_paths(version, within=self.prefixes, timeout=timeout)
+            for view in paths:
                 if self.is_ours(view):
                     ours[view.prefix] = view
         return ours
@@ -390,7 +411,7 @@ class RouteWriter:
                 deletes = [p for p in held if p not in desired]
             else:
                 for route in adds:
-                    held[route.prefix] = messages.parse_path(messages.build_path(route, asn))
+                    held[route.prefix] = messages.expected_view(route, asn)
                     self._failed.pop(route.prefix, None)
                 for prefix in deletes:
                     held.pop(prefix, None)
@@ -409,7 +430,7 @@ class RouteWriter:
                 except GoBGPError as exc:
                     self._route_failed(route.prefix, exc, unavailable)
                     return
-            held[route.prefix] = messages.parse_path(messages.build_path(route, asn))
+            held[route.prefix] = messages.expected_view(route, asn)
             self._failed.pop(route.prefix, None)
             announced.append(route)
 
@@ -483,6 +504,9 @@ class RouteWriter:
             )
             self._log(f"route writer: withdrew {len(prefixes)} routes on stop: {shown}{more}")
 
+    def _new_client(self) -> GoBGPClient:
+        return GoBGPClient(self.target, timeout=self._timeout, version=self.api_version)
+
     # ---- reporting -------------------------------------------------------------
 
     def _set_connected(self, connected: bool, detail: str) -> None:
@@ -490,6 +514,9 @@ class RouteWriter:
             self._connected = connected
             self._since = time.time()
             if connected:
+                summary = self._failures.reset()
+                if summary:
+                    self._log(f"route writer: {summary}")
                 self._log(f"route writer: connected to GoBGP at {self.target} ({detail})")
                 self._last_error = None
 
@@ -499,9 +526,64 @@ class RouteWriter:
             self._connected = False
             self._since = time.time()
             self._peers.clear()
-        if error != self._last_error or was:
+            self._failures.reset()
+        first = self._failures.add(error, time.monotonic())
+        if first or was:
             self._log(f"route writer: {error}; retrying")
+        else:
+            summary = self._failures.due(time.monotonic(), self._error_summary)
+            if summary:
+                self._log(f"route writer: {summary}; retrying")
         self._last_error = error
+
+
+class FailureLog:
+    """Connection failures since the last success: each distinct text is reported
+    once, the rest are counted (alternating texts, such as "not reachable" and
+    "deadline exceeded" from a blackholed address, would defeat a last-line check)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.count = 0
+        self.repeats = 0
+        self.since = 0.0
+        self.last = ""
+        self._reported_at = 0.0
+
+    def add(self, error: str, now: float) -> bool:
+        """Count one failure; True when its text is new (log it)."""
+        if not self.count:
+            self.since = self._reported_at = now
+        self.count += 1
+        self.last = error
+        if error in self.seen:
+            self.repeats += 1
+            return False
+        self.seen.add(error)
+        return True
+
+    def due(self, now: float, every: float) -> str | None:
+        """A summary of the repeats, at most once per `every` seconds."""
+        if not self.repeats or now - self._reported_at < every:
+            return None
+        text = (
+            f"still failing: {self.count} attempts in {now - self.since:.0f} s "
+            f"({self.repeats} repeated errors not logged), last: {self.last}"
+        )
+        self._reported_at, self.repeats = now, 0
+        return text
+
+    def reset(self) -> str | None:
+        """Forget the failures; a summary if some were not logged."""
+        text = None
+        if self.count and self.repeats:
+            text = (
+                f"{self.count} failed attempts before this connection "
+                f"({self.repeats} repeated errors not logged)"
+            )
+        self.seen.clear()
+        self.count = self.repeats = 0
+        return text
 
 
 def _route_dict(route: Route) -> dict[str, Any]:

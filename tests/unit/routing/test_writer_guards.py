@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 
 from ldirectord_py.routing import messages
+from ldirectord_py.routing.dialects import V4
 from ldirectord_py.routing.model import Route, host_prefix
 from ldirectord_py.routing.writer import RouteWriter
 
@@ -18,13 +19,12 @@ def make(logs: list[str]) -> RouteWriter:
 
 def view(prefix: str, *, learned: bool = False) -> messages.PathView:
     net = ipaddress.ip_network(prefix)
-    path = messages.build_path(Route(host_prefix(str(net.network_address))))
-    nlri = messages.pb.IPAddressPrefix(prefix=str(net.network_address), prefix_len=net.prefixlen)
-    path.nlri.CopyFrom(messages.pack(nlri))
+    path = messages.build_path(V4, Route(host_prefix(str(net.network_address))))
+    path.nlri.prefix.prefix_len = net.prefixlen
     if learned:
         path.neighbor_ip = "192.0.2.1"
         path.is_from_external = True
-    return messages.parse_path(path)
+    return messages.parse_path(V4, path)
 
 
 def test_ownership_rule() -> None:
