@@ -55,7 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import messages
-from .gobgp import GoBGPClient, GoBGPError, PeerView
+from .gobgp import GoBGPClient, GoBGPError, GoBGPVersionError, PeerView
 from .messages import PathView
 from .model import ApiVersion, HostPrefix, Route, address_order, inside
 
@@ -124,6 +124,8 @@ class RouteWriter:
         self._api = ""
         """The API the daemon answered with at the last connect ("4.x (api.GoBgpService)")."""
         self._connected = False
+        self._no_api = False
+        """True while the daemon answers neither API (or not the pinned one)."""
         self._since = time.time()
         self._last_error: str | None = None
         self._peers: dict[str, PeerView] = {}
@@ -260,6 +262,7 @@ class RouteWriter:
             "router_id": self._router_id,
             "api": self._api or None,
             "api_version": self.api_version,
+            "no_api": self._no_api,
             "prefixes": [str(p) for p in self.prefixes],
             "converged": self._connected
             and self._applied_generation == self._generation
@@ -312,6 +315,7 @@ class RouteWriter:
                 info = await client.get_bgp()
                 self._local_asn, self._router_id = info.asn, info.router_id
                 self._api = client.dialect.label if client.dialect else ""
+                self._no_api = False
                 self._client = client
                 self._held = None
                 self._set_connected(
@@ -321,6 +325,7 @@ class RouteWriter:
                 peer_task = asyncio.create_task(self._watch_peers(client))
                 await self._serve(client, peer_task)
             except GoBGPError as exc:
+                self._no_api = isinstance(exc, GoBGPVersionError)
                 self._set_error(str(exc))
             except Exception as exc:  # never let the writer die: log, back off, retry
                 self._set_error(f"unexpected error: {type(exc).__name__}: {exc}")

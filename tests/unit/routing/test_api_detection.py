@@ -123,7 +123,7 @@ def test_writer_reports_a_daemon_without_either_api_once(tmp_path: Path) -> None
             await w.stop(withdraw=False)
             text = f"GoBGP API at {fake.target}: neither the 3.x nor the 4.x service answers"
             assert w.status()["last_error"] == text
-            assert w.status()["api"] is None
+            assert w.status()["api"] is None and w.status()["no_api"] is True
             assert logs.count(f"route writer: {text}; retrying") == 1
             assert len(fake.calls) == 0  # neither service exists: no call got through
             assert not any("still failing" in line for line in logs)
