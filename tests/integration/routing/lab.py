@@ -41,6 +41,10 @@ router, default routes from the client and the sites through the router,
 forwarding on the router and `router_kernel=True`: a client's packets to a VIP
 go to the site the router's best route points at (`client_exec(...)`).
 
+`foreign_routes=N` makes the router send every site a foreign table: N IPv4
+/24s from 1.0.0.0 up (a partial Internet table), plus FOREIGN_INSIDE, routes
+inside the anycast prefixes that the sites learn and must never touch.
+
 `gobgpd_version=` picks the gobgpd release (GOBGPD_VERSIONS): 3.10.0 is
 Debian 12's package, on PATH; 3.36.0 (Debian 13) and 4.8.0 (Debian unstable)
 are fetched by scripts/fetch-gobgpd.sh into GOBGPD_CACHE. The `gobgp` CLI of
@@ -77,6 +81,9 @@ CLIENT6, ROUTER_CLIENT6 = "2001:db8:100::2", "2001:db8:100::1"
 LB_AS = 65001
 ROUTER_AS = 65000
 DEFAULT_PREFIXES = ("198.51.100.0/24", "2001:db8:ff::/48")
+FOREIGN_INSIDE = ("198.51.100.0/24", "198.51.100.99/32")
+"""Learned from the router with `foreign_routes`: an aggregate and a host route
+inside the anycast prefix, neither of them the sites' own."""
 _TOOLS = {
     "ip": "iproute2",
     "bird": "bird2",
@@ -230,6 +237,7 @@ class Lab:
         router_config: str | None = None,
         gobgpd_extra: str = "",
         gobgpd_version: str = GOBGPD_INSTALLED,
+        foreign_routes: int = 0,
         client: bool = False,
         workdir: str | os.PathLike[str] | None = None,
         tag: str | None = None,
@@ -251,6 +259,7 @@ class Lab:
         self.router_config = router_config
         self.gobgpd_extra = gobgpd_extra
         self.gobgpd_version = gobgpd_version
+        self.foreign_routes = foreign_routes
         self.client = client
         if client:
             self.router_kernel = True  # packets must follow the routes
@@ -440,6 +449,23 @@ class Lab:
     def speaker_log(self, site: int = 0) -> str:
         path = self.sites[site].dir / f"{self.speaker}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def table_size(self, site: int = 0) -> int:
+        """How many IPv4 destinations the site's gobgpd holds (`gobgp global rib summary`)."""
+        out = self.gobgp("global", "rib", "summary", site=site)
+        found = re.search(r"Destination: (\d+)", out)
+        if found is None:
+            raise LabError(f"unexpected `gobgp global rib summary` output: {out!r}")
+        return int(found.group(1))
+
+    def wait_foreign_table(self, site: int = 0, timeout: float = 120.0) -> None:
+        """Wait until the site's gobgpd holds the whole foreign table."""
+        want = self.foreign_routes + len(FOREIGN_INSIDE)
+        deadline = time.monotonic() + timeout
+        while (have := self.table_size(site)) < want:
+            if time.monotonic() >= deadline:
+                raise LabError(f"gobgpd holds {have} routes after {timeout:g} s, not {want}")
+            time.sleep(0.25)  # each `gobgp` run costs CPU gobgpd needs
 
     def gobgp(self, *args: str, site: int = 0, check: bool = True) -> str:
         """Run the `gobgp` CLI against a site's gobgpd; returns stdout."""
@@ -699,9 +725,26 @@ class Lab:
         )
         return f"define ANYCAST4 = [ {v4} ];\ndefine ANYCAST6 = [ {v6} ];\n"
 
+    def _foreign_conf(self) -> Path:
+        """The static routes the router sends the sites (`foreign_routes`)."""
+        path = self.dir / "foreign.conf"
+        with path.open("w") as f:
+            f.write("protocol static foreign4 {\n  ipv4;\n")
+            for prefix in FOREIGN_INSIDE:
+                f.write(f"  route {prefix} blackhole;\n")
+            first = int(ipaddress.IPv4Address("1.0.0.0"))
+            for i in range(self.foreign_routes):
+                f.write(f"  route {ipaddress.IPv4Address(first + (i << 8))}/24 blackhole;\n")
+            f.write("}\n")
+        return path
+
     def router_conf(self) -> str:
         keep = self.hold_time // 3 or 1
         kernel = "export all" if self.router_kernel else "export none"
+        export4 = "export none"
+        if self.foreign_routes:
+            export4 = 'export where proto = "foreign4"'
+
         lines = [
             "router id 192.0.2.1;",
             f'log "{self.dir / "router.bird.log"}" all;',
@@ -711,6 +754,7 @@ class Lab:
             f"protocol kernel k6 {{ ipv6 {{ import none; {kernel}; }}; }}",
             "filter from_lb4 { if net ~ ANYCAST4 then accept; reject; }",
             "filter from_lb6 { if net ~ ANYCAST6 then accept; reject; }",
+            f'include "{self._foreign_conf()}";' if self.foreign_routes else "",
             "template bgp lb {",
             f"    local as {ROUTER_AS};",
             f"    hold time {self.hold_time}; keepalive time {keep};",
@@ -721,7 +765,7 @@ class Lab:
             lines.append(
                 f"protocol bgp site{s.index} from lb {{ local {s.rtr4} as {ROUTER_AS}; "
                 f"neighbor {s.lb4} as {LB_AS}; "
-                "ipv4 { import filter from_lb4; export none; }; }"
+                f"ipv4 {{ import filter from_lb4; {export4}; }}; }}"
             )
             lines.append(
                 f"protocol bgp site{s.index}v6 from lb {{ local {s.rtr6} as {ROUTER_AS}; "
