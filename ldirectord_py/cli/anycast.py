@@ -135,7 +135,7 @@ async def _via_gobgp_once(
             await client.add_path(route, local_asn=info.asn)
         else:
             await client.delete_path(route.prefix)
-        paths = await client.list_paths(route.prefix.version, within=(route.prefix,))
+        paths = await client.list_paths(route.prefix.version, exact=(route.prefix,))
         ours = [p for p in paths if p.local and p.prefix == route.prefix]
         if action == "announce" and not any(p.matches(route, info.asn) for p in ours):
             raise Failed(f"GoBGP at {target}: {route.prefix} is not in its table after AddPath")

@@ -42,6 +42,7 @@ class Dialect(ABC):
     pb: Any
     """The generated module: request and message classes have the same names in both."""
     GLOBAL: int
+    LOOKUP_EXACT: int
     LOOKUP_LONGER: int
     ADMIN_DOWN: int
     END_OF_INIT: int
@@ -103,6 +104,7 @@ class DialectV3(Dialect):
     service = "apipb.GobgpApi"
     pb = pb3
     GLOBAL = pb3.GLOBAL
+    LOOKUP_EXACT = pb3.TableLookupPrefix.EXACT
     LOOKUP_LONGER = pb3.TableLookupPrefix.LONGER
     ADMIN_DOWN = pb3.PeerState.DOWN
     END_OF_INIT = pb3.WatchEventResponse.PeerEvent.END_OF_INIT
@@ -138,6 +140,7 @@ class DialectV4(Dialect):
     service = "api.GoBgpService"
     pb = pb4
     GLOBAL = pb4.TABLE_TYPE_GLOBAL
+    LOOKUP_EXACT = pb4.TableLookupPrefix.TYPE_EXACT
     LOOKUP_LONGER = pb4.TableLookupPrefix.TYPE_LONGER
     ADMIN_DOWN = pb4.PeerState.ADMIN_STATE_DOWN
     END_OF_INIT = pb4.WatchEventResponse.PeerEvent.TYPE_END_OF_INIT

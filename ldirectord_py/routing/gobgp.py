@@ -5,7 +5,7 @@
     client.dialect.label                              # "4.x (api.GoBgpService)"
     await client.add_path(route, local_asn=info.asn)  # announce (replaces an existing path)
     await client.delete_path(route.prefix)            # withdraw: always with a path
-    paths = await client.list_paths(4, within=prefixes)   # GoBGP's global table, as PathView
+    paths = await client.list_paths(4, exact=vips, longer=anycast_prefixes)  # as PathView
     peers = await client.list_peers()
     async for peer in client.watch_peers(): ...       # peer state changes
     await client.close()
@@ -26,7 +26,8 @@ names the target and what was being done; no grpc exception escapes.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,8 @@ from . import messages
 from .dialects import DIALECTS, PROBE_ORDER, Dialect
 from .messages import PathView
 from .model import ApiVersion, HostPrefix, Route
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 2.0
@@ -62,6 +65,7 @@ class GoBGPError(Exception):
         detail: str,
         *,
         unavailable: bool = False,
+        timed_out: bool = False,
         text: str | None = None,
     ):
         super().__init__(text or f"GoBGP at {target}: {action} failed: {detail}")
@@ -69,6 +73,8 @@ class GoBGPError(Exception):
         self.action = action
         self.detail = detail
         self.unavailable = unavailable
+        self.timed_out = timed_out
+        """True when the call overran its deadline (also counted as unavailable)."""
         """True when gobgpd could not be reached at all (not running, wrong target),
         or stopped speaking the API found at connect: reconnect and find it again."""
 
@@ -255,7 +261,11 @@ class GoBGPClient:
 
     def _error(self, action: str, exc: BaseException) -> GoBGPError:
         detail, unavailable = _describe(exc)
-        return GoBGPError(self.target, action, detail, unavailable=unavailable)
+        timed_out = (
+            isinstance(exc, grpc.aio.AioRpcError)
+            and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        )
+        return GoBGPError(self.target, action, detail, unavailable=unavailable, timed_out=timed_out)
 
     async def _unary(self, action: str, method: str, request: Any, timeout: float | None) -> Any:
         stub = self._stub
@@ -345,26 +355,33 @@ class GoBGPClient:
         self,
         version: int,
         *,
-        within: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (),
+        exact: Sequence[Network] = (),
+        longer: Sequence[Network] = (),
+        whole: bool = False,
         timeout: float | None = None,
     ) -> list[PathView]:
-        """The paths of GoBGP's global IPv4 or IPv6 unicast table inside `within`
-        (each prefix and everything longer), or all of them when `within` is empty."""
+        """Paths of GoBGP's global IPv4 or IPv6 unicast table: those of the `exact`
+        prefixes and of everything inside the `longer` ones; with `whole`, all
+        of them (a full table is millions: only for tests and small tables).
+        `timeout` bounds the whole read."""
         d, stub = await self._api()
-        request = messages.list_path_request(d, version, within)
-        if within and not request.prefixes:
-            return []  # no prefix of this family: nothing can be inside
-        self.stats.list_paths += 1
+        if whole:
+            requests = [messages.list_whole_table_request(d, version)]
+        else:
+            requests = messages.list_path_requests(d, version, exact=exact, longer=longer)
         action = f"ListPath IPv{version}"
         paths: list[PathView] = []
+        deadline = time.monotonic() + (timeout or self.timeout)
         try:
-            call = stub.ListPath(request, timeout=timeout or self.timeout)
-            async for response in call:
-                for path in response.destination.paths:
-                    try:
-                        paths.append(messages.parse_path(d, path))
-                    except ValueError:
-                        continue  # a NLRI type we do not model: never ours
+            for request in requests:
+                self.stats.list_paths += 1
+                remaining = max(0.001, deadline - time.monotonic())
+                async for response in stub.ListPath(request, timeout=remaining):
+                    for path in response.destination.paths:
+                        try:
+                            paths.append(messages.parse_path(d, path))
+                        except ValueError:
+                            continue  # a NLRI type we do not model: never ours
         except grpc.aio.AioRpcError as exc:
             raise self._error(action, exc) from None
         return paths

@@ -21,6 +21,7 @@ boundary.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,21 +174,42 @@ def add_path_stream_requests(d: Dialect, paths: list[Any], batch: int) -> list[A
     ]
 
 
-def list_path_request(
-    d: Dialect, version: int, within: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-) -> Any:
-    """ListPath of the global IPv`version` unicast table, restricted to the prefixes
-    inside `within` (each and everything longer); all of it when `within` is empty.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-    The restriction is what keeps a full table in gobgpd (a million routes) off
-    the wire: only paths inside the anycast prefixes come back.
+EXACT_BATCH = 1000
+"""Exact lookups per ListPath request."""
+
+
+def list_path_requests(
+    d: Dialect, version: int, *, exact: Sequence[Network] = (), longer: Sequence[Network] = ()
+) -> list[Any]:
+    """ListPath requests for the global IPv`version` unicast table: `exact` prefixes
+    looked up one by one (a map lookup each in gobgpd, in batches of EXACT_BATCH),
+    `longer` ones with everything inside them (gobgpd walks its whole table for
+    each: the cost grows with a full table). Nothing asked, nothing listed: an
+    empty list (never the unrestricted request, which returns the whole table).
     """
+    exact = [p for p in exact if p.version == version]
     lookups = [
         d.pb.TableLookupPrefix(prefix=str(p), type=d.LOOKUP_LONGER)
-        for p in within
+        for p in longer
         if p.version == version
     ]
-    return d.pb.ListPathRequest(table_type=d.GLOBAL, family=family(d, version), prefixes=lookups)
+    batches = [lookups] if lookups else []
+    for i in range(0, len(exact), EXACT_BATCH):
+        batches.append(
+            [
+                d.pb.TableLookupPrefix(prefix=str(p), type=d.LOOKUP_EXACT)
+                for p in exact[i : i + EXACT_BATCH]
+            ]
+        )
+    fam = family(d, version)
+    return [d.pb.ListPathRequest(table_type=d.GLOBAL, family=fam, prefixes=b) for b in batches]
+
+
+def list_whole_table_request(d: Dialect, version: int) -> Any:
+    """ListPath of the whole global IPv`version` table (tests and `ldirectordctl`)."""
+    return d.pb.ListPathRequest(table_type=d.GLOBAL, family=family(d, version))
 
 
 @dataclass(frozen=True)

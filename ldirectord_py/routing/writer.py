@@ -17,14 +17,22 @@ VIP removed from the configuration, and it is withdrawn. (GoBGP keeps no mark
 of who added a path: ListPath returns no UUID, and any attribute we added as a
 mark would reach the routers. The prefixes are the mark.)
 
-Reconcile. At start, after every reconnect and every `resync_interval` seconds,
-the writer reads GoBGP's table (ListPath, IPv4 and IPv6, restricted to the
-anycast prefixes and what lies inside them, so a full Internet table in the
-same gobgpd never crosses the wire) and issues only the difference: AddPath for
-desired routes that are missing or carry other attributes (AddPath replaces a
-path in place, no withdraw in between), DeletePath for our paths that are not
-desired. Between reads it keeps its own copy of what
-GoBGP holds, so the same desired set twice issues nothing. DeletePath is always
+Reconcile. The writer reads GoBGP's table with ListPath and issues only the
+difference: AddPath for desired routes that are missing or carry other
+attributes (AddPath replaces a path in place, no withdraw in between),
+DeletePath for our paths that are not desired. Between reads it keeps its own
+copy of what GoBGP holds, so the same desired set twice issues nothing. A
+gobgpd may also hold a full Internet table (a million routes learned from
+peers), so the writer never lists the whole table:
+  * at connect, on a doubt and every `resync_interval` seconds it looks up the
+    prefixes it knows (desired, or held at the last read) one by one: a map
+    lookup each in gobgpd, whatever the table size;
+  * at connect and every `scan_interval` seconds, a scan finds our paths it
+    does not know (a previous run's, an operator's): ListPath of everything
+    inside the anycast prefixes. gobgpd walks its whole table for that, which
+    takes seconds with a full table, so the scan runs beside the writer's
+    work with its own deadline (`scan_timeout`): announcing is never delayed
+    by it, and `converge_now()` waits for the first scan of a connection. DeletePath is always
 sent with the path (without one gobgpd deletes every local route). Batches of
 more than STREAM_ABOVE changes go in one AddPathStream call (the paths to
 withdraw flagged is_withdraw): 1,000 VIPs in about 0.2 s instead of 1,000 calls.
@@ -98,10 +106,17 @@ class RouteWriter:
         stop_timeout: float = 5.0,
         api_version: ApiVersion = "auto",
         error_summary: float = 60.0,
+        scan_interval: float = 600.0,
+        scan_timeout: float = 60.0,
     ) -> None:
         self.target = target
         self.api_version: ApiVersion = api_version
         self._error_summary = error_summary
+        self._scan_interval = scan_interval
+        self._scan_timeout = scan_timeout
+        self._scan_pending = True
+        """The first scan of this connection has not finished yet."""
+        self._scan_error: str | None = None
         self._failures = FailureLog()
         self.prefixes: tuple[Network, ...] = tuple(prefixes)
         self._log = log
@@ -179,11 +194,12 @@ class RouteWriter:
                 and self._connected
                 and self._applied_generation == self._generation
                 and not self._failed
+                and not self._scan_pending
             ):
                 generation = self._generation
                 remaining = deadline - time.monotonic()
                 try:
-                    held = await self._read_ours(client, timeout=max(0.05, remaining))
+                    held = await self._read_known(client, timeout=max(0.05, remaining))
                 except GoBGPError:
                     held = None
                 if held is not None and generation == self._generation:
@@ -318,6 +334,7 @@ class RouteWriter:
                 self._no_api = False
                 self._client = client
                 self._held = None
+                self._scan_pending = True
                 self._set_connected(
                     True, f"GoBGP {self._api}, AS {info.asn}, router id {info.router_id}"
                 )
@@ -344,46 +361,109 @@ class RouteWriter:
 
     async def _serve(self, client: GoBGPClient, peer_task: asyncio.Task[None]) -> None:
         next_resync = 0.0
-        while True:
-            self._wake.clear()
-            if self._held is None or time.monotonic() >= next_resync:
-                self._held = await self._read_ours(client, timeout=self._timeout)
-                next_resync = time.monotonic() + self._resync_interval
-            generation = self._generation
-            await self._apply(client)
-            self._applied_generation = generation
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                done, _ = await asyncio.wait(
-                    {waker, peer_task},
-                    timeout=self._heartbeat,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                waker.cancel()
-            if peer_task in done:
-                exc = peer_task.exception()
-                raise (
-                    exc
-                    if isinstance(exc, GoBGPError)
-                    else GoBGPError(self.target, "WatchEvent (peers)", f"stream ended: {exc}")
-                )
-            if not done:
-                info = await client.get_bgp()  # heartbeat
-                if info.asn != self._local_asn:
-                    self._log(f"route writer: GoBGP's local AS changed to {info.asn}")
-                    self._local_asn = info.asn
-                    self._held = None
+        next_scan = 0.0
+        scan: asyncio.Task[dict[HostPrefix, PathView]] | None = None
+        try:
+            while True:
+                self._wake.clear()
+                now = time.monotonic()
+                if self._held is None or now >= next_resync:
+                    self._held = await self._read_known(client, timeout=self._timeout)
+                    next_resync = now + self._resync_interval
+                if scan is not None and scan.done():
+                    task, scan = scan, None
+                    ok = self._take_scan(task)
+                    again = self._scan_interval if ok else min(self._scan_interval, 60.0)
+                    next_scan = time.monotonic() + again
+                elif scan is None and now >= next_scan:
+                    scan = asyncio.create_task(self._scan(client))
+                generation = self._generation
+                await self._apply(client)
+                self._applied_generation = generation
+                waker = asyncio.ensure_future(self._wake.wait())
+                watched: set[asyncio.Future[Any]] = {waker, peer_task}
+                if scan is not None:
+                    watched.add(scan)
+                try:
+                    done, _ = await asyncio.wait(
+                        watched, timeout=self._heartbeat, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waker.cancel()
+                if peer_task in done:
+                    exc = peer_task.exception()
+                    raise (
+                        exc
+                        if isinstance(exc, GoBGPError)
+                        else GoBGPError(self.target, "WatchEvent (peers)", f"stream ended: {exc}")
+                    )
+                if not done:
+                    info = await client.get_bgp()  # heartbeat
+                    if info.asn != self._local_asn:
+                        self._log(f"route writer: GoBGP's local AS changed to {info.asn}")
+                        self._local_asn = info.asn
+                        self._held = None
+        finally:
+            if scan is not None:
+                scan.cancel()
+                with contextlib.suppress(asyncio.CancelledError, GoBGPError):
+                    await scan
 
-    async def _read_ours(
+    def _take_scan(self, task: asyncio.Task[dict[HostPrefix, PathView]]) -> bool:
+        """Adopt what a finished scan found: our paths the writer did not know,
+        which the next _apply withdraws unless desired. A scan that failed is
+        reported once per text and retried sooner; the connection stays unless
+        gobgpd is gone (a scan that overran its deadline says nothing about that)."""
+        self._scan_pending = False
+        try:
+            found = task.result()
+        except GoBGPError as exc:
+            if exc.unavailable and not exc.timed_out:
+                raise
+            if str(exc) != self._scan_error:
+                self._log(f"route writer: scan for unknown routes of ours: {exc}")
+            self._scan_error = str(exc)
+            return False
+        self._scan_error = None
+        held = self._held
+        if held is not None:
+            for prefix, view in found.items():
+                if prefix not in held and prefix not in self._desired:
+                    held[prefix] = view
+        return True
+
+    def _known(self) -> list[HostPrefix]:
+        """The prefixes whose paths the writer follows: desired, held, failed."""
+        known = {*self._desired, *(self._held or {}), *self._failed}
+        return sorted(known, key=address_order)
+
+    async def _read_known(
         self, client: GoBGPClient, *, timeout: float
     ) -> dict[HostPrefix, PathView]:
+        """Our paths among the known prefixes (exact lookups: cheap in any table)."""
+        known = self._known()
         ours: dict[HostPrefix, PathView] = {}
+        deadline = time.monotonic() + timeout
         for version in (4, 6):
-            if not any(p.version == version for p in self.prefixes):
+            exact = [p for p in known if p.version == version]
+            if not exact:
                 continue
-            paths = await client.list_paths(version, within=self.prefixes, timeout=timeout)
-            for view in paths:
+            remaining = max(0.05, deadline - time.monotonic())
+            for view in await client.list_paths(version, exact=exact, timeout=remaining):
+                if self.is_ours(view):
+                    ours[view.prefix] = view
+        return ours
+
+    async def _scan(self, client: GoBGPClient) -> dict[HostPrefix, PathView]:
+        """All our paths: everything inside the anycast prefixes (costly in a full table)."""
+        ours: dict[HostPrefix, PathView] = {}
+        deadline = time.monotonic() + self._scan_timeout
+        for version in (4, 6):
+            longer = [p for p in self.prefixes if p.version == version]
+            if not longer:
+                continue
+            remaining = max(0.05, deadline - time.monotonic())
+            for view in await client.list_paths(version, longer=longer, timeout=remaining):
                 if self.is_ours(view):
                     ours[view.prefix] = view
         return ours
@@ -409,7 +489,7 @@ class RouteWriter:
                 # Some path was refused: GoBGP may hold part of the batch. Go
                 # route by route below, which names the culprit.
                 self._log(f"route writer: {exc}; retrying route by route")
-                self._held = held = await self._read_ours(client, timeout=self._timeout)
+                self._held = held = await self._read_known(client, timeout=self._timeout)
                 adds = [
                     r for p, r in desired.items() if p not in held or not held[p].matches(r, asn)
                 ]
@@ -492,7 +572,9 @@ class RouteWriter:
             self._peers[peer.address] = peer
 
     async def _withdraw_all(self, client: GoBGPClient) -> None:
-        held = await self._read_ours(client, timeout=self._timeout)
+        """Withdraw our known paths (a leftover the scan did not find yet is found
+        by the next start's scan)."""
+        held = await self._read_known(client, timeout=self._timeout)
         prefixes = sorted(held, key=address_order)
         if len(prefixes) > STREAM_ABOVE:
             await client.update_paths([], prefixes)

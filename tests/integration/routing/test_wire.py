@@ -52,7 +52,9 @@ def test_gobgp_cli_paths_and_peers_as_we_decode_them(vlab: Lab) -> None:
 
     async def scenario() -> None:
         client = GoBGPClient(vlab.gobgp_target())
-        (v4,) = [p for p in await client.list_paths(4) if str(p.prefix) == "198.51.100.20/32"]
+        (v4,) = [
+            p for p in await client.list_paths(4, whole=True) if str(p.prefix) == "198.51.100.20/32"
+        ]
         assert v4.local and v4.best
         assert (v4.med, v4.communities, v4.as_path, v4.origin) == (
             7,
@@ -64,7 +66,7 @@ def test_gobgp_cli_paths_and_peers_as_we_decode_them(vlab: Lab) -> None:
             Route(v4.prefix, med=7, communities=("65001:9",), prepend=2, origin="incomplete"),
             65001,
         )
-        (v6,) = await client.list_paths(6)
+        (v6,) = await client.list_paths(6, whole=True)
         assert str(v6.prefix) == "2001:db8:ff::20/128" and v6.next_hop == "2001:db8:1::2"
         peers = {p.address: p for p in await client.list_peers()}
         cli = json.loads(vlab.gobgp("neighbor", "-j"))

@@ -223,20 +223,29 @@ def test_delete_always_carries_a_path(d: Dialect) -> None:
 
 
 @BOTH
-def test_list_path_is_restricted_to_the_anycast_prefixes(d: Dialect) -> None:
+def test_list_path_never_asks_for_the_whole_table(d: Dialect) -> None:
     within = (
         ipaddress.ip_network("198.51.100.0/24"),
         ipaddress.ip_network("203.0.113.0/25"),
         ipaddress.ip_network("2001:db8:ff::/48"),
     )
-    request = messages.list_path_request(d, 4, within)
-    assert request.table_type == d.GLOBAL and request.family.afi == d.pb.Family.AFI_IP
-    assert [(p.prefix, p.type) for p in request.prefixes] == [
+    (scan,) = messages.list_path_requests(d, 4, longer=within)
+    assert scan.table_type == d.GLOBAL and scan.family.afi == d.pb.Family.AFI_IP
+    assert [(p.prefix, p.type) for p in scan.prefixes] == [
         ("198.51.100.0/24", d.LOOKUP_LONGER),
         ("203.0.113.0/25", d.LOOKUP_LONGER),
     ]
-    six = messages.list_path_request(d, 6, within)
+    (six,) = messages.list_path_requests(d, 6, longer=within)
     assert [p.prefix for p in six.prefixes] == ["2001:db8:ff::/48"]
+    # Exact lookups, in batches; nothing to look up is no request at all (an
+    # empty ListPathRequest would list the whole table).
+    vips = [host_prefix(f"198.51.{i // 256}.{i % 256}") for i in range(2500)]
+    batches = messages.list_path_requests(d, 4, exact=vips)
+    assert [len(b.prefixes) for b in batches] == [1000, 1000, 500]
+    assert {p.type for b in batches for p in b.prefixes} == {d.LOOKUP_EXACT}
+    assert batches[0].prefixes[0].prefix == "198.51.0.0/32"
+    assert messages.list_path_requests(d, 6, exact=vips) == []
+    assert not messages.list_whole_table_request(d, 4).prefixes
 
 
 def test_neither_api_text_is_the_documented_one() -> None:
