@@ -6,8 +6,10 @@ The lab's router (BIRD) sends gobgpd N foreign IPv4 /24s (a partial or full
 Internet table) plus two learned routes inside the anycast prefix. Measured,
 per N, in the same run:
 
-  restricted   ListPath as the writer issues it now: the anycast prefixes with
-               LONGER lookups (wall time per read, gobgpd CPU per read)
+  exact        ListPath as the writer issues it for its known VIPs: exact
+               lookups (wall time per read, gobgpd CPU per read)
+  scan         the writer's scan of an IPv4 /24 (256 exact lookups), and a
+               LONGER lookup as it scans a prefix too big to enumerate
   whole table  ListPath of the whole IPv4 table, as the writer read it before
                (once, with a deadline long enough to finish)
   writer       a RouteWriter with 10 VIPs: start -> converge_now() True; one
@@ -98,6 +100,7 @@ async def timed_reads(client: GoBGPClient, pid: int, rounds: int, **kw: Any) -> 
 async def reads(lab: Lab, pid: int) -> dict[str, Any]:
     within = tuple(ipaddress.ip_network(p) for p in PREFIXES)
     vips = [host_prefix(f"198.51.100.{i}") for i in range(10, 20)]
+    hosts = [host_prefix(f"198.51.100.{i}") for i in range(256)]
     client = GoBGPClient(lab.gobgp_target(), timeout=900)
     await client.get_bgp()
     for vip in vips:
@@ -105,8 +108,12 @@ async def reads(lab: Lab, pid: int) -> dict[str, Any]:
     out = {
         # what the writer does at connect, on a doubt and every 30 s
         "exact_10_vips": await timed_reads(client, pid, READS, exact=vips),
-        # the writer's scan for unknown routes of ours (at connect, every 10 min)
-        "scan_anycast_prefix": await timed_reads(client, pid, READS // 4, longer=within),
+        # the writer's scan for unknown routes of ours in an IPv4 /24 (at
+        # connect, every 10 min): its 256 host routes, looked up one by one
+        "scan_24_exact": await timed_reads(client, pid, READS // 4, exact=hosts),
+        # the scan of a prefix too big to enumerate (an IPv6 /48 does this in
+        # the IPv6 table): one LONGER lookup
+        "scan_longer": await timed_reads(client, pid, READS // 4, longer=within),
         # what the writer did before: the whole table, each time
         "whole_table": await timed_reads(client, pid, 1, whole=True),
     }

@@ -28,11 +28,12 @@ peers), so the writer never lists the whole table:
     prefixes it knows (desired, or held at the last read) one by one: a map
     lookup each in gobgpd, whatever the table size;
   * at connect and every `scan_interval` seconds, a scan finds our paths it
-    does not know (a previous run's, an operator's): ListPath of everything
-    inside the anycast prefixes. gobgpd walks its whole table for that, which
-    takes seconds with a full table, so the scan runs beside the writer's
-    work with its own deadline (`scan_timeout`): announcing is never delayed
-    by it, and `converge_now()` waits for the first scan of a connection. DeletePath is always
+    does not know (a previous run's, an operator's): every host route inside
+    the anycast prefixes, looked up one by one for prefixes up to a /16 (an
+    IPv4 /24 is 256 lookups), or with one LONGER lookup for bigger ones (an
+    IPv6 /48), for which gobgpd walks its whole table of that family. The scan
+    runs beside the writer's work with its own deadline (`scan_timeout`), and
+    `converge_now()` waits for the first scan of a connection. DeletePath is always
 sent with the path (without one gobgpd deletes every local route). Batches of
 more than STREAM_ABOVE changes go in one AddPathStream call (the paths to
 withdraw flagged is_withdraw): 1,000 VIPs in about 0.2 s instead of 1,000 calls.
@@ -59,13 +60,13 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import messages
 from .gobgp import GoBGPClient, GoBGPError, GoBGPVersionError, PeerView
 from .messages import PathView
-from .model import ApiVersion, HostPrefix, Route, address_order, inside
+from .model import ApiVersion, HostPrefix, Route, address_order, host_prefix, inside
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -74,6 +75,14 @@ LOG_EACH_UP_TO = 20
 
 STREAM_ABOVE = 16
 """Batches bigger than this go in one AddPathStream call instead of one call each."""
+
+SCAN_EXACT_UP_TO = 65536
+"""Anycast prefixes up to this many addresses are scanned address by address."""
+
+
+def _addresses(net: Network) -> Iterator[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address of `net`, network and broadcast included (a VIP may be either)."""
+    return (net.network_address + i for i in range(net.num_addresses))
 
 
 def describe_route(route: Route) -> str:
@@ -455,15 +464,25 @@ class RouteWriter:
         return ours
 
     async def _scan(self, client: GoBGPClient) -> dict[HostPrefix, PathView]:
-        """All our paths: everything inside the anycast prefixes (costly in a full table)."""
+        """All our paths: every host route inside the anycast prefixes.
+
+        An anycast prefix of up to SCAN_EXACT_UP_TO addresses (an IPv4 /24 or
+        /16) is scanned with an exact lookup of each of its host routes, a map
+        lookup each in gobgpd; a bigger one (an IPv6 /48) with one LONGER
+        lookup, for which gobgpd walks its whole table of that family while
+        every other API call waits (gobgpd serves them one at a time)."""
         ours: dict[HostPrefix, PathView] = {}
         deadline = time.monotonic() + self._scan_timeout
         for version in (4, 6):
-            longer = [p for p in self.prefixes if p.version == version]
-            if not longer:
+            nets = [p for p in self.prefixes if p.version == version]
+            small = [p for p in nets if p.num_addresses <= SCAN_EXACT_UP_TO]
+            exact = [host_prefix(str(a)) for p in small for a in _addresses(p)]
+            longer = [p for p in nets if p.num_addresses > SCAN_EXACT_UP_TO]
+            if not exact and not longer:
                 continue
             remaining = max(0.05, deadline - time.monotonic())
-            for view in await client.list_paths(version, longer=longer, timeout=remaining):
+            paths = await client.list_paths(version, exact=exact, longer=longer, timeout=remaining)
+            for view in paths:
                 if self.is_ours(view):
                     ours[view.prefix] = view
         return ours
