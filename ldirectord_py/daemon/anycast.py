@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ldirectord_py.config import Config
+from ldirectord_py.config.model import GoBGPVersion
 from ldirectord_py.engine import Engine
 from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
 from ldirectord_py.ipvs.writer import DataplaneView
@@ -54,16 +55,18 @@ class InterfaceWriterLike(Protocol):
     prefixes: tuple[Network, ...]
 
 
-RouteWriterFactory = Callable[[str, Sequence[Network], Callable[[str], None]], RouteWriterLike]
+RouteWriterFactory = Callable[
+    [str, Sequence[Network], Callable[[str], None], GoBGPVersion], RouteWriterLike
+]
 InterfaceWriterFactory = Callable[[Callable[[str], None], Sequence[Network]], InterfaceWriterLike]
 
 
 def default_route_writer(
-    target: str, prefixes: Sequence[Network], log: Callable[[str], None]
+    target: str, prefixes: Sequence[Network], log: Callable[[str], None], version: GoBGPVersion
 ) -> RouteWriterLike:
     from ldirectord_py.routing.writer import RouteWriter
 
-    return RouteWriter(target=target, prefixes=prefixes, log=log)
+    return RouteWriter(target=target, prefixes=prefixes, log=log, api_version=version)
 
 
 def default_interface_writer(
@@ -74,10 +77,13 @@ def default_interface_writer(
     return InterfaceWriter(log, prefixes=prefixes)
 
 
-def _route_settings(config: Config) -> tuple[str, str, tuple[Network, ...], bool]:
-    """(method, gobgpapi, prefixes, withdraw-on-stop) of a config."""
-    anycast = config.settings.anycast
-    return (anycast.method, anycast.gobgpapi, tuple(anycast.prefixes), anycast.stop == "withdraw")
+RouteSettings = tuple[str, str, tuple[Network, ...], bool, GoBGPVersion]
+
+
+def _route_settings(config: Config) -> RouteSettings:
+    """(method, gobgpapi, prefixes, withdraw-on-stop, gobgpversion) of a config."""
+    a = config.settings.anycast
+    return (a.method, a.gobgpapi, tuple(a.prefixes), a.stop == "withdraw", a.gobgpversion)
 
 
 class AnycastCoordinator:
@@ -98,7 +104,7 @@ class AnycastCoordinator:
         self.policy: AnycastPolicy | None = None
         self.routes: RouteWriterLike | None = None
         self.interfaces: InterfaceWriterLike | None = None
-        self._settings: tuple[str, str, tuple[Network, ...], bool] | None = None
+        self._settings: RouteSettings | None = None
         self._wakeup: asyncio.TimerHandle | None = None
         self._address_wait: asyncio.Task[None] | None = None
         self._last: tuple[int, int, int] | None = None
@@ -148,9 +154,9 @@ class AnycastCoordinator:
         self._last = None
 
     def _start_writers(self, config: Config) -> None:
-        method, target, prefixes, _ = self._settings = _route_settings(config)
+        method, target, prefixes, _, version = self._settings = _route_settings(config)
         if method == "gobgp":
-            self.routes = self._route_factory(target, prefixes, self.log.info)
+            self.routes = self._route_factory(target, prefixes, self.log.info, version)
             self.routes.start()
         if self.interfaces is None:
             self.interfaces = self._interface_factory(self.log.info, prefixes)

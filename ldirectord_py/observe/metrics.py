@@ -256,6 +256,13 @@ def _families(status: dict[str, Any]) -> Iterator[Metric]:
             )
             connected.add_metric([], 1 if gobgp.get("connected") else 0)
             yield connected
+            api = str(gobgp.get("api") or "")
+            major = _gauge("ldirectord_gobgp_api_major", "GoBGP API in use: 3 or 4 (0: none).")
+            major.add_metric([], int(api[0]) if api[:1] in ("3", "4") else 0)
+            yield major
+            no_api = _gauge("ldirectord_gobgp_no_api", "1 while GoBGP answers neither API.")
+            no_api.add_metric([], 1 if gobgp.get("no_api") else 0)
+            yield no_api
             peers = _gauge(
                 "ldirectord_gobgp_peer_up", "1 when the BGP session is established.", ["peer"]
             )
