@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
@@ -26,6 +27,9 @@ from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
+from ldirectord_py.daemon.offloop import in_thread
+from ldirectord_py.daemon.reload_plan import plan_reload
+from ldirectord_py.daemon.snapshot import StatusBook, encode
 from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
 from ldirectord_py.engine.drain import DrainKey, apply_drains
@@ -52,6 +56,32 @@ def settle_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic collection while a reload builds the next engine (a full pass
+    over a growing heap would stop the loop's thread too), and what it built put
+    out of the collector's sight at once: a collection of it on the loop would
+    cost as much."""
+    was_enabled = gc.isenabled()
+    switch = sys.getswitchinterval()
+    gc.disable()
+    sys.setswitchinterval(PLAN_SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(switch)
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+PLAN_SWITCH_INTERVAL = 0.0001
+"""The interpreter's thread switch interval while a reload is prepared in a thread.
+The loop thread gives up the interpreter lock at every system call and must wait
+this long to get it back from the planning thread: at the default 5 ms, a loop
+making thousands of connects a second would be starved (the convoy effect)."""
+RELOAD_PLAN_TIMEOUT = 60.0
+"""How long preparing the next engine may take (off the loop) before the reload fails."""
 STOP_CONVERGE_TIMEOUT = 10.0
 READY_TIMEOUT = 10.0
 """How long readiness waits for the dataplane after the first round."""
@@ -104,6 +134,10 @@ class CheckingDirector:
         self._maintenance: MaintenanceDirectory | None = None
         self.status_word = "starting"
         """The original's daemon status, which `emailalertstatus` filters on."""
+        self._book: StatusBook | None = None
+        self._document: asyncio.Task[bytes] | None = None
+        self._held: list[tuple[str, CheckResult, bool]] | None = None
+        """Check results that arrived while a reload prepares the next engine."""
 
     # ---------------------------------------------------------------- Director
 
@@ -117,6 +151,7 @@ class CheckingDirector:
         self.config_path = config.path
         live = await self._read_live()
         self.engine = Engine(config, self.clock(), live=live)
+        self._book = StatusBook(self.engine, frozenset(), self._wall_offset)
         self._use_maintenancedir(config)
         self._use_metrics(config)
         self._command_task = asyncio.create_task(self._run_commands(), name="commands")
@@ -132,17 +167,35 @@ class CheckingDirector:
         self._spawn(self._tick())
 
     async def reload(self, config: Config) -> None:
+        """The next engine is prepared off the loop (see reload_plan) while the
+        running one keeps checking; the switch itself is one short step."""
         assert self.engine is not None and self.scheduler is not None
-        old_keys = [s.key for s in self.engine.desired()]
-        self.engine = self.engine.reload(config, self.clock())
+        running, now = self.engine, self.clock()
+        self._held = []
+        try:
+            with collector_paused():
+                plan = await in_thread(
+                    lambda: plan_reload(running, config, now, self._wall_offset),
+                    RELOAD_PLAN_TIMEOUT,
+                    "ldirectord-plan",
+                )
+        finally:
+            held, self._held = self._held, None
+        if self.engine is not running:  # pragma: no cover - reloads are serialised
+            raise RuntimeError("the engine changed while a reload was prepared")
+        self.engine = plan.engine
+        self._book = plan.book
+        self._book.set_drains(self._drain_keys())
         self.config_path = config.path
         self._watch_since = self.clock()
         self._use_maintenancedir(config)
         self._use_metrics(config)
         await self.anycast.reload(config)
-        self._apply(self.engine.take_effects(), also_owned=old_keys)
-        new = self.scheduler.update(self._specs())
-        settle_gc()
+        self._apply(plan.effects, also_owned=plan.old_keys)
+        for identity, result, maintenance in held:
+            self._record(identity, result, maintenance)
+        new = self.scheduler.update(plan.specs)
+        gc.freeze()  # the switch's objects too; no collection (see collector_paused)
         if new:
             self.status_word = "reloading"
             self._spawn(self._first_round(self.scheduler.check_now(new)))
@@ -172,8 +225,41 @@ class CheckingDirector:
             self.metrics.close()
 
     def status(self) -> dict[str, Any]:
-        """Each virtual's reals with their check state, and the dataplane's state."""
-        wall_offset = time.time() - self.clock()
+        """Each virtual's reals with their check state, and the dataplane's state
+        (brought up to date now: `status_document` does it without blocking)."""
+        out = self._status_header()
+        if self._book is not None:
+            self._book.refresh()
+            out["virtuals"] = list(self._book.entries)
+        return out
+
+    async def status_fresh(self) -> dict[str, Any]:
+        """status(), with the entries brought up to date in slices."""
+        if self._book is not None:
+            await self._book.refresh_sliced()
+        return self.status()
+
+    async def status_document(self) -> bytes:
+        """The status as one line of JSON, for the control socket. Requests that
+        arrive while one is being built share it."""
+        task = self._document
+        if task is None or task.done():
+            task = asyncio.create_task(self._build_document())
+            self._document = task
+        return await asyncio.shield(task)
+
+    async def _build_document(self) -> bytes:
+        book = self._book
+        if book is None:
+            return await encode(self._status_header(), [])
+        await book.refresh_sliced()
+        return await encode(self._status_header(), list(book.entries))
+
+    def _wall_offset(self) -> float:
+        return time.time() - self.clock()
+
+    def _status_header(self) -> dict[str, Any]:
+        """Everything but the virtuals (cheap: no per-real work)."""
         writer = self.writer.state
         out: dict[str, Any] = {
             "status": self.status_word,
@@ -201,40 +287,6 @@ class CheckingDirector:
             "anycast": self.anycast.status(),
             "virtuals": [],
         }
-        if self.engine is None:
-            return out
-        drains = self._drain_keys()
-        for virtual in self.engine.config.virtuals:
-            service = self.engine.service(virtual)
-            reals = []
-            for real in virtual.reals:
-                st = self.engine.real_status(virtual, real)
-                stored = service.stored_destination(destination_for(real)) if service else None
-                drained = stored is not None and any(k.matches(stored) for k in drains)
-                weight = None if stored is None else 0 if drained else stored.weight
-                reals.append(
-                    {
-                        "real": real.hostport,
-                        "kernel": str(stored.key) if stored else None,
-                        "weight": weight,
-                        "drained": drained,
-                        "state": st.state,
-                        "since": st.since + wall_offset,
-                        "failures": st.failures,
-                        "last_ok": st.last_ok,
-                        "last_reason": st.last_reason,
-                        "last_latency": st.last_latency,
-                    }
-                )
-            vstate = self.engine.virtual_status(virtual)
-            out["virtuals"].append(
-                {
-                    "virtual": virtual.identity,
-                    "service": str(service.key) if service else None,
-                    "fallback_active": vstate.fallback_active,
-                    "reals": reals,
-                }
-            )
         return out
 
     # ---------------------------------------------------------------- plumbing
@@ -277,14 +329,24 @@ class CheckingDirector:
     def _on_result(self, identity: str, result: CheckResult) -> None:
         if self.engine is None:
             return
+        maintenance = identity in self._maintenance_hits
+        if self._held is not None:  # a reload is reading the engine: later
+            self._held.append((identity, result, maintenance))
+            return
+        self._record(identity, result, maintenance)
+
+    def _record(self, identity: str, result: CheckResult, maintenance: bool) -> None:
+        assert self.engine is not None
         effects = self.engine.record(
             identity,
             result.ok,
             result.reason,
             self.clock(),
             result.latency,
-            maintenance=identity in self._maintenance_hits,
+            maintenance=maintenance,
         )
+        if self._book is not None:
+            self._book.mark(identity)
         self._apply(effects)
 
     def _apply(self, effects: list[Effect], also_owned: Iterable[ServiceKey] | None = None) -> None:
@@ -392,6 +454,8 @@ class CheckingDirector:
         self.log.info(f"{'Drained' if name == 'drain' else 'Undrained'} real server: {key}")
         if self.engine is not None:
             self._submit()
+        if self._book is not None:
+            self._book.set_drains(self._drain_keys())
         where = ", ".join(matched) if matched else "no configured real (kept for later)"
         verb = "drained (weight 0)" if name == "drain" else "undrained"
         return {"ok": True, "message": f"{key}: {verb} in {where}"}
@@ -471,7 +535,7 @@ class CheckingDirector:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(TICK_INTERVAL)
-            if self.engine is not None:
+            if self.engine is not None and self._held is None:
                 effects = self.engine.tick(self.clock())
                 if effects:
                     self._apply(effects)

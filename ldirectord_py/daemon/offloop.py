@@ -1,0 +1,47 @@
+"""Work that must not run on the event loop: a thread per call, awaited with a bound.
+
+A reload parses a file that may name unresolvable hosts or be a FIFO nobody
+writes, and plans the next engine for tens of thousands of reals; on the loop
+either would stop every health check for that long. Each call gets a daemon
+thread of its own (not the loop's default executor, which the loop joins when
+it closes: a thread stuck in a blocking call must never hold up the daemon's
+exit). On timeout the caller gets TimeoutError and the thread is left to finish
+alone; its result is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def in_thread(work: Callable[[], T], timeout: float, name: str) -> T:
+    """`work()` in a thread of its own; its exception is raised here."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(deliver, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, result, None)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await asyncio.wait_for(asyncio.shield(future), timeout)
