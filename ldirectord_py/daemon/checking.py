@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
@@ -63,23 +62,15 @@ def collector_paused() -> Iterator[None]:
     out of the collector's sight at once: a collection of it on the loop would
     cost as much."""
     was_enabled = gc.isenabled()
-    switch = sys.getswitchinterval()
     gc.disable()
-    sys.setswitchinterval(PLAN_SWITCH_INTERVAL)
     try:
         yield
     finally:
-        sys.setswitchinterval(switch)
         gc.freeze()
         if was_enabled:
             gc.enable()
 
 
-PLAN_SWITCH_INTERVAL = 0.0001
-"""The interpreter's thread switch interval while a reload is prepared in a thread.
-The loop thread gives up the interpreter lock at every system call and must wait
-this long to get it back from the planning thread: at the default 5 ms, a loop
-making thousands of connects a second would be starved (the convoy effect)."""
 RELOAD_PLAN_TIMEOUT = 60.0
 """How long preparing the next engine may take (off the loop) before the reload fails."""
 STOP_CONVERGE_TIMEOUT = 10.0
@@ -151,7 +142,7 @@ class CheckingDirector:
         self.config_path = config.path
         live = await self._read_live()
         self.engine = Engine(config, self.clock(), live=live)
-        self._book = StatusBook(self.engine, frozenset(), self._wall_offset)
+        self._book = StatusBook(self.engine, self._drain_keys(), self._wall_offset)
         self._use_maintenancedir(config)
         self._use_metrics(config)
         self._command_task = asyncio.create_task(self._run_commands(), name="commands")
@@ -420,7 +411,7 @@ class CheckingDirector:
         address = config.settings.metricsaddress
         if address is None or self.metrics is not None:
             return
-        metrics = Metrics(self.status)
+        metrics = Metrics(self.status, self.status_fresh)
         try:
             metrics.serve(address)
         except (OSError, ValueError) as exc:

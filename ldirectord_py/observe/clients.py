@@ -119,6 +119,14 @@ class BoundedListener:
     def start(self) -> None:
         self._accepting = asyncio.get_running_loop().create_task(self._accept_loop())
 
+    def abort(self) -> None:
+        """Stop at once, from code that cannot wait (clients are cancelled)."""
+        for task in (self._accepting, *self._clients):
+            if task is not None:
+                task.cancel()
+        self._accepting = None
+        self.sock.close()
+
     async def close(self) -> None:
         tasks = [t for t in (self._accepting, *self._clients) if t is not None]
         for task in tasks:
