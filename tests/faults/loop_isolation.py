@@ -91,6 +91,9 @@ class Outcome:
     replies: dict[str, str] = field(default_factory=dict)
     durations: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    late_at: dict[str, int] = field(default_factory=dict)
+    """Checks more than 100 ms late, by the second (from the fault's start) they
+    arrived in: where in time the delays were."""
     log_tail: list[str] = field(default_factory=list)
 
 
@@ -232,6 +235,18 @@ def delays(
             if start <= after <= end:
                 out.append(after - before - interval)
     return sorted(out)
+
+
+def late_seconds(
+    arrivals: dict[int, list[float]], interval: float, start: float, end: float, zero: float
+) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for times in arrivals.values():
+        for before, after in itertools.pairwise(times):
+            if start <= after <= end and after - before - interval > 0.1:
+                key = str(int(after - zero + 1000) - 1000)
+                out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
 
 def p99(values: list[float]) -> float:
@@ -557,6 +572,7 @@ def inside(spec: Path, workdir: Path, result: Path) -> None:
         out.fault_worst_delay = round(during[-1] if during else 0.0, 3)
         out.fault_p99_delay = round(p99(during), 3)
         out.checks_in_fault_window = len(during)
+        out.late_at = late_seconds(arrivals, s.interval, base_start, window_end, fault_start)
         out.fault_window = (0.0, round(fault_end - fault_start, 3))
     finally:
         sampler.stop()
