@@ -72,6 +72,8 @@ def collector_paused() -> Iterator[None]:
 
 
 RELOAD_PLAN_TIMEOUT = 60.0
+REPLAY_SLICE = 500
+"""Held results recorded between two yields to the loop after a reload."""
 """How long preparing the next engine may take (off the loop) before the reload fails."""
 STOP_CONVERGE_TIMEOUT = 10.0
 READY_TIMEOUT = 10.0
@@ -129,6 +131,8 @@ class CheckingDirector:
         self._document: asyncio.Task[bytes] | None = None
         self._held: list[tuple[str, CheckResult, bool]] | None = None
         """Check results that arrived while a reload prepares the next engine."""
+        self._specs: tuple[CheckSpec, ...] = ()
+        """What the scheduler runs now."""
 
     # ---------------------------------------------------------------- Director
 
@@ -150,7 +154,8 @@ class CheckingDirector:
         await self.anycast.start(config)
         self._apply(self.engine.take_effects())
         self.scheduler = Scheduler(self._on_result, runner=self._run)
-        self.scheduler.update(self._specs())
+        self._specs = tuple(self._check_specs())
+        self.scheduler.update(self._specs)
         self.scheduler.start()
         settle_gc()
         # The original checks every real once while starting: so do we, at once.
@@ -161,17 +166,18 @@ class CheckingDirector:
         """The next engine is prepared off the loop (see reload_plan) while the
         running one keeps checking; the switch itself is one short step."""
         assert self.engine is not None and self.scheduler is not None
-        running, now = self.engine, self.clock()
+        running, now, specs = self.engine, self.clock(), self._specs
         self._held = []
         try:
             with collector_paused():
                 plan = await in_thread(
-                    lambda: plan_reload(running, config, now, self._wall_offset),
+                    lambda: plan_reload(running, config, now, self._wall_offset, specs),
                     RELOAD_PLAN_TIMEOUT,
                     "ldirectord-plan",
                 )
-        finally:
-            held, self._held = self._held, None
+        except BaseException:
+            await self._replay_held()  # into the running engine, which stays
+            raise
         if self.engine is not running:  # pragma: no cover - reloads are serialised
             raise RuntimeError("the engine changed while a reload was prepared")
         self.engine = plan.engine
@@ -182,10 +188,18 @@ class CheckingDirector:
         self._use_maintenancedir(config)
         self._use_metrics(config)
         await self.anycast.reload(config)
-        self._apply(plan.effects, also_owned=plan.old_keys)
-        for identity, result, maintenance in held:
-            self._record(identity, result, maintenance)
-        new = self.scheduler.update(plan.specs)
+        if plan.same_desired:
+            # the writer already holds this table (and owns its services)
+            self._submitted = (self.engine, self.engine.version)
+            self._apply(plan.effects)
+            self.anycast.update(self.engine, self.writer.state.converged)
+        else:
+            self._apply(plan.effects, also_owned=plan.old_keys)
+        await self._replay_held()
+        new: frozenset[str] = frozenset()
+        if not plan.same_checks:
+            new = self.scheduler.update(plan.specs)
+            self._specs = plan.specs
         gc.freeze()  # the switch's objects too; no collection (see collector_paused)
         if new:
             self.status_word = "reloading"
@@ -282,7 +296,7 @@ class CheckingDirector:
 
     # ---------------------------------------------------------------- plumbing
 
-    def _specs(self) -> Iterable[CheckSpec]:
+    def _check_specs(self) -> Iterable[CheckSpec]:
         assert self.engine is not None
         for target in self.engine.checks():
             yield CheckSpec.for_real(target.virtual, target.real)
@@ -325,6 +339,19 @@ class CheckingDirector:
             self._held.append((identity, result, maintenance))
             return
         self._record(identity, result, maintenance)
+
+    async def _replay_held(self) -> None:
+        """Record the held results, in slices; results arriving meanwhile are held
+        behind them, so each real's results stay in order."""
+        held = self._held
+        while held:
+            batch = held[:REPLAY_SLICE]
+            del held[:REPLAY_SLICE]
+            for identity, result, maintenance in batch:
+                self._record(identity, result, maintenance)
+            if held:
+                await asyncio.sleep(0)
+        self._held = None
 
     def _record(self, identity: str, result: CheckResult, maintenance: bool) -> None:
         assert self.engine is not None

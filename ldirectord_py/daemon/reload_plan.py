@@ -28,18 +28,35 @@ class ReloadPlan:
     """What settling the new engine produced (log lines, commands, alerts)."""
     old_keys: list[ServiceKey]
     """The services the running engine wanted: still ours to delete."""
-    specs: list[CheckSpec]
+    specs: tuple[CheckSpec, ...]
     book: StatusBook
+    same_desired: bool
+    """The new engine wants exactly the table the running one wants: nothing to
+    hand to the ip_vs writer (whose hand-over costs time on the loop)."""
+    same_checks: bool
+    """The checks are exactly those running: the scheduler needs no update."""
 
 
 def plan_reload(
-    running: Engine, config: Config, now: float, wall_offset: Callable[[], float]
+    running: Engine,
+    config: Config,
+    now: float,
+    wall_offset: Callable[[], float],
+    running_specs: tuple[CheckSpec, ...],
 ) -> ReloadPlan:
     """Everything the switch needs, computed from `running` (which is only read)."""
-    old_keys = [s.key for s in running.desired()]
+    old_desired = running.desired()
     engine = running.reload(config, now)
     effects = engine.take_effects()
-    engine.desired()  # built here, not on the loop at the first submit
-    specs = [CheckSpec.for_real(target.virtual, target.real) for target in engine.checks()]
+    desired = engine.desired()  # built here, not on the loop at the first submit
+    specs = tuple(CheckSpec.for_real(target.virtual, target.real) for target in engine.checks())
     book = StatusBook(engine, frozenset(), wall_offset)
-    return ReloadPlan(engine, effects, old_keys, specs, book)
+    return ReloadPlan(
+        engine,
+        effects,
+        [s.key for s in old_desired],
+        specs,
+        book,
+        same_desired=desired == old_desired,
+        same_checks=specs == running_specs,
+    )

@@ -227,13 +227,20 @@ def read_arrivals(path: Path) -> dict[int, list[float]]:
 def delays(
     arrivals: dict[int, list[float]], interval: float, start: float, end: float
 ) -> list[float]:
-    """The lateness of every check arriving in [start, end], sorted."""
+    """The lateness of every check arriving in [start, end], and of every check
+    still overdue at `end` (a real not checked at all meanwhile counts too), sorted."""
     out = []
     for times in arrivals.values():
         times.sort()
+        last = None
         for before, after in itertools.pairwise(times):
             if start <= after <= end:
                 out.append(after - before - interval)
+        for t in times:
+            if t <= end:
+                last = t
+        if last is not None and end - last - interval > 0:
+            out.append(end - last - interval)
     return sorted(out)
 
 
@@ -342,7 +349,7 @@ def fault_idle_clients(s: Scenario, sock: str, out: Outcome) -> None:
     daemon closes, for the fault window."""
     clients: list[socket.socket] = []
     deadline = time.monotonic() + s.fault_seconds
-    connected = 0
+    connected = refused = 0
     while time.monotonic() < deadline:
         alive = []
         for c in clients:
@@ -362,15 +369,17 @@ def fault_idle_clients(s: Scenario, sock: str, out: Outcome) -> None:
             c.setblocking(False)
             try:
                 c.connect(sock)
-            except (BlockingIOError, InterruptedError):
-                pass  # in the listen backlog
-            except OSError:
+            except OSError:  # the listen backlog is full
                 c.close()
+                refused += 1
                 break
             clients.append(c)
             connected += 1
         time.sleep(0.05)
-    out.notes.append(f"idle clients: {connected} connections made, {len(clients)} held at the end")
+    out.notes.append(
+        f"idle clients: {connected} connections made, {refused} refused (backlog full), "
+        f"{len(clients)} held at the end"
+    )
     for c in clients:
         c.close()
 
@@ -487,6 +496,8 @@ def fault_bad_requests(s: Scenario, sock: str, out: Outcome) -> None:
 def inside(spec: Path, workdir: Path, result: Path) -> None:
     s = Scenario(**json.loads(spec.read_text()))
     out = Outcome(scenario=dataclasses.asdict(s))
+    # a TERM (the caller giving up) still stops the daemon and the listener
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     run = workdir / "run"
     run.mkdir(exist_ok=True)
