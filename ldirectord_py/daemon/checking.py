@@ -26,7 +26,7 @@ from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
-from ldirectord_py.daemon.offloop import in_thread
+from ldirectord_py.daemon.offloop import collector_paused, in_thread
 from ldirectord_py.daemon.reload_plan import plan_reload
 from ldirectord_py.daemon.snapshot import StatusBook, encode
 from ldirectord_py.daemon.stall import WatchdogRule
@@ -53,22 +53,6 @@ def settle_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No automatic collection while a reload builds the next engine (a full pass
-    over a growing heap would stop the loop's thread too), and what it built put
-    out of the collector's sight at once: a collection of it on the loop would
-    cost as much."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 RELOAD_PLAN_TIMEOUT = 60.0

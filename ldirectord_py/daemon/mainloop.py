@@ -46,7 +46,7 @@ from ldirectord_py.config import Config, ConfigError
 from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.director import Director
 from ldirectord_py.daemon.instances import Instances
-from ldirectord_py.daemon.offloop import in_thread
+from ldirectord_py.daemon.offloop import collector_paused, in_thread
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.sdnotify import Notifier
 from ldirectord_py.daemon.stall import WatchdogRule
@@ -291,7 +291,8 @@ class Daemon:
         pid = os.getpid()
         path = self.instance.config_path
         try:
-            read = await in_thread(self._read_config, RELOAD_READ_TIMEOUT, "ldirectord-reload")
+            with collector_paused():
+                read = await in_thread(self._read_config, RELOAD_READ_TIMEOUT, "ldirectord-reload")
         except TimeoutError:
             problem = f"{path}: not read within {RELOAD_READ_TIMEOUT:g} seconds"
             self.log.info(

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -94,3 +95,21 @@ async def in_thread(work: Callable[[], T], timeout: float, name: str) -> T:
         _SWITCH.leave()
         raise
     return await asyncio.wait_for(asyncio.shield(future), timeout)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic garbage collection while a thread builds a big structure (a
+    parsed configuration, the next engine): a full pass over a growing heap holds
+    the interpreter lock, and so stops the loop's thread too. What was built is
+    then put out of the collector's sight at once (a collection of it on the loop
+    would cost as much); reference counting still frees it when dropped, only
+    reference cycles made meanwhile are never collected."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()

@@ -216,6 +216,8 @@ def read_arrivals(path: Path) -> dict[int, list[float]]:
     pos = 0
     while pos + 8 <= len(data):
         n = array.array("q", data[pos : pos + 8])[0]
+        if pos + 8 + 12 * n > len(data):
+            break  # the listener is writing this record right now
         times = array.array("q", data[pos + 8 : pos + 8 + 8 * n])
         addrs = array.array("I", data[pos + 8 + 8 * n : pos + 8 + 12 * n])
         pos += 8 + 12 * n
