@@ -1,4 +1,6 @@
-"""Fault tests: the daemon under a fault, measured from outside (loop_isolation)."""
+"""The fault tests run the real `ldirectord`: in the integration tests' sandbox (a
+private /run, /etc/ha.d and /var/log in a mount namespace), or, for the loop
+isolation tests, in a network namespace of their own (loop_isolation)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.loop_isolation import Outcome, Scenario, installed_binary, run_scenario
+from tests.integration.conftest import sandbox  # noqa: F401 (the fixture)
 
 
 @pytest.fixture
