@@ -9,16 +9,17 @@ What it does, step by step (demo/README.md has the picture and what you will see
    running BIRD, and two sites, each a load balancer running our daemon and
    gobgpd, with two backends behind it in direct-routing mode;
 2. starts everything with the configs in examples/ (demo-router-bird.conf,
-   demo-gobgpd-{a,b}.conf, demo-site-{a,b}.cf): `ldirectord demo-site-a.cf start`
-   in site A's load balancer, the same for B; both announce 198.51.100.10/32,
-   the router prefers site A;
+   demo-gobgpd-{a,b}.conf, demo-lb-bfd-{a,b}.conf, demo-site-{a,b}.cf):
+   `ldirectord demo-site-a.cf start` in site A's load balancer, the same for B;
+   both announce 198.51.100.10/32, the router prefers site A;
 3. starts a client that opens a new connection to the VIP every few ms;
 4. stops both backends of site A: the daemon withdraws the VIP, the router
    switches to site B, the client's traffic follows;
 5. restarts them: the route comes back, and so does the traffic;
 6. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
-   gobgpd frozen, its network silent): only the BGP hold time can notice, and
-   the router drops site A after it;
+   gobgpd and the BFD daemon frozen, its network silent): BFD notices after 3
+   missed packets (100 ms apart) and the router drops site A; with `--no-bfd`
+   only the BGP hold time (3 s) can notice;
 7. prints the timeline and a summary table, writes them (text and JSON), the
    client's raw results and a plot (SVG) to the output folder, and removes
    everything it created, also on failure and on Ctrl-C.
@@ -46,6 +47,7 @@ from typing import Any
 from demo import analysis, plot
 from demo.netns import inside
 from demo.services import (
+    BFD_EXAMPLE_INTERVAL_MS,
     PROJECT,
     RUN_DIR,
     Services,
@@ -67,6 +69,8 @@ from demo.topology import (
 
 HOLD_TIME = 3.0
 """The BGP hold time of every session (examples/demo-gobgpd-*.conf, demo-router-bird.conf)."""
+BFD_MULTIPLIER = 3
+"""Missed BFD packets before the session is down (examples/demo-*bfd*.conf)."""
 
 REQUIRED_PROGRAMS = {
     "ip": "iproute2",
@@ -151,8 +155,11 @@ def missing_programs() -> list[str]:
 
 
 class Lab:
-    def __init__(self, output: Path, timing: Timing, mode: str) -> None:
+    def __init__(
+        self, output: Path, timing: Timing, mode: str, bfd_interval_ms: int | None
+    ) -> None:
         self.output = output
+        self.bfd_interval_ms = bfd_interval_ms  # None: BGP only
         self.timing = timing
         self.mode = mode
         self.workdir = Path(tempfile.mkdtemp(prefix="ldirectord-lab."))
@@ -221,18 +228,21 @@ class Lab:
             "ldirectord demo-site-a.cf start, ldirectord demo-site-b.cf start"
             " (each in its load balancer's namespace)"
         )
-        self.services.start_router()
+        self.services.start_router(self.bfd_interval_ms or BFD_EXAMPLE_INTERVAL_MS)
         monitor = self.services.start_route_monitor()
         for site in SITES:
             self.services.start_gobgpd(site)
+            if self.bfd_interval_ms is not None:
+                self.services.start_bfd(site, self.bfd_interval_ms)
         self.client_out = self.services.start_client(
             self.timing.interval, self.timing.request_timeout
         )
         self.watcher = Watcher(self.timeline, self.services, monitor, self.client_out)
         self.watcher.start()
         self.say(
-            "BIRD on the router, gobgpd on each load balancer, busybox httpd on each backend;"
-            " the client is ready to go"
+            "BIRD on the router, gobgpd"
+            + (" and BIRD's BFD" if self.bfd_interval_ms is not None else "")
+            + " on each load balancer, busybox httpd on each backend; the client is ready to go"
         )
         for site in SITES:
             for backend in site.backends:
@@ -243,6 +253,11 @@ class Lab:
         for site, process in self.starting:
             self.check_started(site, process)
         self.say("the router has both sites' routes and uses site A's (higher local preference)")
+        if self.bfd_interval_ms is not None:
+            self.say(
+                f"the router's BFD sessions with both sites are up ({self.detector()}),"
+                " each tied to its BGP session"
+            )
         self.show_router()
         self.services.go_client(60.0)
         self.say(
@@ -289,7 +304,15 @@ class Lab:
             if not self.services.site_serves(site):
                 return False
         paths = self.services.birdc("show", "route", f"{VIP}/32").count("[site_")
+        if self.bfd_interval_ms is not None and not self.services.router_bfd_up(SITES):
+            return False
         return paths >= 2 and watcher.route_via == "A"
+
+    def detector(self) -> str:
+        """What notices a hung load balancer in this run."""
+        if self.bfd_interval_ms is None:
+            return f"BGP hold time {HOLD_TIME:.0f} s"
+        return f"BFD {self.bfd_interval_ms} ms x {BFD_MULTIPLIER}"
 
     def traffic_at(self, site: str, since: float) -> bool:
         watcher = self.watcher_ready()
@@ -339,6 +362,9 @@ class Lab:
 
     def kill_load_balancer(self) -> None:
         print("\n=== 3. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
+        # The phase starts when the first blow lands, not once all have (that takes
+        # tens of ms in the guest, and requests sent meanwhile belong to this phase).
+        killed_at = time.time()
         daemon = self.services.daemon_pid(SITE_A)
         # Silence first (as a hung machine: nothing leaves it), then stop its processes.
         with inside(SITE_A.netns):
@@ -347,6 +373,9 @@ class Lab:
                 check=False,
             )
         os.kill(self.services.gobgpd_pid(SITE_A), signal.SIGSTOP)
+        bfd = self.services.bfd_pid(SITE_A)
+        if bfd is not None:
+            os.kill(bfd, signal.SIGSTOP)
         if daemon is not None:
             os.kill(daemon, signal.SIGKILL)
         how = (
@@ -355,8 +384,11 @@ class Lab:
             else ("(tc netem unavailable: the uplink still carries packets)")
         )
         t = self.say(
-            f"load balancer A killed: ldirectord SIGKILL, gobgpd frozen (SIGSTOP), {how}",
+            f"load balancer A killed: ldirectord SIGKILL, gobgpd"
+            f"{' and BFD' if bfd is not None else ''} frozen (SIGSTOP), {how};"
+            f" {self.detector()} must notice",
             analysis.LB_FROZEN,
+            t=killed_at,
             marker="LB A killed",
         ).t
         self.wait(
@@ -373,6 +405,10 @@ class Lab:
                 if line.startswith(("Name", "site_"))
             ),
         )
+        if self.bfd_interval_ms is not None:
+            self.show(
+                "router: birdc show bfd sessions", self.services.birdc("show", "bfd", "sessions")
+            )
         time.sleep(self.timing.observe)
 
     def stop_client(self) -> list[Served]:
@@ -389,6 +425,7 @@ class Lab:
             request_timeout=self.timing.request_timeout,
             hold_time=HOLD_TIME,
             settle=self.timing.settle,
+            detector=self.detector(),
         )
         summary["mode"] = self.mode
         summary["where"] = "qemu guest" if os.environ.get("IPVS_VM_GUEST") == "1" else "host"
@@ -521,6 +558,18 @@ def main(argv: list[str] | None = None) -> int:
         help="shorter observation periods (the test's mode; also DEMO_SHORT=1)",
     )
     parser.add_argument(
+        "--no-bfd",
+        action="store_true",
+        help="no BFD daemons: only the BGP hold time notices the hung load balancer",
+    )
+    parser.add_argument(
+        "--bfd-interval",
+        type=int,
+        default=BFD_EXAMPLE_INTERVAL_MS,
+        metavar="MS",
+        help=f"BFD send and receive interval (default {BFD_EXAMPLE_INTERVAL_MS}, the examples')",
+    )
+    parser.add_argument(
         "--output",
         default=os.environ.get("DEMO_OUTPUT", "demo-output"),
         help="where the summary, timeline, plot and logs go (default demo-output/)",
@@ -543,7 +592,11 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     mode = "short" if args.short else "full"
-    return Lab(output.resolve(), SHORT if args.short else FULL, mode).run()
+    if not 10 <= args.bfd_interval <= 10000:
+        print("lab: --bfd-interval must be 10 to 10000 ms", file=sys.stderr)
+        return 2
+    bfd = None if args.no_bfd else args.bfd_interval
+    return Lab(output.resolve(), SHORT if args.short else FULL, mode, bfd).run()
 
 
 if __name__ == "__main__":

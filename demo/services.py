@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,6 +38,8 @@ from demo.topology import (
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLES = PROJECT / "examples"
 RUN_DIR = Path("/var/run")
+BFD_EXAMPLE_INTERVAL_MS = 100
+"""The BFD interval written in examples/demo-router-bird.conf and demo-lb-bfd-*.conf."""
 
 
 def venv_program(name: str) -> str:
@@ -126,7 +129,23 @@ class Services:
             self.stop(name)
 
     # ------------------------------------------------------------------ router
-    def start_router(self) -> Path:
+    def bfd_config(self, name: str, interval_ms: int) -> Path:
+        """An example with BFD timers, as it is (100 ms) or with `interval_ms` instead
+        (the copy in the work folder: the only change)."""
+        example = EXAMPLES / name
+        if interval_ms == BFD_EXAMPLE_INTERVAL_MS:
+            return example
+        copy = self.path("bfd", name)
+        copy.write_text(
+            re.sub(
+                r"(min [rt]x interval) \d+ ms;",
+                rf"\1 {interval_ms} ms;",
+                example.read_text(),
+            )
+        )
+        return copy
+
+    def start_router(self, bfd_interval_ms: int = BFD_EXAMPLE_INTERVAL_MS) -> Path:
         """BIRD with examples/demo-router-bird.conf, its own control socket."""
         control = self.path("router", "bird.ctl")
         self.spawn(
@@ -135,7 +154,7 @@ class Services:
                 "bird",
                 "-f",
                 "-c",
-                str(EXAMPLES / "demo-router-bird.conf"),
+                str(self.bfd_config("demo-router-bird.conf", bfd_interval_ms)),
                 "-s",
                 str(control),
                 "-P",
@@ -176,6 +195,40 @@ class Services:
 
     def gobgpd_pid(self, site: Site) -> int:
         return self.started[f"gobgpd-{site.key}"].process.pid
+
+    def start_bfd(self, site: Site, interval_ms: int) -> None:
+        """BIRD running BFD only (examples/demo-lb-bfd-X.conf) beside gobgpd."""
+        control = self.path("sites", f"bfd-{site.key}.ctl")
+        self.spawn(
+            f"bfd-{site.key}",
+            [
+                "bird",
+                "-f",
+                "-c",
+                str(self.bfd_config(f"demo-lb-bfd-{site.key}.conf", interval_ms)),
+                "-s",
+                str(control),
+                "-P",
+                str(self.path("sites", f"bfd-{site.key}.pid")),
+            ],
+            netns=site.netns,
+        )
+        wait_for(control.exists, 10.0, f"site {site.name}'s BFD daemon")
+
+    def bfd_pid(self, site: Site) -> int | None:
+        started = self.started.get(f"bfd-{site.key}")
+        return started.process.pid if started else None
+
+    def router_bfd_up(self, sites: tuple[Site, ...]) -> bool:
+        """The router's BFD session with every site's load balancer is up."""
+        up = {
+            parts[0]
+            for parts in (
+                line.split() for line in self.birdc("show", "bfd", "sessions").splitlines()
+            )
+            if len(parts) >= 3 and parts[2] == "Up"
+        }
+        return all(site.uplink_address in up for site in sites)
 
     def daemon_config(self, site: Site) -> Path:
         """The example config, copied to the work folder with a logfile line added

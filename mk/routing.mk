@@ -16,3 +16,8 @@ bench-routing: deps-routing venv
 # The GoBGP gRPC modules are generated from the .proto when the package is
 # built (setup.py): rebuild the venv's editable install when it changes.
 $(BIN)/.installed: ldirectord_py/routing/proto/gobgp_api.proto
+
+# A hung load balancer dropped by BFD vs. the BGP hold time (bench/README.md, "BFD").
+.PHONY: bench-bfd
+bench-bfd: deps-routing venv
+	$(BIN)/python bench/bfd_failover.py

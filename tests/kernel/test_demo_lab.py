@@ -4,8 +4,8 @@ It runs the whole lab as a user would (`python -m demo.lab --short`): two sites
 with our daemon, gobgpd and direct-routing backends, a BIRD router, a client.
 The summary it writes must show what the paper promises: when site A's backends
 die, the client's traffic moves to site B; when they come back, it comes back;
-when site A's load balancer dies silently, the router drops it after the BGP
-hold time; and no request fails outside the windows the lab measures.
+when site A's load balancer dies silently, BFD makes the router drop it well
+before the BGP hold time; and no request fails outside the windows the lab measures.
 """
 
 from __future__ import annotations
@@ -82,15 +82,18 @@ def test_traffic_comes_back_when_site_a_recovers(lab_run: tuple[dict[str, Any], 
     assert restored["recovery_s"] is not None and restored["recovery_s"] < 20, log
 
 
-def test_router_drops_a_dead_load_balancer_after_the_hold_time(
+def test_bfd_drops_a_dead_load_balancer_well_before_the_hold_time(
     lab_run: tuple[dict[str, Any], str],
 ) -> None:
     summary, log = lab_run
     killed = summary["lb_killed"]
     assert summary["checks"]["router_dropped_killed_lb"], log
     assert killed["traffic_moved"], log
-    # Hold time 3 s; the last keepalive came up to 1 s before the kill.
-    assert 0.5 <= killed["router_drop_s"] <= killed["hold_time_s"] + 3, log
+    assert killed["detector"].startswith("BFD"), log
+    # BFD: 3 missed packets 100 ms apart, then BIRD's work; the hold time alone
+    # (3 s) never drops a site in less than about 2 s. Loose: the guest is emulated.
+    assert 0 < killed["router_drop_s"] < 1.5, log
+    assert summary["session_flaps"] == 0, f"a BGP session went down before the kill\n{log}"
 
 
 def test_no_request_is_lost_outside_the_measured_windows(
