@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     runs = []
-    with tempfile.TemporaryDirectory(prefix="bfd-flaps-", dir=REPO) as tmp:
+    with tempfile.TemporaryDirectory(prefix="bfd-flaps-") as tmp:
         for i in range(args.runs):
             result = one_run(args.interval, Path(tmp) / f"run-{i}")
             runs.append(result)

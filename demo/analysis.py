@@ -15,6 +15,8 @@ READY = "phase-ready"
 BACKENDS_DOWN = "phase-backends-down"
 BACKENDS_UP = "phase-backends-up"
 LB_FROZEN = "phase-lb-frozen"
+DROP_REASON = "router-drop-reason"
+"""Why the router ended site A's session (BFD session down, hold timer expired)."""
 BGP_ONLY_REFERENCE = "2.51 s, 45 failed requests"
 """The same phase with BGP only (hold time 3 s; `python -m demo.lab --no-bfd`),
 as demo/README.md gives it: the figure a newcomer compares BFD's with."""
@@ -154,6 +156,7 @@ def summarize(
             "detector": detector or f"BGP hold time {hold_time:.0f} s",
             "bgp_only_reference": BGP_ONLY_REFERENCE,
             "session_down_at": session,
+            "dropped_by": _dropped_by(timeline, frozen),
             "route_at": route,
             "traffic_at": traffic,
             "router_drop_s": _diff(route, frozen),
@@ -196,6 +199,13 @@ def summarize(
     return doc
 
 
+def _dropped_by(timeline: Timeline, after: float) -> str | None:
+    event = timeline.first(DROP_REASON, after)
+    if event is None or "'" not in event.text:
+        return None
+    return event.text.split("'")[1]
+
+
 def _s(value: float | None) -> str:
     if value is None:
         return "not seen"
@@ -226,7 +236,10 @@ def summary_table(doc: dict[str, Any]) -> str:
     if k:
         rows += [
             ("Load balancer of site A killed (no FIN: frozen)", ""),
-            (f"  router drops site A ({k['detector']})", _s(k["router_drop_s"])),
+            (
+                f"  router drops site A ({k['detector']})",
+                _s(k["router_drop_s"]) + (f" ({k['dropped_by']})" if k.get("dropped_by") else ""),
+            ),
             ("  client traffic at site B, after the kill", _s(k["switch_s"])),
             ("  failed requests", str(k["failed_requests"])),
         ]

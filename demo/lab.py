@@ -361,23 +361,27 @@ class Lab:
         time.sleep(self.timing.observe)
 
     def kill_load_balancer(self) -> None:
+        if self.bfd_interval_ms is not None:
+            self.show(
+                "router: birdc show bfd sessions (before the kill)",
+                self.services.birdc("show", "bfd", "sessions"),
+            )
         print("\n=== 3. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
-        # The phase starts when the first blow lands, not once all have (that takes
-        # tens of ms in the guest, and requests sent meanwhile belong to this phase).
-        killed_at = time.time()
         daemon = self.services.daemon_pid(SITE_A)
-        # Silence first (as a hung machine: nothing leaves it), then stop its processes.
+        bfd = self.services.bfd_pid(SITE_A)
+        # Its processes stop at once (signals: instant), then its network goes silent
+        # (tc: a command, slow in the guest). The phase starts with the first signal.
+        killed_at = time.time()
+        os.kill(self.services.gobgpd_pid(SITE_A), signal.SIGSTOP)
+        if bfd is not None:
+            os.kill(bfd, signal.SIGSTOP)
+        if daemon is not None:
+            os.kill(daemon, signal.SIGKILL)
         with inside(SITE_A.netns):
             silenced = run(
                 ["tc", "qdisc", "add", "dev", "uplink", "root", "netem", "loss", "100%"],
                 check=False,
             )
-        os.kill(self.services.gobgpd_pid(SITE_A), signal.SIGSTOP)
-        bfd = self.services.bfd_pid(SITE_A)
-        if bfd is not None:
-            os.kill(bfd, signal.SIGSTOP)
-        if daemon is not None:
-            os.kill(daemon, signal.SIGKILL)
         how = (
             "its uplink drops every packet"
             if silenced.returncode == 0
@@ -397,6 +401,20 @@ class Lab:
             "the router to drop site A and the client to move to site B",
         )
         self.show_router()
+        protocols = self.services.birdc("show", "protocols")
+        reason = next(
+            (
+                line.split(None, 5)[-1]
+                for line in protocols.splitlines()
+                if line.startswith("site_a")
+            ),
+            "",
+        )
+        if "Error:" in reason:
+            self.say(
+                f"router: site A's session ended with {reason.split('Error:', 1)[1].strip()!r}",
+                analysis.DROP_REASON,
+            )
         self.show(
             "router: birdc show protocols",
             "\n".join(

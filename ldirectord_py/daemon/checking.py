@@ -26,6 +26,7 @@ from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
+from ldirectord_py.daemon.planned_maintenance import MaintenanceControl
 from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
 from ldirectord_py.engine.drain import DrainKey, apply_drains
@@ -76,6 +77,8 @@ class CheckingDirector:
         self.writer.on_converged_change = self._dataplane_changed
         self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
         self.drains = DrainStore(None)
+        self.planned = MaintenanceControl(log, self.anycast, clock=clock)
+        """`ldirectordctl maintenance`, and the wait for traffic to move on stop."""
         self._drain_cache: tuple[Config, frozenset[DrainKey], frozenset[DrainKey]] | None = None
         self.metrics: Metrics | None = None
         self._metric_names_for: Config | None = None
@@ -112,6 +115,7 @@ class CheckingDirector:
         self.drains = DrainStore(drain_path)
         if self.drains.load_error:
             self.log.info(f"Drained reals: {self.drains.load_error}")
+        self.planned.use_file(drain_path.removesuffix(".drained") + ".maintenance")
 
     async def start(self, config: Config) -> None:
         self.config_path = config.path
@@ -152,6 +156,7 @@ class CheckingDirector:
         # Routes first: a router must stop sending traffic here before the pools
         # go (the other order black-holes it), unless anycaststop = keep.
         await self.anycast.stop()
+        await self.planned.wait_on_stop(self.engine.config if self.engine else None)
         if self.scheduler is not None:
             await self.scheduler.stop()
         self._flush()
@@ -199,6 +204,7 @@ class CheckingDirector:
                 else round(self.clock() - self.last_result_at, 3),
             },
             "anycast": self.anycast.status(),
+            "planned_maintenance": self.planned.status(),
             "virtuals": [],
         }
         if self.engine is None:
@@ -374,6 +380,8 @@ class CheckingDirector:
             return self._drain_command(name, str(args.get("real", "")))
         if name == "check-now":
             return await self._check_now_command()
+        if name == "maintenance":
+            return await self.planned.command(self.engine.config if self.engine else None, args)
         return {"ok": False, "error": f"unknown command {name!r}"}
 
     def _drain_command(self, name: str, text: str) -> dict[str, Any]:
