@@ -15,6 +15,9 @@ READY = "phase-ready"
 BACKENDS_DOWN = "phase-backends-down"
 BACKENDS_UP = "phase-backends-up"
 LB_FROZEN = "phase-lb-frozen"
+MAINTENANCE_ON = "phase-maintenance-on"
+MAINTENANCE_DRAINED = "maintenance-drained"
+MAINTENANCE_OFF = "maintenance-off"
 DROP_REASON = "router-drop-reason"
 """Why the router ended site A's session (BFD session down, hold timer expired)."""
 BGP_ONLY_REFERENCE = "2.51 s, 45 failed requests"
@@ -83,7 +86,7 @@ def summarize(
         requests = [r for r in requests if r.start >= ready]
         doc["measured_from"] = ready
     phase_ends: dict[str, float] = {}
-    kinds = (BACKENDS_DOWN, BACKENDS_UP, LB_FROZEN)
+    kinds = (BACKENDS_DOWN, BACKENDS_UP, MAINTENANCE_ON, LB_FROZEN)
     starts = {k: _event_time(timeline, k, 0.0) for k in kinds}
     ordered = sorted((t, k) for k, t in starts.items() if t is not None)
     for i, (_t, k) in enumerate(ordered):
@@ -141,6 +144,16 @@ def summarize(
             "traffic_came_back": back,
         }
 
+    on = starts[MAINTENANCE_ON]
+    off = _event_time(timeline, MAINTENANCE_OFF, on) if on is not None else None
+    if on is not None and off is not None:
+        planned, window = _planned(timeline, requests, on, off, request_timeout, settle)
+        planned["traffic_came_back"] = planned["traffic_back_at"] is not None and stays_with(
+            requests, "A", planned["traffic_back_at"] + settle, phase_ends[MAINTENANCE_ON]
+        )
+        doc["planned_maintenance"] = planned
+        windows.append(window)
+
     frozen = starts[LB_FROZEN]
     if frozen is not None:
         route = _event_time(timeline, "route-via-B", frozen)
@@ -196,7 +209,51 @@ def summarize(
         "no_request_lost_outside_windows": not outside,
         "no_bgp_session_flap": not flaps,
     }
+    if "planned_maintenance" in doc:
+        p = doc["planned_maintenance"]
+        doc["checks"]["planned_maintenance_drained_and_moved"] = bool(
+            p["drained_at"] and p["traffic_moved"] and p["traffic_came_back"]
+        )
     return doc
+
+
+def _planned(
+    timeline: Timeline,
+    requests: Sequence[Served],
+    on: float,
+    off: float,
+    request_timeout: float,
+    settle: float,
+) -> tuple[dict[str, Any], Window]:
+    """The planned maintenance phase: the two route switches, and the requests that
+    failed at each (only those in flight at the instant the router switches may)."""
+    drained = _event_time(timeline, MAINTENANCE_DRAINED, on)
+    route_away = _event_time(timeline, "route-via-B", on)
+    traffic_away = first_served(requests, "B", on)
+    route_back = _event_time(timeline, "route-via-A", off)
+    traffic_back = first_served(requests, "A", off)
+    away_end = max((x for x in (route_away, traffic_away) if x is not None), default=on) + settle
+    back_end = max((x for x in (route_back, traffic_back) if x is not None), default=off) + settle
+    away = Window("planned maintenance: switch to B", on - request_timeout, away_end)
+    back = Window("planned maintenance: switch back to A", off - request_timeout, back_end)
+    phase = Window("planned maintenance of A", on - request_timeout, back_end)
+    failed_away = _failed(requests, away)
+    failed_back = _failed(requests, back)
+    doc = {
+        "at": on,
+        "drained_at": drained,
+        "off_at": off,
+        "drained_s": _diff(drained, on),
+        "route_away_s": _diff(route_away, on),
+        "route_back_s": _diff(route_back, off),
+        "traffic_back_at": traffic_back,
+        "traffic_moved": traffic_away is not None,
+        "failed_switch_away": failed_away,
+        "failed_switch_back": failed_back,
+        "failed_otherwise": _failed(requests, phase) - failed_away - failed_back,
+        "failed_requests": _failed(requests, phase),
+    }
+    return doc, phase
 
 
 def _dropped_by(timeline: Timeline, after: float) -> str | None:
@@ -231,6 +288,20 @@ def summary_table(doc: dict[str, Any]) -> str:
             ("  propagation: decision -> route via site A at the router", _s(r["propagation_s"])),
             ("  time to recover: client traffic back at site A", _s(r["recovery_s"])),
             ("  failed requests", str(r["failed_requests"])),
+        ]
+    m = doc.get("planned_maintenance")
+    if m:
+        unplanned = (doc.get("backends_down") or {}).get("failed_requests")
+        rows += [
+            ("Planned maintenance of site A (on, drained, backends restarted, off)", ""),
+            ("  maintenance on -> drained: safe to stop the backends", _s(m["drained_s"])),
+            ("  maintenance on -> route via site B at the router", _s(m["route_away_s"])),
+            ("  maintenance off -> route via site A at the router", _s(m["route_back_s"])),
+            (
+                "  failed requests: switch to B / backends down / switch back",
+                f"{m['failed_switch_away']} / {m['failed_otherwise']} / {m['failed_switch_back']}",
+            ),
+            ("  the unplanned failure of the same backends, this run", f"{unplanned} failed"),
         ]
     k = doc.get("lb_killed")
     if k:

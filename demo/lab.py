@@ -51,6 +51,7 @@ from demo.services import (
     PROJECT,
     RUN_DIR,
     Services,
+    daemon_command,
     daemon_status,
     wait_for,
 )
@@ -71,6 +72,8 @@ HOLD_TIME = 3.0
 """The BGP hold time of every session (examples/demo-gobgpd-*.conf, demo-router-bird.conf)."""
 BFD_MULTIPLIER = 3
 """Missed BFD packets before the session is down (examples/demo-*bfd*.conf)."""
+MAINTENANCE_TIMEOUT = 30.0
+"""`ldirectordctl maintenance on --timeout`: the command's default."""
 
 REQUIRED_PROGRAMS = {
     "ip": "iproute2",
@@ -360,13 +363,68 @@ class Lab:
         self.show_router()
         time.sleep(self.timing.observe)
 
+    def planned_maintenance(self) -> None:
+        print("\n=== 3. Planned maintenance of site A", flush=True)
+        t = self.say(
+            "ldirectordctl -c demo-site-a.cf maintenance on (over daemon A's control socket)",
+            analysis.MAINTENANCE_ON,
+            marker="maintenance on",
+        ).t
+        reply = daemon_command(
+            SITE_A, "maintenance", {"action": "on", "timeout": MAINTENANCE_TIMEOUT}, 60.0
+        )
+        self.show("daemon A: maintenance on", str(reply.get("message") or reply.get("error")))
+        if not reply.get("ok"):
+            raise LabError(f"maintenance on did not drain site A: {reply}")
+        self.say("daemon A: drained: safe to stop the backends", analysis.MAINTENANCE_DRAINED)
+        self.wait(
+            lambda: self.route_at("B", t) and self.traffic_at("B", t),
+            5.0,
+            "the router and the client at site B (daemon A said drained)",
+        )
+        for backend in SITE_A.backends:
+            self.services.stop_backend(backend)
+        self.say("stopped a1 and a2 (site A's backends): no client notices")
+        time.sleep(self.timing.observe / 2)
+        for backend in SITE_A.backends:
+            self.services.start_backend(backend)
+        self.say("restarted a1 and a2")
+        self.wait(
+            lambda: self.services.site_serves(SITE_A) and self.healthy_in_maintenance(SITE_A),
+            self.timing.switch_timeout,
+            "daemon A to see both backends up again (still in maintenance)",
+        )
+        t = self.say(
+            "ldirectordctl -c demo-site-a.cf maintenance off",
+            analysis.MAINTENANCE_OFF,
+            marker="maintenance off",
+        ).t
+        reply = daemon_command(SITE_A, "maintenance", {"action": "off"}, 30.0)
+        self.show("daemon A: maintenance off", str(reply.get("message") or reply.get("error")))
+        self.wait(
+            lambda: self.route_at("A", t) and self.traffic_at("A", t),
+            self.timing.switch_timeout,
+            "the router and the client to return to site A",
+        )
+        self.show_decision(SITE_A)
+        time.sleep(self.timing.observe)
+
+    def healthy_in_maintenance(self, site: Site) -> bool:
+        """The daemon's health says the VIP would be announced (its state stays
+        `maintenance`; the reason carries the health)."""
+        status = daemon_status(site) or {}
+        for vip in (status.get("anycast") or {}).get("vips") or []:
+            if str(vip.get("vip", "")).split("/")[0] == VIP:
+                return "health: announced" in str(vip.get("reason", ""))
+        return False
+
     def kill_load_balancer(self) -> None:
         if self.bfd_interval_ms is not None:
             self.show(
                 "router: birdc show bfd sessions (before the kill)",
                 self.services.birdc("show", "bfd", "sessions"),
             )
-        print("\n=== 3. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
+        print("\n=== 4. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
         daemon = self.services.daemon_pid(SITE_A)
         bfd = self.services.bfd_pid(SITE_A)
         # Its processes stop at once (signals: instant), then its network goes silent
@@ -544,6 +602,7 @@ class Lab:
             self.setup()
             self.kill_backends()
             self.restore_backends()
+            self.planned_maintenance()
             self.kill_load_balancer()
             requests = self.stop_client()
             summary = self.report(requests, started)
