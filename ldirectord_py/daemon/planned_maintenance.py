@@ -46,8 +46,6 @@ STOP_QUIET = 1.5
 stay above ipvs/quiescence.py's TIMER_SLACK plus a sample interval)."""
 SAMPLE_INTERVAL = 0.2
 DEFAULT_TIMEOUT = 30.0
-ROUTE_CONFIRM_TIMEOUT = 5.0
-"""How long `on` waits for GoBGP (or the interface) to carry the new routes."""
 
 ConnectionReader = Callable[[], Awaitable[tuple[Connection, ...]]]
 
@@ -275,21 +273,25 @@ class MaintenanceControl:
             self.log.info(f"Planned maintenance of {vip}: on, moving its route away")
         self.anycast.refresh()
         lines = [f"{names}: in maintenance ({self._route_words(vips)})"]
-        confirmed = await self._routes_confirmed()
+        started = self.clock()
+        # Drained means the route change is out (GoBGP or the interface carries it)
+        # and the traffic has stopped since; both within the one timeout.
+        confirmed = await self._routes_confirmed(timeout)
         if confirmed is not None:
             lines.append(confirmed)
         outcome = await wait_until_quiet(
             self.read,
             vips,
             quiet=self.quiet,
-            timeout=timeout,
+            timeout=max(0.0, timeout - (self.clock() - started)),
             clock=self.clock,
             cancelled=lambda: self.anycast.stopped,
         )
+        waited = self.clock() - started
         self.last_outcome = {
             "vips": [str(v) for v in vips],
             "drained": outcome.stopped and confirmed is None,
-            "waited": round(outcome.waited, 2),
+            "waited": round(waited, 2),
             "at": time.time(),
             "detail": outcome.error or (outcome.activity.describe() if outcome.activity else ""),
         }
@@ -300,10 +302,10 @@ class MaintenanceControl:
         if outcome.stopped and confirmed is None:
             lines.append(
                 f"drained: safe to stop the backends (no new connection and no packet "
-                f"for {self.quiet:g} s, after {outcome.waited:.1f} s; "
+                f"for {self.quiet:g} s, after {waited:.1f} s; "
                 f"{outcome.activity.entries} idle or closing entries left)"
             )
-            self.log.info(f"Planned maintenance of {names}: drained after {outcome.waited:.1f} s")
+            self.log.info(f"Planned maintenance of {names}: drained after {waited:.1f} s")
             return {"ok": True, "message": "\n".join(lines), "drained": True}
         why = "the daemon is stopping" if self.anycast.stopped else f"after {timeout:g} s"
         lines.append(f"not drained {why}: {outcome.activity.describe()}")
@@ -340,19 +342,22 @@ class MaintenanceControl:
                 words.add(f"route de-preferred: anycastdown {setting.down}")
         return "; ".join(sorted(words))
 
-    async def _routes_confirmed(self) -> str | None:
+    async def _routes_confirmed(self, timeout: float) -> str | None:
         """None when GoBGP (or the interface) carries the new state; else why not."""
         writer = self.anycast.routes or self.anycast.interfaces
         if writer is None:
             return None
         try:
-            ok = await writer.converge_now(ROUTE_CONFIRM_TIMEOUT)
+            ok = await writer.converge_now(timeout)
         except Exception as exc:
             return f"not confirmed: {exc}"
         if ok:
             return None
         error = (writer.status() or {}).get("last_error")
-        return f"the route change is not confirmed yet ({error or 'no answer'}): not drained"
+        return (
+            f"the route change is not confirmed after {timeout:g} s "
+            f"({error or 'no answer'}): not drained"
+        )
 
     async def wait_on_stop(self, config: Config | None) -> None:
         """After the routes were withdrawn on stop: until traffic to the anycast VIPs

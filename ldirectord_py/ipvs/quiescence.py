@@ -13,9 +13,10 @@ So, per sample of /proc/net/ip_vs_conn (the connections to the watched VIPs,
 persistence templates left out):
 
 - a connection not seen in the previous sample is **new**;
-- a connection whose time left is more than 1 s above where counting down
-  from the last sample that showed a packet would have put it, or whose state
-  changed, **carried a packet** (so a busy connection shows within a second);
+- an open connection (not closing: see CLOSING_STATES) whose time left is more
+  than 1 s above where counting down from the last sample that showed a packet
+  would have put it, or whose state changed, **carried a packet** (so a busy
+  connection shows within a second);
 - traffic has **stopped** once neither happened for `quiet` seconds. Until one
   quiet period after the first sample, nothing is known (every connection
   present then counts as active).
@@ -33,6 +34,13 @@ from dataclasses import dataclass
 
 from ldirectord_py.ipvs.connections import Connection
 from ldirectord_py.ipvs.model import IPAddress, bracketed
+
+CLOSING_STATES = frozenset(
+    {"FIN_WAIT", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "SHUTDOWN_SENT",
+     "SHUTDOWN_ACK_SENT", "ABORT", "CLOSED"}
+)  # fmt: skip
+"""TCP and SCTP states of a connection that is ending: its timer says nothing about
+new packets (the kernel re-arms the timers of entries it cannot free yet)."""
 
 TIMER_SLACK = 1.0
 """Seconds: the table shows whole seconds, rounded down, so a connection nobody
@@ -118,7 +126,8 @@ class QuiescenceWatch:
                 self.last_activity = max(self.last_activity, now)
                 continue
             counted_down = seen.expires - (now - seen.at)
-            if conn.state != seen.state or conn.expires > counted_down + TIMER_SLACK:
+            reset = conn.expires > counted_down + TIMER_SLACK
+            if conn.state != seen.state or (reset and conn.state not in CLOSING_STATES):
                 seen.last_activity = now
                 self.last_activity = max(self.last_activity, now)
                 seen.at, seen.expires, seen.state = now, conn.expires, conn.state

@@ -90,10 +90,25 @@ def test_bfd_drops_a_dead_load_balancer_well_before_the_hold_time(
     assert summary["checks"]["router_dropped_killed_lb"], log
     assert killed["traffic_moved"], log
     assert killed["detector"].startswith("BFD"), log
-    # BFD: 3 missed packets 100 ms apart, then BIRD's work; the hold time alone
-    # (3 s) never drops a site in less than about 2 s. Loose: the guest is emulated.
-    assert 0 < killed["router_drop_s"] < 1.5, log
+    # The router says why it ended the session: BFD, not the hold timer (3 s).
+    # The time is bounded loosely: the guest is emulated and shares its host.
+    assert killed["dropped_by"] == "BFD session down", log
+    assert 0 < killed["router_drop_s"] < killed["hold_time_s"], log
     assert summary["session_flaps"] == 0, f"a BGP session went down before the kill\n{log}"
+
+
+def test_planned_maintenance_moves_the_traffic_before_the_backends_stop(
+    lab_run: tuple[dict[str, Any], str],
+) -> None:
+    summary, log = lab_run
+    planned = summary["planned_maintenance"]
+    assert summary["checks"]["planned_maintenance_drained_and_moved"], log
+    # Only requests in flight at the instant the router switches may fail (the goal
+    # is at most 1 per switch at 25 requests/s; loose here, demo/README.md has the
+    # figures); none while site A's backends are down: no client is there any more.
+    assert planned["failed_otherwise"] == 0, log
+    assert planned["failed_switch_away"] <= 2 and planned["failed_switch_back"] <= 2, log
+    assert planned["drained_s"] is not None and planned["drained_s"] < 30, log
 
 
 def test_no_request_is_lost_outside_the_measured_windows(

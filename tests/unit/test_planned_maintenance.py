@@ -457,3 +457,11 @@ def test_cli_without_a_daemon_and_with_a_bad_action(tmp_path: Path, monkeypatch:
     assert done.exit_code == 1 and "no such socket" in done.output
     done = runner.invoke(ctl.cli, ["maintenance", "sideways"])
     assert done.exit_code == 2 and "'sideways' is not one of 'on', 'off'" in done.output
+
+
+def test_closing_connections_whose_timer_is_rearmed_are_not_traffic() -> None:
+    watch = QuiescenceWatch(["198.51.100.10"], quiet=2.0, start=0.0)
+    watch.sample([_conn(1000, 60, "TIME_WAIT")], 0.0)
+    watch.sample([_conn(1000, 120, "TIME_WAIT")], 1.5)  # re-armed by the kernel
+    watch.sample([_conn(1000, 119, "TIME_WAIT")], 2.5)
+    assert watch.stopped(2.5) and watch.activity(2.5).quiet
