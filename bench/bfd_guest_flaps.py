@@ -7,8 +7,10 @@ of scripts/ipvs-vm/ where this kernel has no ip_vs): the lab's full load (two
 daemons, gobgpd, BIRD, backends, a client at 25 requests/s) on an emulated
 CPU. A flap is a BGP session that goes down before the lab kills anything
 (`session_flaps` in the lab's summary): BFD missed `multiplier` packets although
-nothing failed. Reported per run: flaps, the hard-kill phase's router drop time
-and failed requests, and whether every check of the lab held.
+nothing failed. Reported per run: flaps, the hard-kill phase's router drop time,
+what dropped it and its failed requests, the planned maintenance phase's failed
+requests (switch to B / backends down / switch back) beside the unplanned
+failure's, and whether every check of the lab held.
 """
 
 from __future__ import annotations
@@ -42,10 +44,19 @@ def one_run(interval: int, output: Path) -> dict[str, object]:
         return {"error": f"exit {done.returncode}: {(done.stdout + done.stderr)[-400:]}"}
     summary = json.loads(path.read_text())
     killed = summary.get("lb_killed") or {}
+    planned = summary.get("planned_maintenance") or {}
     return {
         "flaps": summary.get("session_flaps"),
         "router_drop_s": killed.get("router_drop_s"),
+        "dropped_by": killed.get("dropped_by"),
         "failed_requests": killed.get("failed_requests"),
+        "unplanned_failed": (summary.get("backends_down") or {}).get("failed_requests"),
+        "planned_failed": [
+            planned.get("failed_switch_away"),
+            planned.get("failed_otherwise"),
+            planned.get("failed_switch_back"),
+        ],
+        "drained_s": planned.get("drained_s"),
         "checks_ok": all(summary.get("checks", {}).values()),
         "checks": summary.get("checks"),
     }

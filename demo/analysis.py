@@ -180,13 +180,13 @@ def summarize(
             and stays_with(requests, "B", traffic + settle, phase_ends[LB_FROZEN]),
         }
 
-    # A BGP session that went down before the kill is a flap (BFD timers too tight
-    # for this machine): the lab did nothing to cause it.
+    # A BGP session that went down before the kill, start-up included, is a flap
+    # (BFD timers too tight for this machine): the lab did nothing to cause it.
     until = frozen if frozen is not None else float("inf")
     flaps = [
         e
         for e in timeline.events
-        if e.kind.startswith("bgp-down-") and (ready or 0.0) <= e.t < until
+        if e.kind.startswith("bgp-down-") and e.t < until
     ]
     doc["session_flaps"] = len(flaps)
     outside = [r for r in requests if not r.ok and not any(w.holds(r.start) for w in windows)]

@@ -18,8 +18,8 @@ What it does, step by step (demo/README.md has the picture and what you will see
 5. restarts them: the route comes back, and so does the traffic;
 6. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
    gobgpd and the BFD daemon frozen, its network silent): BFD notices after 3
-   missed packets (100 ms apart) and the router drops site A; with `--no-bfd`
-   only the BGP hold time (3 s) can notice;
+   missed packets (500 ms apart in the guest) and the router drops site A; with
+   `--no-bfd` only the BGP hold time (3 s) can notice;
 7. prints the timeline and a summary table, writes them (text and JSON), the
    client's raw results and a plot (SVG) to the output folder, and removes
    everything it created, also on failure and on Ctrl-C.
@@ -379,7 +379,7 @@ class Lab:
         self.say("daemon A: drained: safe to stop the backends", analysis.MAINTENANCE_DRAINED)
         self.wait(
             lambda: self.route_at("B", t) and self.traffic_at("B", t),
-            5.0,
+            self.timing.switch_timeout,
             "the router and the client at site B (daemon A said drained)",
         )
         for backend in SITE_A.backends:
