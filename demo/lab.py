@@ -16,11 +16,13 @@ What it does, step by step (demo/README.md has the picture and what you will see
 4. stops both backends of site A: the daemon withdraws the VIP, the router
    switches to site B, the client's traffic follows;
 5. restarts them: the route comes back, and so does the traffic;
-6. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
+6. planned maintenance of site A: `maintenance on` (the route goes first), wait
+   for "drained", stop and start A's backends, `maintenance off`;
+7. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
    gobgpd and the BFD daemon frozen, its network silent): BFD notices after 3
    missed packets (500 ms apart in the guest) and the router drops site A; with
    `--no-bfd` only the BGP hold time (3 s) can notice;
-7. prints the timeline and a summary table, writes them (text and JSON), the
+8. prints the timeline and a summary table, writes them (text and JSON), the
    client's raw results and a plot (SVG) to the output folder, and removes
    everything it created, also on failure and on Ctrl-C.
 

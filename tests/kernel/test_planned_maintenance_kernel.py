@@ -36,6 +36,10 @@ from tests.kernel.test_anycast_daemon import (  # noqa: E402
     wait_for,
 )
 
+START = 240.0
+"""The daemon's first announcement: start, first check round, GoBGP; minutes in a
+loaded emulated guest."""
+
 CLIENT_SCRIPT = """
 import socket, sys, time
 while True:
@@ -84,7 +88,7 @@ def test_on_drains_survives_reload_and_restart_off_announces(lab: Lab, site: Sit
         site.backend_up(address)
     site.write_config()
     site.start()
-    lab.wait_route(ROUTE, timeout=WAIT)
+    lab.wait_route(ROUTE, timeout=START)
     traffic = client(lab)
     try:
         wait_for(lambda: "TCP" in site.ns_run("cat", "/proc/net/ip_vs_conn").stdout, "a client")
@@ -102,7 +106,7 @@ def test_on_drains_survives_reload_and_restart_off_announces(lab: Lab, site: Sit
         assert site.ld("reload").returncode == 0
         assert site.ld("stop").returncode == 0
         site.start()
-        wait_for(lambda: site.vip_state() == "maintenance", "the restarted daemon's state")
+        wait_for(lambda: site.vip_state() == "maintenance", "the restarted daemon", START)
         time.sleep(3)  # a check round or two: healthy, and still not announced
         assert lab.route(ROUTE) is None
         assert "Planned maintenance of 198.51.100.10/32 continues" in site.log_text()
@@ -119,7 +123,7 @@ def test_a_deprefered_route_keeps_traffic_on_times_out_and_stop_waits(lab: Lab, 
     site.backend_up(BACKENDS[0])
     site.write_config("anycastdown=med 500\nanycaststopwait=4\n")
     site.start()
-    lab.wait_route(ROUTE, timeout=WAIT)
+    lab.wait_route(ROUTE, timeout=START)
     traffic = client(lab)
     try:
         wait_for(lambda: "TCP" in site.ns_run("cat", "/proc/net/ip_vs_conn").stdout, "a client")
