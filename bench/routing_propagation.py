@@ -1,7 +1,12 @@
 """Anycast route control, measured: our RouteWriter, real gobgpd, a real BIRD router.
 
     sudo .venv/bin/python bench/routing_propagation.py [--rounds 20] [--json out.json]
+    sudo .venv/bin/python bench/routing_propagation.py --gobgpd 3.10.0,3.36.0,4.8.0
     make bench-routing
+
+`--gobgpd` runs the lab with each gobgpd release in turn (tests/integration/
+routing/lab.py GOBGPD_VERSIONS; 3.36.0 and 4.8.0 come from
+scripts/fetch-gobgpd.sh): the same writer over the 3.x and the 4.x API.
 
 What (targets from issue 5):
   propagation  submit() -> the route appears / disappears in BIRD's table (< 50 ms)
@@ -37,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from ldirectord_py.routing.model import HostPrefix, Route, host_prefix  # noqa: E402
 from ldirectord_py.routing.writer import RouteWriter  # noqa: E402
-from tests.integration.routing.lab import Lab  # noqa: E402
+from tests.integration.routing.lab import GOBGPD_INSTALLED, Lab, gobgpd_binary  # noqa: E402
 
 PREFIXES = ("198.51.100.0/24", "203.0.113.0/24", "2001:db8:ff::/48")
 
@@ -173,11 +178,11 @@ async def _all(bird: Bird, vips: list[HostPrefix]) -> bool:
     return True
 
 
-async def dead_site(rounds: int) -> dict[str, Any]:
+async def dead_site(rounds: int, version: str) -> dict[str, Any]:
     results: dict[str, list[float]] = {"sigkill": [], "sigstop": []}
     for how in ("sigkill", "sigstop"):
         for _ in range(rounds):
-            with Lab(prefixes=PREFIXES, hold_time=3) as lab:
+            with Lab(prefixes=PREFIXES, hold_time=3, gobgpd_version=version) as lab:
                 bird = Bird(lab.dir / "router.ctl")
                 await bird.open()
                 w = RouteWriter(
@@ -242,15 +247,27 @@ async def _count_is(bird: Bird, n: int) -> bool:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    versions = args.gobgpd.split(",")
+    if len(versions) == 1:
+        return await one_version(args, versions[0])
+    out: dict[str, Any] = {}
+    for version in versions:
+        out[version] = await one_version(args, version)
+    return out
+
+
+async def one_version(args: argparse.Namespace, version: str) -> dict[str, Any]:
+    binary = gobgpd_binary(version)
     result: dict[str, Any] = {
         "load_before": os.getloadavg(),
         "nproc": os.cpu_count(),
-        "gobgpd": os.popen("gobgpd --version").read().strip(),
+        "gobgpd": os.popen(f"{binary} --version").read().strip(),
         "bird": os.popen("bird --version 2>&1").read().strip(),
     }
+    print("gobgpd", version, flush=True)
     only = set(args.only.split(",")) if args.only else {"propagation", "restart", "dead", "bulk"}
     if only & {"propagation", "restart", "bulk"}:
-        with Lab(prefixes=PREFIXES) as lab:
+        with Lab(prefixes=PREFIXES, gobgpd_version=version) as lab:
             if "propagation" in only:
                 result["propagation"] = await propagation(lab, args.rounds)
                 print("propagation", json.dumps(result["propagation"]), flush=True)
@@ -261,7 +278,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 result["restart"] = await restart(lab, max(3, args.rounds // 4))
                 print("restart", json.dumps(result["restart"]), flush=True)
     if "dead" in only:
-        result["dead_site_hold3"] = await dead_site(max(3, args.rounds // 5))
+        result["dead_site_hold3"] = await dead_site(max(3, args.rounds // 5), version)
         print("dead_site_hold3", json.dumps(result["dead_site_hold3"]), flush=True)
     result["load_after"] = os.getloadavg()
     return result
@@ -272,6 +289,11 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--only", default="", help="comma list: propagation,restart,dead,bulk")
     parser.add_argument("--json", default="", help="also write the results here")
+    parser.add_argument(
+        "--gobgpd",
+        default=GOBGPD_INSTALLED,
+        help="gobgpd release(s), comma list: 3.10.0 (installed), 3.36.0, 4.8.0",
+    )
     a = parser.parse_args()
     res = asyncio.run(main(a))
     print(json.dumps(res, indent=2))

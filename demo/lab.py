@@ -159,16 +159,42 @@ def missing_programs() -> list[str]:
     )
 
 
+GOBGPD_CACHE = Path(os.environ.get("GOBGPD_CACHE", "/var/tmp/ldirectord-py-gobgpd"))
+"""Where scripts/fetch-gobgpd.sh unpacks the gobgpd releases Debian 12 lacks."""
+
+
+def gobgpd_binary(choice: str) -> str:
+    """`--gobgpd`: a path, a command on PATH, or a release fetch-gobgpd.sh put in the
+    cache (3.36.0, 4.8.0). Raises LabError saying how to get a missing one."""
+    if choice[:1].isdigit():
+        path = GOBGPD_CACHE / choice / "usr" / "bin" / "gobgpd"
+        if not os.access(path, os.X_OK):
+            raise LabError(
+                f"gobgpd {choice} not found at {path}: run `sh scripts/fetch-gobgpd.sh {choice}`"
+            )
+        return str(path)
+    found = shutil.which(choice)
+    if found is None:
+        raise LabError(f"gobgpd {choice!r} not found: give a path or a release (4.8.0)")
+    return found
+
+
 class Lab:
     def __init__(
-        self, output: Path, timing: Timing, mode: str, bfd_interval_ms: int | None
+        self,
+        output: Path,
+        timing: Timing,
+        mode: str,
+        bfd_interval_ms: int | None,
+        gobgpd: str = "gobgpd",
     ) -> None:
         self.output = output
         self.bfd_interval_ms = bfd_interval_ms  # None: BGP only
         self.timing = timing
         self.mode = mode
+        self.gobgpd = gobgpd
         self.workdir = Path(tempfile.mkdtemp(prefix="ldirectord-lab."))
-        self.services = Services(self.workdir)
+        self.services = Services(self.workdir, gobgpd=gobgpd)
         self.timeline = Timeline()
         self.watcher: Watcher | None = None
         self.client_out: Path | None = None
@@ -507,6 +533,9 @@ class Lab:
         )
         summary["mode"] = self.mode
         summary["where"] = "qemu guest" if os.environ.get("IPVS_VM_GUEST") == "1" else "host"
+        summary["gobgpd"] = run(
+            [self.gobgpd, "--version"], timeout=30.0, check=False
+        ).stdout.strip()
         summary["lab_seconds"] = round(time.time() - started, 1)
         watcher = self.watcher_ready()
         if watcher.errors:
@@ -653,6 +682,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("DEMO_OUTPUT", "demo-output"),
         help="where the summary, timeline, plot and logs go (default demo-output/)",
     )
+    parser.add_argument(
+        "--gobgpd",
+        default=os.environ.get("GOBGPD") or "gobgpd",
+        help="the sites' gobgpd: a path, or a release fetched by scripts/fetch-gobgpd.sh "
+        "(3.36.0, 4.8.0); default Debian's gobgpd on PATH (also GOBGPD=...)",
+    )
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(args_list)
     output = Path(args.output)
@@ -670,12 +705,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
+    try:
+        gobgpd = gobgpd_binary(args.gobgpd)
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
     mode = "short" if args.short else "full"
     if not 10 <= args.bfd_interval <= 10000:
         print("lab: --bfd-interval must be 10 to 10000 ms", file=sys.stderr)
         return 2
     bfd = None if args.no_bfd else args.bfd_interval
-    return Lab(output.resolve(), SHORT if args.short else FULL, mode, bfd).run()
+    return Lab(output.resolve(), SHORT if args.short else FULL, mode, bfd, gobgpd).run()
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ class Services:
 
     workdir: Path
     started: dict[str, Started] = field(default_factory=dict)
+    gobgpd: str = "gobgpd"
+    """The gobgpd binary the sites run (`make demo GOBGPD=...`)."""
 
     def path(self, *parts: str) -> Path:
         p = self.workdir.joinpath(*parts)
@@ -181,7 +183,7 @@ class Services:
         self.spawn(
             f"gobgpd-{site.key}",
             [
-                "gobgpd",
+                self.gobgpd,
                 "-t",
                 "toml",
                 "-f",

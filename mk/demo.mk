@@ -5,12 +5,15 @@
 # has no ip_vs) and leaves the summary, timeline and plot in demo-output/.
 #   make lab DEMO_ARGS=--short             the shorter run the kernel test uses
 #   make lab DEMO_ARGS="--output DIR"      elsewhere than demo-output/
+#   make demo GOBGPD=4.8.0                 the sites run gobgpd 4.8.0 (GoBGP's 4.x API;
+#                                          fetched by deps-routing), or GOBGPD=/path/gobgpd
 
 DEMO_ARGS ?=
+GOBGPD ?=
 
 .PHONY: lab
 
 # deps: ipvsadm, iproute2 (ip, tc); deps-kernel: qemu, busybox-static (the
 # backends' httpd) and the guest kernel; deps-routing: gobgpd, bird2.
 lab: deps deps-kernel deps-routing venv
-	$(BIN)/python -m demo.lab $(DEMO_ARGS)
+	$(BIN)/python -m demo.lab $(if $(GOBGPD),--gobgpd $(GOBGPD)) $(DEMO_ARGS)

@@ -11,8 +11,14 @@
 # The packages' system services (bird, gobgpd, frr) are stopped and
 # disabled here when this script installed the package: a system BIRD or gobgpd
 # must not hold port 179 or a default control socket on the test machine.
+#
+# The routing tests also run against gobgpd 3.36.0 (Debian 13) and 4.8.0
+# (Debian unstable): fetch-gobgpd.sh puts them in a cache under /var/tmp
+# without touching the machine's apt sources.
 set -eu
-missing=$(sh "$(dirname "$0")/apt-missing.sh" install-routing-deps gobgpd bird2 frr iproute2)
+here=$(dirname "$0")
+sh "$here/fetch-gobgpd.sh"
+missing=$(sh "$here/apt-missing.sh" install-routing-deps gobgpd bird2 frr iproute2)
 [ -z "$missing" ] && exit 0
 for p in $missing; do
 	case "$p" in

@@ -39,7 +39,14 @@ from collections.abc import Sequence
 
 import click
 
-from ldirectord_py.routing.model import HostPrefix, Origin, Route, host_prefix
+from ldirectord_py.routing.model import (
+    API_VERSIONS,
+    ApiVersion,
+    HostPrefix,
+    Origin,
+    Route,
+    host_prefix,
+)
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -95,10 +102,12 @@ that gives up on the first refused or slow connection leaves the route wrong
 until the next transition, which may be hours away."""
 
 
-async def via_gobgp(action: str, route: Route, target: str, timeout: float) -> str:
+async def via_gobgp(
+    action: str, route: Route, target: str, timeout: float, version: ApiVersion = "auto"
+) -> str:
     for attempt in range(CONNECT_ATTEMPTS):
         try:
-            return await _via_gobgp_once(action, route, target, timeout)
+            return await _via_gobgp_once(action, route, target, timeout, version)
         except _Unreachable as exc:
             if attempt == CONNECT_ATTEMPTS - 1:
                 raise Failed(str(exc.error)) from None
@@ -112,17 +121,21 @@ class _Unreachable(Exception):
         self.error = error
 
 
-async def _via_gobgp_once(action: str, route: Route, target: str, timeout: float) -> str:
+async def _via_gobgp_once(
+    action: str, route: Route, target: str, timeout: float, version: ApiVersion
+) -> str:
     from ldirectord_py.routing.gobgp import GoBGPClient, GoBGPError
 
-    client = GoBGPClient(target, timeout=timeout)
+    client = GoBGPClient(target, timeout=timeout, version=version)
+    api = ""
     try:
         info = await client.get_bgp()
+        api = client.dialect.label if client.dialect else ""
         if action == "announce":
             await client.add_path(route, local_asn=info.asn)
         else:
             await client.delete_path(route.prefix)
-        paths = await client.list_paths(route.prefix.version, prefixes=(route.prefix,))
+        paths = await client.list_paths(route.prefix.version, exact=(route.prefix,))
         ours = [p for p in paths if p.local and p.prefix == route.prefix]
         if action == "announce" and not any(p.matches(route, info.asn) for p in ours):
             raise Failed(f"GoBGP at {target}: {route.prefix} is not in its table after AddPath")
@@ -137,7 +150,7 @@ async def _via_gobgp_once(action: str, route: Route, target: str, timeout: float
     finally:
         await client.close()
     done = "announced" if action == "announce" else "withdrew"
-    return f"{done} {route.prefix} via GoBGP at {target}"
+    return f"{done} {route.prefix} via GoBGP {api} at {target}"
 
 
 def via_interface(action: str, vip: HostPrefix, ifname: str) -> str:
@@ -195,6 +208,13 @@ def _prefix(
     help="GoBGP API: host:port or unix:/path.",
 )
 @click.option(
+    "--gobgpversion",
+    type=click.Choice(list(API_VERSIONS)),
+    default="auto",
+    show_default=True,
+    help="GoBGP API: auto finds it (4.x, then 3.x); 3 or 4 pins it.",
+)
+@click.option(
     "--prefix",
     "prefixes",
     multiple=True,
@@ -233,6 +253,7 @@ def _prefix(
 @click.argument("proto", metavar="[PROTO]", required=False)
 def cli(
     gobgpapi: str,
+    gobgpversion: ApiVersion,
     prefixes: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
     nexthop: str | None,
     communities: tuple[str, ...],
@@ -271,7 +292,7 @@ def cli(
                 grpc_target(gobgpapi)
             except ValueError as exc:
                 raise Refused(str(exc)) from None
-            message = asyncio.run(via_gobgp(what, route, gobgpapi, timeout))
+            message = asyncio.run(via_gobgp(what, route, gobgpapi, timeout, gobgpversion))
         else:
             message = via_interface(what, prefix, ifname)
     except Refused as exc:

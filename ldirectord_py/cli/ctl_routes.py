@@ -48,6 +48,15 @@ def _attributes_text(attributes: Any) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def _api_text(gobgp: dict[str, Any]) -> str:
+    """'GoBGP 4.x (api.GoBgpService), found at connect' or '..., pinned'."""
+    api = gobgp.get("api")
+    if not api:
+        return "API unknown"
+    pinned = gobgp.get("api_version") not in (None, "auto")
+    return f"GoBGP {api}, {'pinned by gobgpversion' if pinned else 'found at connect'}"
+
+
 def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:
     lines: list[str] = []
     for path, status in statuses:
@@ -63,6 +72,7 @@ def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:
             err = gobgp.get("last_error")
             lines.append(
                 f"  gobgp {gobgp.get('target')}: {state}"
+                + (f", {_api_text(gobgp)}" if state == "connected" else "")
                 + (f" ({err})" if err and state != "connected" else "")
             )
             for peer in gobgp.get("peers") or []:

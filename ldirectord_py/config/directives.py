@@ -310,6 +310,11 @@ _ANYCAST_GLOBAL: list[tuple[str, str, Handler]] = [
         _a_word("method", "anycastmethod", ("gobgp", "interface")),
     ),
     ("gobgpapi", r"gobgpapi\s*=\s*(.*)", _a_gobgpapi),
+    (
+        "gobgpversion",
+        r"gobgpversion\s*=\s*(.*)",
+        _a_word("gobgpversion", "gobgpversion", ("auto", "3", "4")),
+    ),
     ("anycastmaxwithdraw", r"anycastmaxwithdraw\s*=\s*(.*)", _a_maxwithdraw),
     (
         "anycaststop",

@@ -67,6 +67,7 @@ _GLOBAL_ANYCAST = (
     "prefixes",
     "method",
     "gobgpapi",
+    "gobgpversion",
     "maxwithdraw",
     "stop",
     "interface",

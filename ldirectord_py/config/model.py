@@ -92,6 +92,7 @@ AnycastNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 AnycastMethod = Literal["gobgp", "interface"]
 AnycastWhen = Literal["all", "any"]
 AnycastStop = Literal["withdraw", "keep"]
+GoBGPVersion = Literal["auto", "3", "4"]
 AnycastDownAction = Literal["withdraw", "med", "prepend", "community"]
 
 DEFAULT_GOBGPAPI = "127.0.0.1:50051"
@@ -223,6 +224,8 @@ class AnycastSettings:
     method: AnycastMethod = "gobgp"
     gobgpapi: str = DEFAULT_GOBGPAPI
     """A gRPC target: `host:port`, `[v6]:port` or `unix:/path`."""
+    gobgpversion: GoBGPVersion = "auto"
+    """GoBGP's API: found at connect (auto), or pinned to 3.x or 4.x."""
     maxwithdraw: MaxWithdraw | None = None
     """None: unlimited."""
     stop: AnycastStop = "withdraw"
@@ -291,6 +294,7 @@ ANYCAST_DIRECTIVES: Mapping[str, str] = MappingProxyType(
         "prefixes": "anycastprefix",
         "method": "anycastmethod",
         "gobgpapi": "gobgpapi",
+        "gobgpversion": "gobgpversion",
         "maxwithdraw": "anycastmaxwithdraw",
         "stop": "anycaststop",
         "stopwait": "anycaststopwait",

@@ -44,6 +44,9 @@ QUIET = 2.0
 STOP_QUIET = 1.5
 """The same on a stop, shorter: a stop must not wait long on an idle site (it must
 stay above ipvs/quiescence.py's TIMER_SLACK plus a sample interval)."""
+STOP_RESERVE = 2.0
+"""Seconds of the daemon's bounded stop (STOP_BOUND) kept for what follows the wait:
+the checks, the pools, the commands."""
 SAMPLE_INTERVAL = 0.2
 DEFAULT_TIMEOUT = 30.0
 
@@ -359,13 +362,19 @@ class MaintenanceControl:
             f"({error or 'no answer'}): not drained"
         )
 
-    async def wait_on_stop(self, config: Config | None) -> None:
+    async def wait_on_stop(self, config: Config | None, budget: float) -> None:
         """After the routes were withdrawn on stop: until traffic to the anycast VIPs
-        stops, at most `anycaststopwait` seconds."""
+        stops, at most `anycaststopwait` seconds, and never more than `budget` (what
+        the daemon's bounded stop leaves, the pools' removal still to come)."""
         if config is None:
             return
         settings = config.settings.anycast
-        limit = float(settings.stopwait)
+        limit = min(float(settings.stopwait), budget)
+        if 0 < budget < settings.stopwait:
+            self.log.info(
+                f"Stop: waiting at most {budget:.1f} s for traffic to move (anycaststopwait "
+                f"{settings.stopwait} s, but the stop is bounded)"
+            )
         vips = list(vip_settings(config))
         if not vips or settings.stop != "withdraw" or limit <= 0:
             return

@@ -1,10 +1,11 @@
 """Building and reading GoBGP API messages: pure functions, no I/O.
 
-A `Route` (routing/model.py) becomes an `apipb.Path` whose NLRI and attributes
-are packed into `google.protobuf.Any`, as gobgpd expects:
+A `Route` (routing/model.py) becomes a GoBGP `Path` with an IPAddressPrefix
+NLRI and these attributes, in either API (dialects.py wraps them: Any in 3.x,
+typed oneofs in 4.x):
 
-- IPv4 /32: IPAddressPrefix NLRI, ORIGIN, NEXT_HOP (0.0.0.0 = "the session's
-  local address"), optional AS_PATH, MULTI_EXIT_DISC, COMMUNITIES;
+- IPv4 /32: ORIGIN, NEXT_HOP (0.0.0.0 = "the session's local address"),
+  optional AS_PATH, MULTI_EXIT_DISC, COMMUNITIES;
 - IPv6 /128: the same, but the next hop ("::" by default) and a copy of the NLRI
   go in MP_REACH_NLRI instead of NEXT_HOP.
 
@@ -13,32 +14,22 @@ peer, so `Route.prepend = n` sends n copies of the local AS and the peer sees
 n + 1. Parsing does the reverse (`PathView`), so a path read back with ListPath
 compares equal to the Route that produced it (`PathView.matches`).
 
-The generated modules (ldirectord_py/routing/_gen, built by setup.py from
-proto/gobgp_api.proto) are untyped; this module is the typed boundary.
+The generated modules are untyped; this module and dialects.py are the typed
+boundary.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .dialects import Dialect
 from .model import HostPrefix, Origin, Route
 
-try:
-    from ._gen import gobgp_api_pb2 as pb
-except ImportError as exc:  # pragma: no cover - depends on the build
-    raise ImportError(
-        "ldirectord_py.routing._gen is missing: the GoBGP gRPC modules are generated "
-        "when the package is built; run `make venv` (or `pip install -e .`)"
-    ) from exc
-
-from google.protobuf import any_pb2
-
-TYPE_URL_PREFIX = "type.googleapis.com/apipb."
 ORIGIN_CODES: dict[Origin, int] = {"igp": 0, "egp": 1, "incomplete": 2}
 ORIGIN_NAMES: dict[int, Origin] = {v: k for k, v in ORIGIN_CODES.items()}
-AS_SEQUENCE = 2
 WELL_KNOWN_COMMUNITIES = {
     "no-export": 0xFFFFFF01,
     "no-advertise": 0xFFFFFF02,
@@ -53,19 +44,6 @@ SESSION_STATES = {
     5: "openconfirm",
     6: "established",
 }
-
-
-def family(version: int) -> Any:
-    """The apipb.Family of IPv4 or IPv6 unicast."""
-    afi = pb.Family.AFI_IP if version == 4 else pb.Family.AFI_IP6
-    return pb.Family(afi=afi, safi=pb.Family.SAFI_UNICAST)
-
-
-def pack(message: Any) -> Any:
-    """A message packed into google.protobuf.Any (type URL type.googleapis.com/apipb.X)."""
-    wrapped = any_pb2.Any()
-    wrapped.Pack(message)
-    return wrapped
 
 
 def parse_community(text: str) -> int:
@@ -117,63 +95,65 @@ def check_route(route: Route) -> None:
         parse_community(c)
 
 
-def nlri(prefix: HostPrefix) -> Any:
-    return pack(pb.IPAddressPrefix(prefix=str(prefix.network_address), prefix_len=prefix.prefixlen))
+def family(d: Dialect, version: int) -> Any:
+    """The Family of IPv4 or IPv6 unicast."""
+    afi = d.pb.Family.AFI_IP if version == 4 else d.pb.Family.AFI_IP6
+    return d.pb.Family(afi=afi, safi=d.pb.Family.SAFI_UNICAST)
 
 
-def build_path(route: Route, local_asn: int | None = None) -> Any:
-    """The apipb.Path announcing `route`. `local_asn` is needed when route.prepend > 0."""
+def nlri(d: Dialect, prefix: HostPrefix) -> Any:
+    return d.wrap_nlri(
+        d.pb.IPAddressPrefix(prefix=str(prefix.network_address), prefix_len=prefix.prefixlen)
+    )
+
+
+def build_path(d: Dialect, route: Route, local_asn: int | None = None) -> Any:
+    """The Path announcing `route`. `local_asn` is needed when route.prepend > 0."""
     check_route(route)
+    pb = d.pb
     prefix = route.prefix
-    fam = family(prefix.version)
-    prefix_any = nlri(prefix)
-    attrs = [pack(pb.OriginAttribute(origin=ORIGIN_CODES[route.origin]))]
+    fam = family(d, prefix.version)
+    prefix_nlri = nlri(d, prefix)
+    attrs = [pb.OriginAttribute(origin=ORIGIN_CODES[route.origin])]
     if prefix.version == 4:
-        attrs.append(pack(pb.NextHopAttribute(next_hop=route.next_hop or "0.0.0.0")))
+        attrs.append(pb.NextHopAttribute(next_hop=route.next_hop or "0.0.0.0"))
     else:
         attrs.append(
-            pack(
-                pb.MpReachNLRIAttribute(
-                    family=fam, next_hops=[route.next_hop or "::"], nlris=[prefix_any]
-                )
+            pb.MpReachNLRIAttribute(
+                family=fam, next_hops=[route.next_hop or "::"], nlris=[prefix_nlri]
             )
         )
     if route.prepend:
         if not local_asn:
             raise ValueError(f"{prefix}: AS-path prepend needs the local AS (GetBgp)")
-        segment = pb.AsSegment(type=AS_SEQUENCE, numbers=[local_asn] * route.prepend)
-        attrs.append(pack(pb.AsPathAttribute(segments=[segment])))
+        segment = pb.AsSegment(type=d.AS_SEQUENCE, numbers=[local_asn] * route.prepend)
+        attrs.append(pb.AsPathAttribute(segments=[segment]))
     if route.med is not None:
-        attrs.append(pack(pb.MultiExitDiscAttribute(med=route.med)))
+        attrs.append(pb.MultiExitDiscAttribute(med=route.med))
     if route.communities:
         values = [parse_community(c) for c in normalise_communities(route.communities)]
-        attrs.append(pack(pb.CommunitiesAttribute(communities=values)))
-    return pb.Path(family=fam, nlri=prefix_any, pattrs=attrs)
+        attrs.append(pb.CommunitiesAttribute(communities=values))
+    return pb.Path(family=fam, nlri=prefix_nlri, pattrs=[d.wrap_attribute(a) for a in attrs])
 
 
-def build_withdraw_path(prefix: HostPrefix) -> Any:
-    """The apipb.Path naming `prefix` for DeletePath (only family and NLRI matter).
+def build_withdraw_path(d: Dialect, prefix: HostPrefix) -> Any:
+    """The Path naming `prefix` for DeletePath (only family and NLRI matter).
 
     DeletePath is only ever sent with a path: without one, gobgpd deletes every
     locally originated route, ours and everyone else's.
     """
-    fam = family(prefix.version)
-    prefix_any = nlri(prefix)
-    if prefix.version == 4:
-        attrs = [pack(pb.OriginAttribute(origin=0)), pack(pb.NextHopAttribute(next_hop="0.0.0.0"))]
-    else:
-        mp = pb.MpReachNLRIAttribute(family=fam, next_hops=["::"], nlris=[prefix_any])
-        attrs = [pack(pb.OriginAttribute(origin=0)), pack(mp)]
-    return pb.Path(family=fam, nlri=prefix_any, pattrs=attrs)
+    return build_path(d, Route(prefix))
 
 
-def add_path_request(route: Route, local_asn: int | None = None) -> Any:
-    return pb.AddPathRequest(table_type=pb.GLOBAL, path=build_path(route, local_asn))
+def add_path_request(d: Dialect, route: Route, local_asn: int | None = None) -> Any:
+    return d.pb.AddPathRequest(table_type=d.GLOBAL, path=build_path(d, route, local_asn))
 
 
-def delete_path_request(prefix: HostPrefix) -> Any:
-    request = pb.DeletePathRequest(
-        table_type=pb.GLOBAL, family=family(prefix.version), path=build_withdraw_path(prefix)
+def delete_path_request(d: Dialect, prefix: HostPrefix) -> Any:
+    request = d.pb.DeletePathRequest(
+        table_type=d.GLOBAL,
+        family=family(d, prefix.version),
+        path=build_withdraw_path(d, prefix),
     )
     assert_safe_delete(request)
     return request
@@ -186,32 +166,50 @@ def assert_safe_delete(request: Any) -> None:
         raise ValueError("refusing DeletePath without a path: gobgpd would delete every route")
 
 
-def type_name(wrapped: Any) -> str:
-    """'OriginAttribute' for an Any of type.googleapis.com/apipb.OriginAttribute."""
-    url: str = wrapped.type_url
-    return url.rsplit("/", 1)[-1].removeprefix("apipb.")
+def add_path_stream_requests(d: Dialect, paths: list[Any], batch: int) -> list[Any]:
+    """AddPathStream requests of up to `batch` paths each."""
+    return [
+        d.pb.AddPathStreamRequest(table_type=d.GLOBAL, paths=paths[i : i + batch])
+        for i in range(0, len(paths), batch)
+    ]
 
 
-_ATTRIBUTE_TYPES: dict[str, Any] = {
-    "OriginAttribute": pb.OriginAttribute,
-    "NextHopAttribute": pb.NextHopAttribute,
-    "MpReachNLRIAttribute": pb.MpReachNLRIAttribute,
-    "AsPathAttribute": pb.AsPathAttribute,
-    "MultiExitDiscAttribute": pb.MultiExitDiscAttribute,
-    "LocalPrefAttribute": pb.LocalPrefAttribute,
-    "CommunitiesAttribute": pb.CommunitiesAttribute,
-}
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+EXACT_BATCH = 1000
+"""Exact lookups per ListPath request."""
 
 
-def unpack(wrapped: Any) -> Any | None:
-    """The attribute message inside an Any, or None for a type we do not model."""
-    cls = _ATTRIBUTE_TYPES.get(type_name(wrapped))
-    if cls is None:
-        return None
-    message = cls()
-    if not wrapped.Unpack(message):
-        return None
-    return message
+def list_path_requests(
+    d: Dialect, version: int, *, exact: Sequence[Network] = (), longer: Sequence[Network] = ()
+) -> list[Any]:
+    """ListPath requests for the global IPv`version` unicast table: `exact` prefixes
+    looked up one by one (a map lookup each in gobgpd, in batches of EXACT_BATCH),
+    `longer` ones with everything inside them (gobgpd walks its whole table for
+    each: the cost grows with a full table). Nothing asked, nothing listed: an
+    empty list (never the unrestricted request, which returns the whole table).
+    """
+    exact = [p for p in exact if p.version == version]
+    lookups = [
+        d.pb.TableLookupPrefix(prefix=str(p), type=d.LOOKUP_LONGER)
+        for p in longer
+        if p.version == version
+    ]
+    batches = [lookups] if lookups else []
+    for i in range(0, len(exact), EXACT_BATCH):
+        batches.append(
+            [
+                d.pb.TableLookupPrefix(prefix=str(p), type=d.LOOKUP_EXACT)
+                for p in exact[i : i + EXACT_BATCH]
+            ]
+        )
+    fam = family(d, version)
+    return [d.pb.ListPathRequest(table_type=d.GLOBAL, family=fam, prefixes=b) for b in batches]
+
+
+def list_whole_table_request(d: Dialect, version: int) -> Any:
+    """ListPath of the whole global IPv`version` table (tests and `ldirectordctl`)."""
+    return d.pb.ListPathRequest(table_type=d.GLOBAL, family=family(d, version))
 
 
 @dataclass(frozen=True)
@@ -271,11 +269,11 @@ class PathView:
         }
 
 
-def parse_path(path: Any) -> PathView:
-    """An apipb.Path from ListPath (or a table event) as a PathView."""
-    prefix_msg = pb.IPAddressPrefix()
-    if not path.nlri.Unpack(prefix_msg):
-        raise ValueError(f"path with unsupported NLRI type {type_name(path.nlri)}")
+def parse_path(d: Dialect, path: Any) -> PathView:
+    """A Path from ListPath (or a table event) as a PathView."""
+    prefix_msg = d.nlri_prefix(path)
+    if prefix_msg is None:
+        raise ValueError("path with an NLRI kind other than an IP prefix")
     prefix = ipaddress.ip_network(f"{prefix_msg.prefix}/{prefix_msg.prefix_len}", strict=False)
     origin: Origin | None = None
     next_hop: str | None = None
@@ -283,27 +281,26 @@ def parse_path(path: Any) -> PathView:
     communities: tuple[str, ...] = ()
     as_path: list[int] = []
     other: list[str] = []
-    for wrapped in path.pattrs:
-        attr = unpack(wrapped)
-        name = type_name(wrapped)
+    for kind, attr in d.attributes(path):
         if attr is None:
-            other.append(name)
-        elif name == "OriginAttribute":
+            other.append(kind)
+        elif kind == "origin":
             origin = ORIGIN_NAMES.get(attr.origin)
-        elif name == "NextHopAttribute":
+        elif kind == "next_hop":
             next_hop = attr.next_hop
-        elif name == "MpReachNLRIAttribute":
+        elif kind == "mp_reach":
             next_hop = attr.next_hops[0] if attr.next_hops else None
-        elif name == "MultiExitDiscAttribute":
+        elif kind == "med":
             med = attr.med
-        elif name == "CommunitiesAttribute":
+        elif kind == "communities":
             communities = tuple(format_community(c) for c in attr.communities)
-        elif name == "AsPathAttribute":
+        elif kind == "as_path":
             for segment in attr.segments:
                 as_path.extend(segment.numbers)
-        elif name != "LocalPrefAttribute":
-            other.append(name)
+        elif kind != "local_pref":
+            other.append(kind)
     neighbor = path.neighbor_ip
+    # 3.x reports "<nil>" for locally originated paths, 4.x an empty string.
     local = not path.is_from_external and neighbor in ("", "<nil>")
     return PathView(
         prefix=prefix,
@@ -317,4 +314,20 @@ def parse_path(path: Any) -> PathView:
         as_path=tuple(as_path),
         other_attributes=tuple(other),
         uuid=bytes(path.uuid),
+    )
+
+
+def expected_view(route: Route, local_asn: int | None) -> PathView:
+    """The PathView ListPath will show once `route` is announced (no protobuf involved)."""
+    return PathView(
+        prefix=route.prefix,
+        local=True,
+        best=True,
+        neighbor="",
+        origin=route.origin,
+        next_hop=route.next_hop or ("0.0.0.0" if route.prefix.version == 4 else "::"),
+        med=route.med,
+        communities=normalise_communities(route.communities),
+        as_path=(local_asn,) * route.prepend if local_asn else (),
+        other_attributes=(),
     )

@@ -17,6 +17,11 @@ HostPrefix = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 Origin = Literal["igp", "egp", "incomplete"]
 
+ApiVersion = Literal["auto", "3", "4"]
+"""Which GoBGP API to speak: found at connect (auto), or pinned (`gobgpversion`)."""
+
+API_VERSIONS: tuple[ApiVersion, ...] = ("auto", "3", "4")
+
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -17,12 +17,23 @@ VIP removed from the configuration, and it is withdrawn. (GoBGP keeps no mark
 of who added a path: ListPath returns no UUID, and any attribute we added as a
 mark would reach the routers. The prefixes are the mark.)
 
-Reconcile. At start, after every reconnect and every `resync_interval` seconds,
-the writer reads GoBGP's table (ListPath, IPv4 and IPv6) and issues only the
+Reconcile. The writer reads GoBGP's table with ListPath and issues only the
 difference: AddPath for desired routes that are missing or carry other
-attributes (AddPath replaces a path in place, no withdraw in between), DeletePath
-for our paths that are not desired. Between reads it keeps its own copy of what
-GoBGP holds, so the same desired set twice issues nothing. DeletePath is always
+attributes (AddPath replaces a path in place, no withdraw in between),
+DeletePath for our paths that are not desired. Between reads it keeps its own
+copy of what GoBGP holds, so the same desired set twice issues nothing. A
+gobgpd may also hold a full Internet table (a million routes learned from
+peers), so the writer never lists the whole table:
+  * at connect, on a doubt and every `resync_interval` seconds it looks up the
+    prefixes it knows (desired, or held at the last read) one by one: a map
+    lookup each in gobgpd, whatever the table size;
+  * at connect and every `scan_interval` seconds, a scan finds our paths it
+    does not know (a previous run's, an operator's): every host route inside
+    the anycast prefixes, looked up one by one for prefixes up to a /16 (an
+    IPv4 /24 is 256 lookups), or with one LONGER lookup for bigger ones (an
+    IPv6 /48), for which gobgpd walks its whole table of that family. The scan
+    runs beside the writer's work with its own deadline (`scan_timeout`), and
+    `converge_now()` waits for the first scan of a connection. DeletePath is always
 sent with the path (without one gobgpd deletes every local route). Batches of
 more than STREAM_ABOVE changes go in one AddPathStream call (the paths to
 withdraw flagged is_withdraw): 1,000 VIPs in about 0.2 s instead of 1,000 calls.
@@ -35,6 +46,12 @@ Connection. One gRPC channel; a heartbeat (GetBgp) every `heartbeat` seconds
 and GoBGP's peer event stream watch it. On failure the writer reconnects with a
 backoff from 50 ms doubling to `backoff_cap` (1 s), and reconciles on success:
 gobgpd forgets API routes when it restarts, and they are announced again at once.
+Each connection finds out again which API the daemon speaks (GoBGP 3.x or 4.x,
+gobgp.py), unless `api_version` pins it.
+
+Errors. While GoBGP is unreachable, each distinct error text is logged once;
+repeats are counted and summarised every `error_summary` seconds and when the
+connection comes back, so a blackholed API does not write a line per retry.
 """
 
 from __future__ import annotations
@@ -43,13 +60,13 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import messages
-from .gobgp import GoBGPClient, GoBGPError, PeerView
+from .gobgp import GoBGPClient, GoBGPError, GoBGPVersionError, PeerView
 from .messages import PathView
-from .model import HostPrefix, Route, address_order, inside
+from .model import ApiVersion, HostPrefix, Route, address_order, host_prefix, inside
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -58,6 +75,14 @@ LOG_EACH_UP_TO = 20
 
 STREAM_ABOVE = 16
 """Batches bigger than this go in one AddPathStream call instead of one call each."""
+
+SCAN_EXACT_UP_TO = 65536
+"""Anycast prefixes up to this many addresses are scanned address by address."""
+
+
+def _addresses(net: Network) -> Iterator[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address of `net`, network and broadcast included (a VIP may be either)."""
+    return (net.network_address + i for i in range(net.num_addresses))
 
 
 def describe_route(route: Route) -> str:
@@ -88,8 +113,20 @@ class RouteWriter:
         backoff_cap: float = 1.0,
         concurrency: int = 64,
         stop_timeout: float = 5.0,
+        api_version: ApiVersion = "auto",
+        error_summary: float = 60.0,
+        scan_interval: float = 600.0,
+        scan_timeout: float = 60.0,
     ) -> None:
         self.target = target
+        self.api_version: ApiVersion = api_version
+        self._error_summary = error_summary
+        self._scan_interval = scan_interval
+        self._scan_timeout = scan_timeout
+        self._scan_pending = True
+        """The first scan of this connection has not finished yet."""
+        self._scan_error: str | None = None
+        self._failures = FailureLog()
         self.prefixes: tuple[Network, ...] = tuple(prefixes)
         self._log = log
         self._timeout = timeout
@@ -108,7 +145,11 @@ class RouteWriter:
         self._client: GoBGPClient | None = None
         self._local_asn: int | None = None
         self._router_id = ""
+        self._api = ""
+        """The API the daemon answered with at the last connect ("4.x (api.GoBgpService)")."""
         self._connected = False
+        self._no_api = False
+        """True while the daemon answers neither API (or not the pinned one)."""
         self._since = time.time()
         self._last_error: str | None = None
         self._peers: dict[str, PeerView] = {}
@@ -120,9 +161,15 @@ class RouteWriter:
 
     # ---- the API the daemon uses ---------------------------------------------
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The writer's task (the daemon's WriterSupervisor watches it)."""
+        return self._task
+
     def start(self) -> None:
-        """Spawn the writer's task on the running loop; returns at once."""
-        if self._task is None:
+        """Spawn the writer's task on the running loop; returns at once (also to
+        restart it after it ended on an error)."""
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"route-writer {self.target}"
             )
@@ -162,11 +209,12 @@ class RouteWriter:
                 and self._connected
                 and self._applied_generation == self._generation
                 and not self._failed
+                and not self._scan_pending
             ):
                 generation = self._generation
                 remaining = deadline - time.monotonic()
                 try:
-                    held = await self._read_ours(client, timeout=max(0.05, remaining))
+                    held = await self._read_known(client, timeout=max(0.05, remaining))
                 except GoBGPError:
                     held = None
                 if held is not None and generation == self._generation:
@@ -215,7 +263,7 @@ class RouteWriter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        client = self._client or GoBGPClient(self.target, timeout=self._timeout)
+        client = self._client or self._new_client()
         self._client = None
         try:
             if withdraw:
@@ -243,6 +291,9 @@ class RouteWriter:
             "last_error": self._last_error,
             "local_asn": self._local_asn,
             "router_id": self._router_id,
+            "api": self._api or None,
+            "api_version": self.api_version,
+            "no_api": self._no_api,
             "prefixes": [str(p) for p in self.prefixes],
             "converged": self._connected
             and self._applied_generation == self._generation
@@ -289,21 +340,30 @@ class RouteWriter:
     async def _run(self) -> None:
         backoff = 0.05
         while not self._stopping:
-            client = GoBGPClient(self.target, timeout=self._timeout)
+            client = self._new_client()
             peer_task: asyncio.Task[None] | None = None
             try:
                 info = await client.get_bgp()
                 self._local_asn, self._router_id = info.asn, info.router_id
+                self._api = client.dialect.label if client.dialect else ""
+                self._no_api = False
                 self._client = client
                 self._held = None
-                self._set_connected(True, f"AS {info.asn}, router id {info.router_id}")
+                self._scan_pending = True
+                self._set_connected(
+                    True, f"GoBGP {self._api}, AS {info.asn}, router id {info.router_id}"
+                )
                 backoff = 0.05
                 peer_task = asyncio.create_task(self._watch_peers(client))
                 await self._serve(client, peer_task)
             except GoBGPError as exc:
+                self._no_api = isinstance(exc, GoBGPVersionError)
                 self._set_error(str(exc))
-            except Exception as exc:  # never let the writer die: log, back off, retry
+            except Exception as exc:
+                # A bug: the daemon's WriterSupervisor logs the traceback, counts it
+                # and restarts the writer with backoff.
                 self._set_error(f"unexpected error: {type(exc).__name__}: {exc}")
+                raise
             finally:
                 if peer_task is not None:
                     peer_task.cancel()
@@ -319,45 +379,119 @@ class RouteWriter:
 
     async def _serve(self, client: GoBGPClient, peer_task: asyncio.Task[None]) -> None:
         next_resync = 0.0
-        while True:
-            self._wake.clear()
-            if self._held is None or time.monotonic() >= next_resync:
-                self._held = await self._read_ours(client, timeout=self._timeout)
-                next_resync = time.monotonic() + self._resync_interval
-            generation = self._generation
-            await self._apply(client)
-            self._applied_generation = generation
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                done, _ = await asyncio.wait(
-                    {waker, peer_task},
-                    timeout=self._heartbeat,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                waker.cancel()
-            if peer_task in done:
-                exc = peer_task.exception()
-                raise (
-                    exc
-                    if isinstance(exc, GoBGPError)
-                    else GoBGPError(self.target, "WatchEvent (peers)", f"stream ended: {exc}")
-                )
-            if not done:
-                info = await client.get_bgp()  # heartbeat
-                if info.asn != self._local_asn:
-                    self._log(f"route writer: GoBGP's local AS changed to {info.asn}")
-                    self._local_asn = info.asn
-                    self._held = None
+        next_scan = 0.0
+        scan: asyncio.Task[dict[HostPrefix, PathView]] | None = None
+        try:
+            while True:
+                self._wake.clear()
+                now = time.monotonic()
+                if self._held is None or now >= next_resync:
+                    self._held = await self._read_known(client, timeout=self._timeout)
+                    next_resync = now + self._resync_interval
+                if scan is not None and scan.done():
+                    task, scan = scan, None
+                    ok = self._take_scan(task)
+                    again = self._scan_interval if ok else min(self._scan_interval, 60.0)
+                    next_scan = time.monotonic() + again
+                elif scan is None and now >= next_scan:
+                    scan = asyncio.create_task(self._scan(client))
+                generation = self._generation
+                await self._apply(client)
+                self._applied_generation = generation
+                waker = asyncio.ensure_future(self._wake.wait())
+                watched: set[asyncio.Future[Any]] = {waker, peer_task}
+                if scan is not None:
+                    watched.add(scan)
+                try:
+                    done, _ = await asyncio.wait(
+                        watched, timeout=self._heartbeat, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waker.cancel()
+                if peer_task in done:
+                    exc = peer_task.exception()
+                    raise (
+                        exc
+                        if isinstance(exc, GoBGPError)
+                        else GoBGPError(self.target, "WatchEvent (peers)", f"stream ended: {exc}")
+                    )
+                if not done:
+                    info = await client.get_bgp()  # heartbeat
+                    if info.asn != self._local_asn:
+                        self._log(f"route writer: GoBGP's local AS changed to {info.asn}")
+                        self._local_asn = info.asn
+                        self._held = None
+        finally:
+            if scan is not None:
+                scan.cancel()
+                with contextlib.suppress(asyncio.CancelledError, GoBGPError):
+                    await scan
 
-    async def _read_ours(
+    def _take_scan(self, task: asyncio.Task[dict[HostPrefix, PathView]]) -> bool:
+        """Adopt what a finished scan found: our paths the writer did not know,
+        which the next _apply withdraws unless desired. A scan that failed is
+        reported once per text and retried sooner; the connection stays unless
+        gobgpd is gone (a scan that overran its deadline says nothing about that)."""
+        self._scan_pending = False
+        try:
+            found = task.result()
+        except GoBGPError as exc:
+            if exc.unavailable and not exc.timed_out:
+                raise
+            if str(exc) != self._scan_error:
+                self._log(f"route writer: scan for unknown routes of ours: {exc}")
+            self._scan_error = str(exc)
+            return False
+        self._scan_error = None
+        held = self._held
+        if held is not None:
+            for prefix, view in found.items():
+                if prefix not in held and prefix not in self._desired:
+                    held[prefix] = view
+        return True
+
+    def _known(self) -> list[HostPrefix]:
+        """The prefixes whose paths the writer follows: desired, held, failed."""
+        known = {*self._desired, *(self._held or {}), *self._failed}
+        return sorted(known, key=address_order)
+
+    async def _read_known(
         self, client: GoBGPClient, *, timeout: float
     ) -> dict[HostPrefix, PathView]:
+        """Our paths among the known prefixes (exact lookups: cheap in any table)."""
+        known = self._known()
         ours: dict[HostPrefix, PathView] = {}
+        deadline = time.monotonic() + timeout
         for version in (4, 6):
-            if not any(p.version == version for p in self.prefixes):
+            exact = [p for p in known if p.version == version]
+            if not exact:
                 continue
-            for view in await client.list_paths(version, timeout=timeout):
+            remaining = max(0.05, deadline - time.monotonic())
+            for view in await client.list_paths(version, exact=exact, timeout=remaining):
+                if self.is_ours(view):
+                    ours[view.prefix] = view
+        return ours
+
+    async def _scan(self, client: GoBGPClient) -> dict[HostPrefix, PathView]:
+        """All our paths: every host route inside the anycast prefixes.
+
+        An anycast prefix of up to SCAN_EXACT_UP_TO addresses (an IPv4 /24 or
+        /16) is scanned with an exact lookup of each of its host routes, a map
+        lookup each in gobgpd; a bigger one (an IPv6 /48) with one LONGER
+        lookup, for which gobgpd walks its whole table of that family while
+        every other API call waits (gobgpd serves them one at a time)."""
+        ours: dict[HostPrefix, PathView] = {}
+        deadline = time.monotonic() + self._scan_timeout
+        for version in (4, 6):
+            nets = [p for p in self.prefixes if p.version == version]
+            small = [p for p in nets if p.num_addresses <= SCAN_EXACT_UP_TO]
+            exact = [host_prefix(str(a)) for p in small for a in _addresses(p)]
+            longer = [p for p in nets if p.num_addresses > SCAN_EXACT_UP_TO]
+            if not exact and not longer:
+                continue
+            remaining = max(0.05, deadline - time.monotonic())
+            paths = await client.list_paths(version, exact=exact, longer=longer, timeout=remaining)
+            for view in paths:
                 if self.is_ours(view):
                     ours[view.prefix] = view
         return ours
@@ -383,14 +517,14 @@ class RouteWriter:
                 # Some path was refused: GoBGP may hold part of the batch. Go
                 # route by route below, which names the culprit.
                 self._log(f"route writer: {exc}; retrying route by route")
-                self._held = held = await self._read_ours(client, timeout=self._timeout)
+                self._held = held = await self._read_known(client, timeout=self._timeout)
                 adds = [
                     r for p, r in desired.items() if p not in held or not held[p].matches(r, asn)
                 ]
                 deletes = [p for p in held if p not in desired]
             else:
                 for route in adds:
-                    held[route.prefix] = messages.parse_path(messages.build_path(route, asn))
+                    held[route.prefix] = messages.expected_view(route, asn)
                     self._failed.pop(route.prefix, None)
                 for prefix in deletes:
                     held.pop(prefix, None)
@@ -409,7 +543,7 @@ class RouteWriter:
                 except GoBGPError as exc:
                     self._route_failed(route.prefix, exc, unavailable)
                     return
-            held[route.prefix] = messages.parse_path(messages.build_path(route, asn))
+            held[route.prefix] = messages.expected_view(route, asn)
             self._failed.pop(route.prefix, None)
             announced.append(route)
 
@@ -466,7 +600,9 @@ class RouteWriter:
             self._peers[peer.address] = peer
 
     async def _withdraw_all(self, client: GoBGPClient) -> None:
-        held = await self._read_ours(client, timeout=self._timeout)
+        """Withdraw our known paths (a leftover the scan did not find yet is found
+        by the next start's scan)."""
+        held = await self._read_known(client, timeout=self._timeout)
         prefixes = sorted(held, key=address_order)
         if len(prefixes) > STREAM_ABOVE:
             await client.update_paths([], prefixes)
@@ -483,6 +619,9 @@ class RouteWriter:
             )
             self._log(f"route writer: withdrew {len(prefixes)} routes on stop: {shown}{more}")
 
+    def _new_client(self) -> GoBGPClient:
+        return GoBGPClient(self.target, timeout=self._timeout, version=self.api_version)
+
     # ---- reporting -------------------------------------------------------------
 
     def _set_connected(self, connected: bool, detail: str) -> None:
@@ -490,6 +629,9 @@ class RouteWriter:
             self._connected = connected
             self._since = time.time()
             if connected:
+                summary = self._failures.reset()
+                if summary:
+                    self._log(f"route writer: {summary}")
                 self._log(f"route writer: connected to GoBGP at {self.target} ({detail})")
                 self._last_error = None
 
@@ -499,9 +641,64 @@ class RouteWriter:
             self._connected = False
             self._since = time.time()
             self._peers.clear()
-        if error != self._last_error or was:
+            self._failures.reset()
+        first = self._failures.add(error, time.monotonic())
+        if first or was:
             self._log(f"route writer: {error}; retrying")
+        else:
+            summary = self._failures.due(time.monotonic(), self._error_summary)
+            if summary:
+                self._log(f"route writer: {summary}; retrying")
         self._last_error = error
+
+
+class FailureLog:
+    """Connection failures since the last success: each distinct text is reported
+    once, the rest are counted (alternating texts, such as "not reachable" and
+    "deadline exceeded" from a blackholed address, would defeat a last-line check)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.count = 0
+        self.repeats = 0
+        self.since = 0.0
+        self.last = ""
+        self._reported_at = 0.0
+
+    def add(self, error: str, now: float) -> bool:
+        """Count one failure; True when its text is new (log it)."""
+        if not self.count:
+            self.since = self._reported_at = now
+        self.count += 1
+        self.last = error
+        if error in self.seen:
+            self.repeats += 1
+            return False
+        self.seen.add(error)
+        return True
+
+    def due(self, now: float, every: float) -> str | None:
+        """A summary of the repeats, at most once per `every` seconds."""
+        if not self.repeats or now - self._reported_at < every:
+            return None
+        text = (
+            f"still failing: {self.count} attempts in {now - self.since:.0f} s "
+            f"({self.repeats} repeated errors not logged), last: {self.last}"
+        )
+        self._reported_at, self.repeats = now, 0
+        return text
+
+    def reset(self) -> str | None:
+        """Forget the failures; a summary if some were not logged."""
+        text = None
+        if self.count and self.repeats:
+            text = (
+                f"{self.count} failed attempts before this connection "
+                f"({self.repeats} repeated errors not logged)"
+            )
+        self.seen.clear()
+        self.count = self.repeats = 0
+        return text
 
 
 def _route_dict(route: Route) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def _director(lines: Lines, kernel_factory: Any, events: list[str], kernel: Kern
     routes = Recorder(events, kernel)
     interfaces = Recorder([], None)
 
-    def route_factory(target: str, prefixes: Sequence[Network], log: Any) -> Recorder:
+    def route_factory(target: str, prefixes: Sequence[Network], log: Any, version: str) -> Recorder:
         routes.target, routes.prefixes = target, prefixes
         return routes
 

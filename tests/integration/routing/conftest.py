@@ -1,5 +1,10 @@
 """Fixtures for the routing tests: a fresh lab per test, a coroutine runner with
-a guard timeout, and a RouteWriter factory that always stops its writers."""
+a guard timeout, and a RouteWriter factory that always stops its writers.
+
+`lab` runs Debian 12's gobgpd (3.10.0); `vlab` runs each release in
+GOBGPD_VERSIONS in turn (3.10.0, 3.36.0, 4.8.0: both GoBGP APIs), for the
+tests of behaviour that depends on the API. Tests of our own logic that the
+API cannot change use `lab`, to keep the suite's time in bounds."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from .lab import Lab, LabError, require_tools
+from .lab import GOBGPD_VERSIONS, Lab, LabError, gobgpd_binary, require_tools
 
 T = TypeVar("T")
 PREFIXES = [ipaddress.ip_network("198.51.100.0/24"), ipaddress.ip_network("2001:db8:ff::/48")]
@@ -29,6 +34,7 @@ def run(coro: Coroutine[Any, Any, T], guard: float = 60.0) -> T:
 def _lab(**kw: Any) -> Iterator[Lab]:
     try:
         require_tools()
+        gobgpd_binary(kw.get("gobgpd_version", GOBGPD_VERSIONS[0]))
     except LabError as exc:
         pytest.fail(str(exc))
     with Lab(**kw) as lab:
@@ -39,6 +45,12 @@ def _lab(**kw: Any) -> Iterator[Lab]:
 def lab() -> Iterator[Lab]:
     """One gobgpd site peering with a BIRD router."""
     yield from _lab()
+
+
+@pytest.fixture(params=GOBGPD_VERSIONS, ids=[f"gobgpd-{v}" for v in GOBGPD_VERSIONS])
+def vlab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """One site peering with a BIRD router, once per gobgpd release."""
+    yield from _lab(gobgpd_version=request.param)
 
 
 @pytest.fixture

@@ -41,8 +41,18 @@ router, default routes from the client and the sites through the router,
 forwarding on the router and `router_kernel=True`: a client's packets to a VIP
 go to the site the router's best route points at (`client_exec(...)`).
 
-Needs root, `ip` (iproute2), gobgpd/gobgp (Debian gobgpd), bird/birdc
-(Debian bird2), and for router="frr" FRR (Debian frr): `make deps-routing`.
+`foreign_routes=N` makes the router send every site a foreign table: N IPv4
+/24s from 1.0.0.0 up (a partial Internet table), plus FOREIGN_INSIDE, routes
+inside the anycast prefixes that the sites learn and must never touch.
+
+`gobgpd_version=` picks the gobgpd release (GOBGPD_VERSIONS): 3.10.0 is
+Debian 12's package, on PATH; 3.36.0 (Debian 13) and 4.8.0 (Debian unstable)
+are fetched by scripts/fetch-gobgpd.sh into GOBGPD_CACHE. The `gobgp` CLI of
+the same release goes with it.
+
+Needs root, `ip` (iproute2), gobgpd/gobgp (Debian gobgpd, and the fetched
+releases), bird/birdc (Debian bird2), and for router="frr" FRR (Debian frr):
+`make deps-routing`.
 A missing tool raises LabError naming the package. All processes are started
 by the lab and stopped by `down()`, which is idempotent and also runs on `with`
 exit; nothing outside the namespaces and the work dir is touched.
@@ -71,16 +81,23 @@ CLIENT6, ROUTER_CLIENT6 = "2001:db8:100::2", "2001:db8:100::1"
 LB_AS = 65001
 ROUTER_AS = 65000
 DEFAULT_PREFIXES = ("198.51.100.0/24", "2001:db8:ff::/48")
+FOREIGN_INSIDE = ("198.51.100.0/24", "198.51.100.99/32")
+"""Learned from the router with `foreign_routes`: an aggregate and a host route
+inside the anycast prefix, neither of them the sites' own."""
 _TOOLS = {
     "ip": "iproute2",
-    "gobgpd": "gobgpd",
-    "gobgp": "gobgpd",
     "bird": "bird2",
     "birdc": "bird2",
 }
 
 
 FRR_DIR = "/usr/lib/frr"
+
+GOBGPD_INSTALLED = "3.10.0"
+"""Debian 12's gobgpd, installed by scripts/install-routing-deps.sh (on PATH)."""
+GOBGPD_VERSIONS = (GOBGPD_INSTALLED, "3.36.0", "4.8.0")
+GOBGPD_CACHE = Path(os.environ.get("GOBGPD_CACHE", "/var/tmp/ldirectord-py-gobgpd"))
+"""Where scripts/fetch-gobgpd.sh unpacks the other releases."""
 
 
 class LabError(Exception):
@@ -103,6 +120,38 @@ def require_tools(names: Iterable[str] = _TOOLS) -> None:
     for name in names:
         if shutil.which(name) is None:
             raise LabError(f"{name} not found: install {_TOOLS[name]} (make deps-routing)")
+
+
+_gobgpd_checked: dict[str, Path] = {}
+
+
+def gobgpd_binary(version: str = GOBGPD_INSTALLED) -> Path:
+    """The gobgpd of `version` (its `gobgp` CLI is beside it); LabError saying how
+    to get it when it is missing or reports another version."""
+    if version in _gobgpd_checked:
+        return _gobgpd_checked[version]
+    if version == GOBGPD_INSTALLED:
+        found = shutil.which("gobgpd")
+        if found is None:
+            raise LabError("gobgpd not found: install gobgpd (make deps-routing)")
+        path, how = Path(found), "install gobgpd (make deps-routing)"
+    else:
+        path = GOBGPD_CACHE / version / "usr" / "bin" / "gobgpd"
+        how = f"run `sh scripts/fetch-gobgpd.sh {version}` (or make deps-routing)"
+        if not os.access(path, os.X_OK):
+            raise LabError(f"gobgpd {version} not found at {path}: {how}")
+    try:
+        out = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
+    except OSError as exc:
+        raise LabError(f"{path} does not run ({exc}): {how}") from None
+    if out != f"gobgpd version {version}":
+        raise LabError(f"{path} reports {out!r}, not gobgpd {version}: {how}")
+    if not os.access(path.with_name("gobgp"), os.X_OK):
+        raise LabError(f"{path.with_name('gobgp')} not found: {how}")
+    _gobgpd_checked[version] = path
+    return path
 
 
 @dataclass
@@ -187,6 +236,8 @@ class Lab:
         router_kernel: bool = False,
         router_config: str | None = None,
         gobgpd_extra: str = "",
+        gobgpd_version: str = GOBGPD_INSTALLED,
+        foreign_routes: int = 0,
         client: bool = False,
         workdir: str | os.PathLike[str] | None = None,
         tag: str | None = None,
@@ -207,6 +258,8 @@ class Lab:
         self.router_kernel = router_kernel
         self.router_config = router_config
         self.gobgpd_extra = gobgpd_extra
+        self.gobgpd_version = gobgpd_version
+        self.foreign_routes = foreign_routes
         self.client = client
         if client:
             self.router_kernel = True  # packets must follow the routes
@@ -248,9 +301,9 @@ class Lab:
         """Create everything, start the speakers and the router, wait for the sessions."""
         if self.router == "frr":
             require_frr()
-        require_tools(
-            ["ip", "bird", "birdc"] + (["gobgpd", "gobgp"] if self.speaker == "gobgpd" else [])
-        )
+        require_tools(["ip", "bird", "birdc"])
+        if self.speaker == "gobgpd":
+            gobgpd_binary(self.gobgpd_version)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._add_ns(self.rtr_ns)
         for site in self.sites:
@@ -313,6 +366,11 @@ class Lab:
 
     # ---- the speakers ------------------------------------------------------------
 
+    @property
+    def gobgp_major(self) -> int:
+        """The GoBGP API the lab's gobgpd speaks: 3 or 4."""
+        return int(self.gobgpd_version.split(".")[0])
+
     def gobgp_target(self, site: int = 0) -> str:
         return self.sites[site].target
 
@@ -326,7 +384,7 @@ class Lab:
             with contextlib.suppress(FileNotFoundError):
                 s.socket.unlink()  # left behind by a SIGKILL; gobgpd would die on it
             cmd = [
-                "gobgpd",
+                str(gobgpd_binary(self.gobgpd_version)),
                 "-f",
                 str(conf),
                 "--api-hosts",
@@ -392,9 +450,27 @@ class Lab:
         path = self.sites[site].dir / f"{self.speaker}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def table_size(self, site: int = 0) -> int:
+        """How many IPv4 destinations the site's gobgpd holds (`gobgp global rib summary`)."""
+        out = self.gobgp("global", "rib", "summary", site=site)
+        found = re.search(r"Destination: (\d+)", out)
+        if found is None:
+            raise LabError(f"unexpected `gobgp global rib summary` output: {out!r}")
+        return int(found.group(1))
+
+    def wait_foreign_table(self, site: int = 0, timeout: float = 120.0) -> None:
+        """Wait until the site's gobgpd holds the whole foreign table."""
+        want = self.foreign_routes + len(FOREIGN_INSIDE)
+        deadline = time.monotonic() + timeout
+        while (have := self.table_size(site)) < want:
+            if time.monotonic() >= deadline:
+                raise LabError(f"gobgpd holds {have} routes after {timeout:g} s, not {want}")
+            time.sleep(0.25)  # each `gobgp` run costs CPU gobgpd needs
+
     def gobgp(self, *args: str, site: int = 0, check: bool = True) -> str:
         """Run the `gobgp` CLI against a site's gobgpd; returns stdout."""
-        cmd = ["gobgp", "--target", f"unix://{self.sites[site].socket}", *args]
+        cli = gobgpd_binary(self.gobgpd_version).with_name("gobgp")
+        cmd = [str(cli), "--target", f"unix://{self.sites[site].socket}", *args]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
         if check and done.returncode != 0:
             raise LabError(f"{' '.join(cmd)}: {done.stderr.strip() or done.stdout.strip()}")
@@ -652,9 +728,26 @@ class Lab:
         )
         return f"define ANYCAST4 = [ {v4} ];\ndefine ANYCAST6 = [ {v6} ];\n"
 
+    def _foreign_conf(self) -> Path:
+        """The static routes the router sends the sites (`foreign_routes`)."""
+        path = self.dir / "foreign.conf"
+        with path.open("w") as f:
+            f.write("protocol static foreign4 {\n  ipv4;\n")
+            for prefix in FOREIGN_INSIDE:
+                f.write(f"  route {prefix} blackhole;\n")
+            first = int(ipaddress.IPv4Address("1.0.0.0"))
+            for i in range(self.foreign_routes):
+                f.write(f"  route {ipaddress.IPv4Address(first + (i << 8))}/24 blackhole;\n")
+            f.write("}\n")
+        return path
+
     def router_conf(self) -> str:
         keep = self.hold_time // 3 or 1
         kernel = "export all" if self.router_kernel else "export none"
+        export4 = "export none"
+        if self.foreign_routes:
+            export4 = 'export where proto = "foreign4"'
+
         lines = [
             "router id 192.0.2.1;",
             f'log "{self.dir / "router.bird.log"}" all;',
@@ -664,6 +757,7 @@ class Lab:
             f"protocol kernel k6 {{ ipv6 {{ import none; {kernel}; }}; }}",
             "filter from_lb4 { if net ~ ANYCAST4 then accept; reject; }",
             "filter from_lb6 { if net ~ ANYCAST6 then accept; reject; }",
+            f'include "{self._foreign_conf()}";' if self.foreign_routes else "",
             "template bgp lb {",
             f"    local as {ROUTER_AS};",
             f"    hold time {self.hold_time}; keepalive time {keep};",
@@ -674,7 +768,7 @@ class Lab:
             lines.append(
                 f"protocol bgp site{s.index} from lb {{ local {s.rtr4} as {ROUTER_AS}; "
                 f"neighbor {s.lb4} as {LB_AS}; "
-                "ipv4 { import filter from_lb4; export none; }; }"
+                f"ipv4 {{ import filter from_lb4; {export4}; }}; }}"
             )
             lines.append(
                 f"protocol bgp site{s.index}v6 from lb {{ local {s.rtr6} as {ROUTER_AS}; "

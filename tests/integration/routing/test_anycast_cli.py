@@ -31,27 +31,27 @@ def anycast(*args: str, netns: str | None = None) -> subprocess.CompletedProcess
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
 
 
-def test_stop_announces_start_withdraws(lab: Lab) -> None:
-    base = ["--gobgpapi", lab.gobgp_target(), *PREFIX_ARGS]
+def test_stop_announces_start_withdraws(vlab: Lab) -> None:
+    base = ["--gobgpapi", vlab.gobgp_target(), *PREFIX_ARGS]
     done = anycast(
         *base, "--med", "20", "--community", "65001:7", "stop", "198.51.100.10:80", "tcp"
     )
     assert done.returncode == 0, done.stderr
-    assert "announced 198.51.100.10/32" in done.stdout
-    r = lab.wait_route("198.51.100.10/32")
+    assert f"announced 198.51.100.10/32 via GoBGP {vlab.gobgp_major}.x" in done.stdout
+    r = vlab.wait_route("198.51.100.10/32")
     assert r is not None and r.med == 20 and r.communities == ["65001:7"]
     done = anycast(*base, "stop", "[2001:db8:ff::10]:53", "udp")
     assert done.returncode == 0, done.stderr
-    lab.wait_route("2001:db8:ff::10/128")
+    vlab.wait_route("2001:db8:ff::10/128")
     done = anycast(*base, "start", "198.51.100.10:80", "tcp")
     assert done.returncode == 0, done.stderr
     assert "withdrew 198.51.100.10/32" in done.stdout
-    lab.wait_route("198.51.100.10/32", present=False)
-    assert lab.route("2001:db8:ff::10/128") is not None
+    vlab.wait_route("198.51.100.10/32", present=False)
+    assert vlab.route("2001:db8:ff::10/128") is not None
     # Twice in a row is harmless (ldirectord dedups, but a human may not).
     assert anycast(*base, "start", "198.51.100.10:80", "tcp").returncode == 0
     assert anycast(*base, "withdraw", "2001:db8:ff::10").returncode == 0
-    lab.wait_route("2001:db8:ff::10/128", present=False)
+    vlab.wait_route("2001:db8:ff::10/128", present=False)
 
 
 def test_refusals_exit_2_and_change_nothing(lab: Lab) -> None:

@@ -32,37 +32,38 @@ def writer(lab: Lab, logs: list[str] | None = None, **kw: object) -> RouteWriter
     return RouteWriter(target=lab.gobgp_target(), prefixes=PREFIXES, log=sink.append, **kw)  # type: ignore[arg-type]
 
 
-def test_announce_withdraw_reannounce(lab: Lab) -> None:
+def test_announce_withdraw_reannounce(vlab: Lab) -> None:
     async def scenario() -> None:
-        w = writer(lab)
+        w = writer(vlab)
         w.start()
         w.submit(routes(Route(V1), Route(V6)))
         assert await w.converge_now(5)
-        r = lab.wait_route(str(V1))
+        assert w.status()["api"].startswith(f"{vlab.gobgp_major}.x (")
+        r = vlab.wait_route(str(V1))
         assert r is not None and r.as_path == [65001] and r.next_hop == "192.0.2.2"
-        r6 = lab.wait_route(str(V6))
+        r6 = vlab.wait_route(str(V6))
         assert r6 is not None and r6.next_hop == "2001:db8:1::2"
         w.submit(routes(Route(V6)))
         assert await w.converge_now(5)
-        lab.wait_route(str(V1), present=False)
-        assert lab.route(str(V6)) is not None
+        vlab.wait_route(str(V1), present=False)
+        assert vlab.route(str(V6)) is not None
         w.submit(routes(Route(V1), Route(V6)))
         assert await w.converge_now(5)
-        lab.wait_route(str(V1))
+        vlab.wait_route(str(V1))
         await w.stop(withdraw=True)
-        lab.wait_route(str(V1), present=False)
-        lab.wait_route(str(V6), present=False)
+        vlab.wait_route(str(V1), present=False)
+        vlab.wait_route(str(V6), present=False)
 
     run(scenario())
 
 
-def test_attributes_at_the_router(lab: Lab) -> None:
+def test_attributes_at_the_router(vlab: Lab) -> None:
     async def scenario() -> None:
-        w = writer(lab)
+        w = writer(vlab)
         w.start()
         w.submit(routes(Route(V1, med=50, prepend=2, communities=("65001:100", "65001:666"))))
         assert await w.converge_now(5)
-        r = lab.wait_route(str(V1))
+        r = vlab.wait_route(str(V1))
         assert r is not None
         assert r.med == 50
         assert r.as_path == [65001, 65001, 65001]
@@ -71,12 +72,12 @@ def test_attributes_at_the_router(lab: Lab) -> None:
         # Changing the attributes replaces the path in place.
         w.submit(routes(Route(V1, med=10)))
         assert await w.converge_now(5)
-        r = lab.wait_route(str(V1), where=lambda r: r.med == 10)
+        r = vlab.wait_route(str(V1), where=lambda r: r.med == 10)
         assert r is not None and r.as_path == [65001] and r.communities == []
         # IPv6 carries them too, and an explicit origin.
         w.submit(routes(Route(V6, med=7, prepend=1, communities=("65001:200",), origin="egp")))
         assert await w.converge_now(5)
-        r6 = lab.wait_route(str(V6))
+        r6 = vlab.wait_route(str(V6))
         assert r6 is not None
         assert (r6.med, r6.as_path, r6.communities, r6.origin) == (
             7,
@@ -130,15 +131,15 @@ def test_prefix_guard_refuses_outside_routes(lab: Lab) -> None:
     run(scenario())
 
 
-def test_foreign_routes_untouched(lab: Lab) -> None:
+def test_foreign_routes_untouched(vlab: Lab) -> None:
     # Another tool's routes: outside our prefixes (host and aggregate), and an
     # aggregate inside them. None of them is ours; stop(withdraw) keeps them.
-    lab.gobgp("global", "rib", "add", "203.0.113.0/24")
-    lab.gobgp("global", "rib", "add", "203.0.113.77/32")
-    lab.gobgp("global", "rib", "add", "198.51.100.0/24")
+    vlab.gobgp("global", "rib", "add", "203.0.113.0/24")
+    vlab.gobgp("global", "rib", "add", "203.0.113.77/32")
+    vlab.gobgp("global", "rib", "add", "198.51.100.0/24")
 
     async def scenario() -> None:
-        w = writer(lab)
+        w = writer(vlab)
         w.start()
         w.submit(routes(Route(V1)))
         assert await w.converge_now(5)
@@ -147,49 +148,49 @@ def test_foreign_routes_untouched(lab: Lab) -> None:
         await w.stop(withdraw=True)
 
     run(scenario())
-    rib = lab.gobgp("global", "rib")
+    rib = vlab.gobgp("global", "rib")
     assert "203.0.113.0/24" in rib and "203.0.113.77/32" in rib and "198.51.100.0/24" in rib
     assert "198.51.100.10/32" not in rib
 
 
-def test_stale_routes_withdrawn_and_changed_attributes_fixed(lab: Lab) -> None:
+def test_stale_routes_withdrawn_and_changed_attributes_fixed(vlab: Lab) -> None:
     # Left over by a previous run: a VIP no longer desired and one with old attributes.
-    lab.gobgp("global", "rib", "add", "198.51.100.99/32")
-    lab.gobgp("global", "rib", "add", "198.51.100.10/32", "med", "999")
-    lab.wait_route("198.51.100.99/32")
+    vlab.gobgp("global", "rib", "add", "198.51.100.99/32")
+    vlab.gobgp("global", "rib", "add", "198.51.100.10/32", "med", "999")
+    vlab.wait_route("198.51.100.99/32")
 
     async def scenario() -> None:
-        w = writer(lab)
+        w = writer(vlab)
         w.start()
         w.submit(routes(Route(V1, med=1)))
         assert await w.converge_now(5)
-        lab.wait_route("198.51.100.99/32", present=False)
-        r = lab.wait_route(str(V1), where=lambda r: r.med == 1)
+        vlab.wait_route("198.51.100.99/32", present=False)
+        r = vlab.wait_route(str(V1), where=lambda r: r.med == 1)
         assert r is not None and r.origin == "IGP"
         await w.stop(withdraw=True)
 
     run(scenario())
 
 
-def test_gobgpd_restart_routes_come_back(lab: Lab) -> None:
+def test_gobgpd_restart_routes_come_back(vlab: Lab) -> None:
     async def scenario() -> None:
         logs: list[str] = []
-        w = writer(lab, logs)
+        w = writer(vlab, logs)
         w.start()
         w.submit(routes(Route(V1, med=3), Route(V6)))
         assert await w.converge_now(5)
-        lab.wait_route(str(V1))
-        lab.stop_speaker(0)  # SIGTERM: gobgpd forgets its API routes
-        lab.wait_route(str(V1), present=False)
+        vlab.wait_route(str(V1))
+        vlab.stop_speaker(0)  # SIGTERM: gobgpd forgets its API routes
+        vlab.wait_route(str(V1), present=False)
         await asyncio.sleep(0.3)
         assert w.status()["connected"] is False
         t0 = time.monotonic()
-        lab.start_speaker(0)
+        vlab.start_speaker(0)
         assert await w.converge_now(10)
-        r = await asyncio.to_thread(lab.wait_route, str(V1), timeout=10)
+        r = await asyncio.to_thread(vlab.wait_route, str(V1), timeout=10)
         elapsed = time.monotonic() - t0
         assert r is not None and r.med == 3
-        await asyncio.to_thread(lab.wait_route, str(V6), timeout=10)
+        await asyncio.to_thread(vlab.wait_route, str(V6), timeout=10)
         assert elapsed < 5, elapsed
         assert any("retrying" in line for line in logs)
         assert sum("connected to GoBGP" in line for line in logs) == 2
@@ -248,10 +249,10 @@ def test_stop_withdraw_with_gobgpd_down_is_bounded(lab: Lab) -> None:
     run(scenario())
 
 
-def test_status_reports_peers_and_routes(lab: Lab) -> None:
+def test_status_reports_peers_and_routes(vlab: Lab) -> None:
     async def scenario() -> None:
         logs: list[str] = []
-        w = writer(lab, logs)
+        w = writer(vlab, logs)
         w.start()
         w.submit(routes(Route(V1, med=4)))
         assert await w.converge_now(5)
@@ -270,7 +271,7 @@ def test_status_reports_peers_and_routes(lab: Lab) -> None:
 
         json.dumps(st)
         # A peer going down is seen, logged and reported.
-        await asyncio.to_thread(lab.birdc, "disable", "site0")
+        await asyncio.to_thread(vlab.birdc, "disable", "site0")
         for _ in range(200):
             peers = {p["address"]: p for p in w.status()["peers"]}
             if peers["192.0.2.1"]["state"] != "established":
@@ -278,8 +279,8 @@ def test_status_reports_peers_and_routes(lab: Lab) -> None:
             await asyncio.sleep(0.02)
         assert peers["192.0.2.1"]["state"] != "established"
         assert peers["2001:db8:1::1"]["state"] == "established"
-        await asyncio.to_thread(lab.birdc, "enable", "site0")
-        await asyncio.to_thread(lab.wait_established)
+        await asyncio.to_thread(vlab.birdc, "enable", "site0")
+        await asyncio.to_thread(vlab.wait_established)
         for _ in range(200):
             if {p["state"] for p in w.status()["peers"]} == {"established"}:
                 break
@@ -356,17 +357,17 @@ def test_writer_killed_then_new_writer_no_duplicate_no_stale(lab: Lab) -> None:
     assert all(len(paths) == 1 for paths in table.values())
 
 
-def test_many_routes_each_way(lab: Lab) -> None:
+def test_many_routes_each_way(vlab: Lab) -> None:
     many = [host_prefix(f"198.51.100.{i}") for i in range(1, 251)]
     many += [host_prefix(f"2001:db8:ff::{i:x}") for i in range(1, 151)]
 
     def count() -> int:
-        out = lab.birdc("show", "route", "count")
+        out = vlab.birdc("show", "route", "count")
         return int(out.split("Total:")[1].split()[0])
 
     async def scenario() -> None:
         logs: list[str] = []
-        w = writer(lab, logs)
+        w = writer(vlab, logs)
         w.start()
         w.submit(routes(*(Route(v, med=9) for v in many)))
         assert await w.converge_now(10)
@@ -380,7 +381,7 @@ def test_many_routes_each_way(lab: Lab) -> None:
         w.submit(routes(*(Route(v, med=1) for v in many[::2])))
         assert await w.converge_now(10)
         await asyncio.to_thread(lambda: _until(lambda: count() == 200))
-        assert lab.wait_route(str(many[0]), where=lambda r: r.med == 1) is not None
+        assert vlab.wait_route(str(many[0]), where=lambda r: r.med == 1) is not None
         await w.stop(withdraw=True)
         await asyncio.to_thread(lambda: _until(lambda: count() == 0))
 

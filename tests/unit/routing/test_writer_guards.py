@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from typing import Any
 
 from ldirectord_py.routing import messages
+from ldirectord_py.routing.dialects import V4
 from ldirectord_py.routing.model import Route, host_prefix
 from ldirectord_py.routing.writer import RouteWriter
 
@@ -18,13 +20,12 @@ def make(logs: list[str]) -> RouteWriter:
 
 def view(prefix: str, *, learned: bool = False) -> messages.PathView:
     net = ipaddress.ip_network(prefix)
-    path = messages.build_path(Route(host_prefix(str(net.network_address))))
-    nlri = messages.pb.IPAddressPrefix(prefix=str(net.network_address), prefix_len=net.prefixlen)
-    path.nlri.CopyFrom(messages.pack(nlri))
+    path = messages.build_path(V4, Route(host_prefix(str(net.network_address))))
+    path.nlri.prefix.prefix_len = net.prefixlen
     if learned:
         path.neighbor_ip = "192.0.2.1"
         path.is_from_external = True
-    return messages.parse_path(path)
+    return messages.parse_path(V4, path)
 
 
 def test_ownership_rule() -> None:
@@ -77,3 +78,24 @@ def test_unreachable_target_reports_and_stops_in_bounded_time() -> None:
         assert any("could not withdraw" in line for line in logs)
 
     asyncio.run(scenario())
+
+
+class RecordingClient:
+    """Stands in for GoBGPClient.list_paths: records what the writer asks for."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int, list[str]]] = []
+
+    async def list_paths(self, version: int, **kw: Any) -> list[messages.PathView]:
+        self.asked.append((version, len(kw.get("exact", ())), [str(p) for p in kw["longer"]]))
+        return [view("198.51.100.7/32"), view("198.51.100.8/32", learned=True)]
+
+
+def test_scan_looks_small_prefixes_up_address_by_address() -> None:
+    w = make([])
+    client = RecordingClient()
+    found = asyncio.run(w._scan(client))  # type: ignore[arg-type]
+    # The IPv4 /24: its 256 host routes one by one (never a walk of gobgpd's
+    # table); the IPv6 /48 is too big to enumerate: one LONGER lookup.
+    assert client.asked == [(4, 256, []), (6, 0, ["2001:db8:ff::/48"])]
+    assert list(found) == [ipaddress.ip_network("198.51.100.7/32")]  # the learned one is not ours
