@@ -183,11 +183,7 @@ def summarize(
     # A BGP session that went down before the kill, start-up included, is a flap
     # (BFD timers too tight for this machine): the lab did nothing to cause it.
     until = frozen if frozen is not None else float("inf")
-    flaps = [
-        e
-        for e in timeline.events
-        if e.kind.startswith("bgp-down-") and e.t < until
-    ]
+    flaps = [e for e in timeline.events if e.kind.startswith("bgp-down-") and e.t < until]
     doc["session_flaps"] = len(flaps)
     outside = [r for r in requests if not r.ok and not any(w.holds(r.start) for w in windows)]
     by_site = Counter(r.site for r in requests if r.ok)
@@ -258,9 +254,9 @@ def _planned(
 
 def _dropped_by(timeline: Timeline, after: float) -> str | None:
     event = timeline.first(DROP_REASON, after)
-    if event is None or "'" not in event.text:
+    if event is None or " ended with " not in event.text:
         return None
-    return event.text.split("'")[1]
+    return event.text.split(" ended with ", 1)[1].strip("'\"")
 
 
 def _s(value: float | None) -> str:

@@ -38,7 +38,9 @@ from demo.topology import (
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLES = PROJECT / "examples"
 RUN_DIR = Path("/var/run")
-BFD_EXAMPLE_INTERVAL_MS = 500
+REALTIME = ("chrt", "--fifo", "50")
+"""BFD speakers run with real-time priority (util-linux chrt)."""
+BFD_EXAMPLE_INTERVAL_MS = 300
 """The BFD interval written in examples/demo-router-bird.conf and demo-lb-bfd-*.conf
 (the tightest that held in the emulated guest; 100 ms natively)."""
 
@@ -154,6 +156,7 @@ class Services:
         self.spawn(
             "router-bird",
             [
+                *REALTIME,  # the router's BFD, as the load balancers'
                 "bird",
                 "-f",
                 "-c",
@@ -200,11 +203,14 @@ class Services:
         return self.started[f"gobgpd-{site.key}"].process.pid
 
     def start_bfd(self, site: Site, interval_ms: int) -> None:
-        """BIRD running BFD only (examples/demo-lb-bfd-X.conf) beside gobgpd."""
+        """BIRD running BFD only (examples/demo-lb-bfd-X.conf) beside gobgpd, with
+        real-time priority, as docs/anycast.md advises: a busy load balancer (two
+        Python daemons starting in an emulated CPU) must not miss its own BFD packets."""
         control = self.path("sites", f"bfd-{site.key}.ctl")
         self.spawn(
             f"bfd-{site.key}",
             [
+                *REALTIME,
                 "bird",
                 "-f",
                 "-c",
