@@ -110,7 +110,7 @@ def test_planned_maintenance_moves_the_traffic_before_the_backends_stop(
     # is at most 1 per switch at 25 requests/s; loose here, demo/README.md has the
     # figures); none while site A's backends are down: no client is there any more.
     assert planned["failed_otherwise"] == 0, log
-    assert planned["failed_switch_away"] <= 2 and planned["failed_switch_back"] <= 2, log
+    assert planned["failed_switch_away"] <= 5 and planned["failed_switch_back"] <= 5, log
     assert planned["drained_s"] is not None and planned["drained_s"] < 30, log
 
 
