@@ -177,7 +177,9 @@ async def one_size(n: int, version: str) -> dict[str, Any]:
             "gobgpd_rss_mib": round(rss_mib(pid), 0),
         }
         result["writer"] = await writer(lab)
+        print(version, n, "writer", json.dumps(result["writer"]), flush=True)
         result["listpath"] = await reads(lab, pid)
+        print(version, n, "listpath", json.dumps(result["listpath"]), flush=True)
         return result
 
 

@@ -353,7 +353,7 @@ class Lab:
                     proc.wait(timeout=3)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-                    proc.wait(timeout=3)
+                    proc.wait(timeout=60)  # a gobgpd with a full table frees GiBs
         for site in self.sites:
             site.proc = None
         self._router_procs = []
