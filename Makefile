@@ -37,10 +37,13 @@ compat: deps venv
 	$(BIN)/pytest -q tests/compat $(PYTEST_ARGS)
 
 # Everything: lint, types, the host suites, then the kernel suite (in a QEMU
-# guest when this kernel has no ip_vs). Topic makefiles in mk/ add test-* targets.
+# guest when this kernel has no ip_vs), then the Debian package and the pip
+# install on clean Debian 12 and 13 roots (mk/deb.mk; tests/install/ runs there,
+# not under pytest). Topic makefiles in mk/ add test-* targets.
 test: deps deps-checks deps-routing venv lint typecheck
-	$(BIN)/pytest -q tests --ignore=tests/kernel $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests --ignore=tests/kernel --ignore=tests/install $(PYTEST_ARGS)
 	$(MAKE) test-kernel
+	$(MAKE) test-install
 
 # The main job: the two-site anycast lab (mk/demo.mk, demo/README.md).
 demo: lab

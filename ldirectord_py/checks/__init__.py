@@ -12,6 +12,7 @@ a hard deadline, and the scheduler that runs them.
 docs/checks/ has a page per check type and service.
 """
 
+from ldirectord_py.checks.fds import FdPlan, client_fd_allowance, plan_fds
 from ldirectord_py.checks.result import CheckFailed, CheckResult
 from ldirectord_py.checks.runner import CombinedState, plan, run_check
 from ldirectord_py.checks.scheduler import (
@@ -27,10 +28,13 @@ __all__ = [
     "CheckResult",
     "CheckSpec",
     "CombinedState",
+    "FdPlan",
     "Scheduler",
     "SchedulerStats",
+    "client_fd_allowance",
     "default_fd_budget",
     "plan",
+    "plan_fds",
     "raise_nofile_limit",
     "run_check",
 ]

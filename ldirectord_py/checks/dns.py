@@ -14,7 +14,6 @@ always down, as in the original.
 from __future__ import annotations
 
 import ipaddress
-import re
 
 import dns.asyncquery
 import dns.exception
@@ -27,6 +26,7 @@ import dns.rdtypes.IN.A
 import dns.reversename
 
 from ldirectord_py.checks import regex
+from ldirectord_py.checks.deadline import backstop
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
 
@@ -50,7 +50,7 @@ async def check(spec: CheckSpec) -> str:
         raise CheckFailed("empty receive is always down")
     name, rdtype = question(spec.request)
     query = dns.message.make_query(name, rdtype)
-    timeout = spec.negotiatetimeout
+    timeout = backstop(spec.negotiatetimeout)  # run_check's deadline comes first
     try:
         if spec.protocol == "tcp":
             response = await dns.asyncquery.tcp(query, spec.address, timeout, spec.checkport)
@@ -66,7 +66,7 @@ async def check(spec: CheckSpec) -> str:
         raise CheckFailed(dns.rcode.to_text(response.rcode()))
     try:
         pattern = regex.compile_receive(spec.receive)
-    except re.error as e:
+    except regex.BadPattern as e:
         raise CheckFailed(f"bad receive regex: {e}") from e
     answers = 0
     for rrset in response.answer:
@@ -78,7 +78,7 @@ async def check(spec: CheckSpec) -> str:
             else:
                 continue
             answers += 1
-            if pattern.search(text):
+            if await regex.matches(pattern, text):
                 return f"answer {text} matched"
     if answers == 0:
         raise CheckFailed("no answer")

@@ -68,7 +68,7 @@ async def check(spec: CheckSpec) -> str:
     empty_receive = spec.receive == ""
     try:
         pattern = None if empty_receive else regex.compile_receive(spec.receive)
-    except re.error as e:
+    except regex.BadPattern as e:
         raise CheckFailed(f"bad receive regex: {e}") from e
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         code, _ = await read_reply(reader, "greeting")
@@ -95,6 +95,6 @@ async def check(spec: CheckSpec) -> str:
         if not completed:
             raise CheckFailed("transfer did not complete")
         return f"retrieved {len(content)} bytes"
-    if not pattern.search(regex.as_bytes_text(content)):
+    if not await regex.matches(pattern, regex.as_bytes_text(content)):
         raise CheckFailed("receive did not match")
     return "receive matched"

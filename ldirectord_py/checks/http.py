@@ -254,8 +254,8 @@ async def check(spec: CheckSpec) -> str:
         raise CheckFailed(f"status {response.status}")
     if not regex.is_empty_receive(spec.receive):
         try:
-            matched = regex.search(spec.receive, regex.as_bytes_text(response.body))
-        except re.error as e:
+            matched = await regex.search(spec.receive, regex.as_bytes_text(response.body))
+        except regex.BadPattern as e:
             raise CheckFailed(f"bad receive regex: {e}") from e
         if not matched:
             raise CheckFailed("receive did not match")

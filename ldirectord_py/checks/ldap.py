@@ -18,7 +18,6 @@ asyncio the deadline is exact and no thread is parked on a hung server.
 from __future__ import annotations
 
 import asyncio
-import re
 
 from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.result import CheckFailed
@@ -179,8 +178,8 @@ async def check(spec: CheckSpec) -> str:
     dn_text = regex.as_bytes_text(dns[0])
     if not regex.is_empty_receive(spec.receive):
         try:
-            matched = regex.search(spec.receive, dn_text)
-        except re.error as e:
+            matched = await regex.search(spec.receive, dn_text)
+        except regex.BadPattern as e:
             raise CheckFailed(f"bad receive regex: {e}") from e
         if not matched:
             raise CheckFailed("receive did not match")

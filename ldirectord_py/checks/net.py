@@ -3,6 +3,14 @@
 Every read is capped: lines at LINE_LIMIT bytes, bodies and files at BODY_LIMIT.
 Connections are always torn down with abort(), so a check never leaves a socket
 behind waiting for a peer that does not answer (the deadline stays hard).
+
+Every read is also paced: a reader whose data is already buffered (in the kernel
+or in user space) returns without waiting, so a backend that sends fast enough
+(a body of 1-byte chunks, a megabyte of headers) would keep one check running
+on the loop while every other check waits. Both readers here (BareStream and the
+StreamReader that `stream()` makes) therefore yield to the loop once they have
+handed out PACE_CREDIT worth of bytes and calls (each call counts PACE_CALL_COST
+bytes) without waiting.
 """
 
 from __future__ import annotations
@@ -22,6 +30,10 @@ from ldirectord_py.checks.result import CheckFailed
 
 LINE_LIMIT = 64 * 1024
 BODY_LIMIT = 1024 * 1024
+# Pacing: yield to the loop after 4 KiB, or 64 small reads, handed out without
+# waiting. A healthy reply (a few hundred bytes, a dozen lines) never yields.
+PACE_CREDIT = 4 * 1024
+PACE_CALL_COST = 64
 
 
 class Reader(Protocol):
@@ -52,6 +64,47 @@ def sni_name(name: str | None) -> str | None:
     return host
 
 
+class PacedStreamReader(asyncio.StreamReader):
+    """asyncio.StreamReader that yields to the loop every PACE_CREDIT of reads
+    served from its buffer (the stock one only yields when its buffer is empty)."""
+
+    _spent = 0
+
+    async def _pace(self, size: int) -> None:
+        self._spent += size + PACE_CALL_COST
+        if self._spent >= PACE_CREDIT:
+            self._spent = 0
+            await asyncio.sleep(0)
+
+    async def readline(self) -> bytes:
+        data = await super().readline()
+        await self._pace(len(data))
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        data = await super().readexactly(n)
+        await self._pace(len(data))
+        return data
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await super().read(n)
+        await self._pace(len(data))
+        return data
+
+
+async def _open_paced(
+    host: str, port: int, ssl_context: ssl.SSLContext | None, server_hostname: str | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """asyncio.open_connection with a PacedStreamReader."""
+    loop = asyncio.get_running_loop()
+    reader = PacedStreamReader(limit=LINE_LIMIT, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await loop.create_connection(
+        lambda: protocol, host, port, ssl=ssl_context, server_hostname=server_hostname
+    )
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
 @contextlib.asynccontextmanager
 async def stream(
     host: str,
@@ -63,12 +116,11 @@ async def stream(
     """A TCP (optionally TLS) connection that is always aborted on exit."""
     if port is None or port <= 0:
         raise CheckFailed("no check port")
-    reader, writer = await asyncio.open_connection(
+    reader, writer = await _open_paced(
         host,
         port,
-        limit=LINE_LIMIT,
-        ssl=insecure_tls() if tls else None,
-        server_hostname=(sni_name(server_hostname) or "") if tls else None,
+        insecure_tls() if tls else None,
+        (sni_name(server_hostname) or "") if tls else None,
     )
     try:
         yield reader, writer
@@ -247,9 +299,12 @@ async def connect_bare(sock: socket.socket, address: tuple[str, int], poll: Poll
 class BareStream:
     """A TCP connection on a bare socket with the reading methods of
     asyncio.StreamReader that the checks use (readline, readexactly, read), the
-    same limits and exceptions. The socket is closed by `close()` (always call it)."""
+    same limits and exceptions. The socket is closed by `close()` (always call it).
+    Paced like PacedStreamReader: `spent` counts what was handed out since the
+    last wait; the async readers yield when it reaches PACE_CREDIT and
+    readline_nowait then answers None (so its caller takes the async path)."""
 
-    __slots__ = ("armed", "buf", "eof", "fd", "limit", "poll", "sock")
+    __slots__ = ("armed", "buf", "eof", "fd", "limit", "poll", "sock", "spent")
 
     def __init__(self, family: int, poll: Poller, limit: int = LINE_LIMIT) -> None:
         self.sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
@@ -259,9 +314,16 @@ class BareStream:
         self.eof = False
         self.armed = False
         self.limit = limit
+        self.spent = 0
 
     def close(self) -> None:
         self.sock.close()
+
+    async def _pace(self, size: int) -> None:
+        self.spent += size + PACE_CALL_COST
+        if self.spent >= PACE_CREDIT:
+            self.spent = 0
+            await asyncio.sleep(0)
 
     async def connect(self, address: tuple[str, int]) -> None:
         err = self.sock.connect_ex(address)
@@ -274,6 +336,7 @@ class BareStream:
     async def _wait(self, mask: int) -> None:
         await self.poll.wait(self.fd, mask, self.armed)
         self.armed = True
+        self.spent = 0  # waited: the loop ran meanwhile
 
     async def sendall(self, data: bytes) -> None:
         view = memoryview(data)
@@ -288,7 +351,11 @@ class BareStream:
         await self._wait(READ)
 
     async def _fill(self) -> None:
-        """At least one more byte in the buffer, or eof set."""
+        """At least one more byte in the buffer, or eof set (a recv that finds
+        data waiting does not yield: the pacing does)."""
+        if self.spent >= PACE_CREDIT:
+            self.spent = 0
+            await asyncio.sleep(0)
         while True:
             try:
                 data = self.sock.recv(65536)
@@ -297,18 +364,22 @@ class BareStream:
                 continue
             if data:
                 self.buf += data
+                self.spent += len(data)
             else:
                 self.eof = True
             return
 
     def readline_nowait(self) -> bytes | None:
         """A whole line already buffered (within the limit), else None."""
+        if self.spent >= PACE_CREDIT:
+            return None
         buf = self.buf
         i = buf.find(b"\n")
         if i < 0 or i > self.limit:
             return None
         line = bytes(buf[: i + 1])
         del buf[: i + 1]
+        self.spent += i + 1 + PACE_CALL_COST
         return line
 
     async def readline(self) -> bytes:
@@ -322,6 +393,7 @@ class BareStream:
                     raise ValueError("Separator is found, but chunk is longer than limit")
                 line = bytes(buf[: i + 1])
                 del buf[: i + 1]
+                await self._pace(len(line))
                 return line
             if len(buf) > self.limit:
                 buf.clear()
@@ -342,6 +414,7 @@ class BareStream:
             await self._fill()
         data = bytes(self.buf[:n])
         del self.buf[:n]
+        await self._pace(n)
         return data
 
     async def read(self, n: int) -> bytes:
@@ -354,4 +427,5 @@ class BareStream:
         else:
             data = bytes(self.buf[:n])
             del self.buf[:n]
+        await self._pace(len(data))
         return data

@@ -15,8 +15,9 @@ Which function runs, and under which deadline:
 
 Whatever the server does (never answers, drips, sends without end, resets) the
 result is delivered by the deadline plus scheduling noise: every check runs under
-a deadline that cancels it (slotted to 5 ms for connect and http, asyncio.timeout
-for the rest, see below), and every socket it opened is closed when it is cancelled.
+a deadline that cancels it (deadline.py: slotted to 5 ms for connect and http, a
+timer each for the rest; a loop stall is given back, at most doubling it), and
+every socket it opened is closed when it is cancelled.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import math
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +48,7 @@ from ldirectord_py.checks import (
     smtp,
     sql,
 )
+from ldirectord_py.checks.deadline import deadlines_for
 from ldirectord_py.checks.result import CheckFailed, CheckResult
 from ldirectord_py.checks.spec import CheckSpec
 
@@ -176,69 +177,37 @@ def describe_error(exc: BaseException) -> str:
 
 # -- deadlines ---------------------------------------------------------------
 #
-# Every check has a hard deadline. For connect and http checks, which run
-# thousands of times a second, arming and cancelling a loop timer per check
-# (asyncio.timeout) costs a heap push each and leaves a cancelled timer in the
-# heap for a whole timeout; instead, their deadlines are grouped in slots of
-# DEADLINE_RESOLUTION seconds with one loop timer per slot. Such a deadline fires
-# at most DEADLINE_RESOLUTION late, never early. Expiry cancels the check's task,
-# as asyncio.timeout does, and run_check turns that cancellation (and only that
-# one) into "timeout after Ns". The other checks keep asyncio.timeout.
+# Every check runs under a deadline of deadline.py: slotted (one loop timer per
+# 5 ms of deadlines) for connect and http, which run thousands of times a second
+# and keep no timer of their own; precise (a timer each) for the rest, whose
+# libraries may keep a timer of the same length that ours must beat. Either way
+# the deadline gives back what a loop stall took from the check (deadline.py).
 
-DEADLINE_RESOLUTION = 0.005
-# The checks whose deadlines are slotted: those that run thousands of times a
-# second and keep no timer of their own (a library's own timer of the same length
-# would otherwise win the race and change the reason).
+# The checks whose deadlines are slotted.
 _SLOTTED: frozenset[CheckFn] = frozenset({connect.check, http.check})
 
 
-class _Deadline:
-    __slots__ = ("cancelling", "expired", "task")
-
-    def __init__(self, task: asyncio.Task[object] | None, cancelling: int) -> None:
-        self.task = task
-        self.cancelling = cancelling
-        self.expired = False
-
-
-class _Deadlines:
-    """The deadline slots of one event loop."""
-
-    __slots__ = ("loop", "slots")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.slots: dict[int, list[_Deadline]] = {}
-
-    def arm(self, task: asyncio.Task[object], after: float) -> _Deadline:
-        deadline = _Deadline(task, task.cancelling())
-        key = math.ceil((self.loop.time() + after) / DEADLINE_RESOLUTION)
-        slot = self.slots.get(key)
-        if slot is None:
-            slot = self.slots[key] = []
-            self.loop.call_at(key * DEADLINE_RESOLUTION, self._expire, key)
-        slot.append(deadline)
-        return deadline
-
-    def _expire(self, key: int) -> None:
-        for deadline in self.slots.pop(key, ()):
-            task = deadline.task
-            if task is not None:
-                deadline.task = None
-                deadline.expired = True
-                task.cancel()
+# Out of descriptors is the daemon's trouble, not the backend's: the check waits
+# for one (fds.py keeps the checks' share; something else overran it) until its
+# deadline, and says so once in a while.
+_NO_FDS = frozenset({errno.EMFILE, errno.ENFILE})
+FD_RETRY = 0.01
+_fd_warned = 0.0
 
 
-_deadlines: list[_Deadlines] = []
-
-
-def _deadlines_for(loop: asyncio.AbstractEventLoop) -> _Deadlines:
-    if _deadlines and _deadlines[-1].loop is loop:
-        return _deadlines[-1]
-    _deadlines[:] = [d for d in _deadlines if not d.loop.is_closed() and d.loop is not loop]
-    new = _Deadlines(loop)
-    _deadlines.append(new)
-    return new
+async def _call(fn: CheckFn, spec: CheckSpec) -> str:
+    global _fd_warned
+    while True:
+        try:
+            return await fn(spec)
+        except OSError as e:
+            if e.errno not in _NO_FDS:
+                raise
+            now = time.monotonic()
+            if now - _fd_warned > 60:
+                _fd_warned = now
+                log.warning("checks are waiting for file descriptors: %s", e.strerror)
+            await asyncio.sleep(FD_RETRY)
 
 
 async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> CheckResult:
@@ -248,16 +217,15 @@ async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> Chec
     connect and records the outcome. Without one, a combined check negotiates.
     """
     kind, fn, deadline = plan(spec, state)
-    if fn not in _SLOTTED:
-        return await _run_precise(spec, state, kind, fn, deadline)
     started = time.monotonic()
     ok = False
     task = asyncio.current_task()
     if task is None:  # pragma: no cover - always called inside a task
         raise RuntimeError("run_check must run in a task")
-    armed = _deadlines_for(task.get_loop()).arm(task, deadline)
+    deadlines = deadlines_for(task.get_loop())
+    armed = deadlines.arm(task, deadline, precise=fn not in _SLOTTED)
     try:
-        reason = await fn(spec)
+        reason = await _call(fn, spec)
         ok = True
     except asyncio.CancelledError:
         if not armed.expired:
@@ -276,41 +244,11 @@ async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> Chec
         if not isinstance(e, CheckFailed | OSError | asyncio.IncompleteReadError):
             log.debug("check %s raised", spec.identity, exc_info=True)
     finally:
-        armed.task = None
+        deadlines.disarm(armed)
         if armed.expired:
             # the deadline's cancellation was absorbed inside the check: take it back
             armed.expired = False
             task.uncancel()
-    latency = time.monotonic() - started
-    if state is not None and spec.checktype == "combined":
-        state.record(kind, ok)
-    if spec.checktype == "combined":
-        reason = f"{kind}: {reason}"
-    return CheckResult(ok, reason, latency)
-
-
-async def _run_precise(
-    spec: CheckSpec, state: CombinedState | None, kind: Kind, fn: CheckFn, deadline: float
-) -> CheckResult:
-    """run_check under asyncio.timeout: for the checks whose libraries keep their
-    own timer of the same length (dns, ldap, sql, ...), ours must fire first."""
-    started = time.monotonic()
-    ok = False
-    try:
-        async with asyncio.timeout(deadline) as scope:
-            reason = await fn(spec)
-        ok = True
-    except TimeoutError as e:
-        if scope.expired():
-            reason = f"timeout after {_secs(deadline)}"
-        else:
-            reason = describe_error(e) if str(e) else "timeout"
-    except asyncio.CancelledError:
-        raise
-    except Exception as e:
-        reason = describe_error(e)
-        if not isinstance(e, CheckFailed | OSError | asyncio.IncompleteReadError):
-            log.debug("check %s raised", spec.identity, exc_info=True)
     latency = time.monotonic() - started
     if state is not None and spec.checktype == "combined":
         state.record(kind, ok)

@@ -17,9 +17,10 @@
   so thousands of checks are spread evenly over the interval instead of firing
   in one burst, and an identity keeps its phase across reloads.
 - **Limits.** A check starts only when both a concurrency cap and a budget of file
-  descriptors allow it (FIFO). The fd budget defaults to RLIMIT_NOFILE's soft
-  limit minus a reserve for the rest of the daemon; each check is charged what
-  it can hold open at once (ftp 2, ping 0 as it shares one socket, ...).
+  descriptors allow it (FIFO). The fd budget defaults to the checks' share of
+  RLIMIT_NOFILE's soft limit (fds.py: the daemon's own descriptors and its
+  clients' are set aside); each check is charged what it can hold open at once
+  (ftp 2, ping 0 as it shares one socket, ...).
   The check's own deadline starts when it is admitted.
 - **Reload.** `update(specs)` keeps the timers, phase and combined-check state
   of identities that are still there (new parameters apply from their next run),
@@ -43,6 +44,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from ldirectord_py.checks import external
+from ldirectord_py.checks.fds import plan_fds
 from ldirectord_py.checks.result import CheckResult
 from ldirectord_py.checks.runner import CombinedState, run_check
 from ldirectord_py.checks.spec import CheckSpec
@@ -52,7 +54,6 @@ log = logging.getLogger("ldirectord_py.checks")
 OnResult = Callable[[str, CheckResult], None]
 Runner = Callable[[CheckSpec, CombinedState | None], Awaitable[CheckResult]]
 
-FD_RESERVE_MIN = 64
 MIN_INTERVAL = 0.001
 
 
@@ -67,11 +68,9 @@ def raise_nofile_limit() -> int:
 
 
 def default_fd_budget() -> int:
-    """File descriptors checks may use: the soft limit minus a reserve (64 or 10%)."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft == resource.RLIM_INFINITY:
-        soft = 1 << 20
-    return max(8, soft - max(FD_RESERVE_MIN, soft // 10))
+    """File descriptors checks may use: their share of the soft limit (fds.py:
+    what the daemon and its clients may hold is set aside)."""
+    return plan_fds().checks
 
 
 def fd_cost(spec: CheckSpec) -> int:

@@ -13,8 +13,6 @@ at 1 MiB.
 
 from __future__ import annotations
 
-import re
-
 from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
@@ -24,12 +22,12 @@ def payload(spec: CheckSpec) -> bytes:
     return spec.request[1:].replace("\\n", "\n").encode("utf-8")
 
 
-def _matcher(spec: CheckSpec) -> re.Pattern[str] | None:
+def _matcher(spec: CheckSpec) -> regex.Receive | None:
     if spec.receive == "":
         return None
     try:
         return regex.compile_receive(spec.receive)
-    except re.error as e:
+    except regex.BadPattern as e:
         raise CheckFailed(f"bad receive regex: {e}") from e
 
 
@@ -48,7 +46,7 @@ async def check(spec: CheckSpec) -> str:
                 data = await sock.recv()
                 seen += len(data)
                 for line in _lines(data):
-                    if pattern is None or pattern.search(regex.as_bytes_text(line)):
+                    if pattern is None or await regex.matches(pattern, regex.as_bytes_text(line)):
                         return "receive matched"
         raise CheckFailed("receive did not match")
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
@@ -63,7 +61,7 @@ async def check(spec: CheckSpec) -> str:
             if not line:
                 break
             seen += len(line)
-            if pattern is None or pattern.search(regex.as_bytes_text(line)):
+            if pattern is None or await regex.matches(pattern, regex.as_bytes_text(line)):
                 return "receive matched"
     if seen == 0:
         raise CheckFailed("no reply")

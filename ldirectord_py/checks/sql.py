@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from ldirectord_py.checks.deadline import backstop
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
 
@@ -35,7 +36,7 @@ async def _mysql(spec: CheckSpec, query: str) -> bool:
             user=spec.login,
             password=spec.passwd,
             db=spec.database or None,
-            connect_timeout=spec.negotiatetimeout,
+            connect_timeout=backstop(spec.negotiatetimeout),
             autocommit=True,
         )
     except pymysql.err.MySQLError as e:
@@ -69,7 +70,7 @@ async def _pgsql(spec: CheckSpec, query: str) -> bool:
             user=spec.login,
             password=spec.passwd,
             database=spec.database or None,
-            timeout=spec.negotiatetimeout,
+            timeout=backstop(spec.negotiatetimeout),
             statement_cache_size=0,
         )
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:

@@ -58,6 +58,13 @@ def render_status(path: str, status: dict[str, Any], now: float | None = None) -
         plane_text += f"; last error: {plane['last_error']}"
     counts = f"{plane.get('operations', 0)} operations, {plane.get('errors', 0)} errors"
     out.append(f"dataplane: {plane_text} ({counts})")
+    for name, writer in sorted((status.get("writers") or {}).items()):
+        if writer.get("crashes") or writer.get("stalled"):
+            stalled = "STALLED; " if writer.get("stalled") else ""
+            out.append(
+                f"writer:    {name}: {stalled}{writer.get('crashes', 0)} failures, restarted "
+                f"(last: {writer.get('last_crash')})"
+            )
     watchdog = status.get("watchdog") or {}
     age = watchdog.get("last_result_age")
     if watchdog.get("stalled"):

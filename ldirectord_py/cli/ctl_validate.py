@@ -17,6 +17,7 @@ from ldirectord_py.cli.ctl import cli
 from ldirectord_py.config import Config, ConfigError, Virtual, load
 from ldirectord_py.config.export import config_to_dict, render_anycast
 from ldirectord_py.config.locate import locate_config
+from ldirectord_py.config.schedulers import unknown_schedulers
 
 _GLOBAL_FIELDS = (
     "checktimeout",
@@ -202,6 +203,12 @@ def validate(configfile: str, as_json: bool) -> None:
         sys.exit(1)
     try:
         config = load(path)
+        # Parsed as the original parses; a scheduler no ip_vs module provides is
+        # refused by the kernel at run time, so validation refuses it now.
+        problems = unknown_schedulers(config)
+        if problems:
+            problems[0].warnings = config.warnings
+            raise problems[0]
     except ConfigError as exc:
         if as_json:
             click.echo(

@@ -49,7 +49,7 @@ Options:
     start: start a daemon for the configuration, unless one is running.
 
     stop: ask the running daemon to stop (it receives TERM) and wait up to 10 s
-    for its cleanup.
+    for its cleanup; exit 1 if it is still there. Works with a broken config.
 
     restart: stop the running daemon, wait until it is gone, start a new
     one. try-restart does the same only if a daemon is running.
@@ -101,10 +101,12 @@ CONFIGURATION FILE
 
 COMMANDS AND EXIT STATUS
     start         Start a daemon (returns 0 once its pid file is written), or
-                  do nothing if one is running. Exit 0.
+                  do nothing if one is running (one per config, in every mode:
+                  the daemon locks /var/run/ldirectord.INSTANCE.lock). Exit 0.
     stop          Send TERM to the running daemon and wait (up to 10 s) for its
-                  cleanup. Exit 0,
-                  also when nothing runs.
+                  cleanup (bounded to 8 s by the daemon). Exit 0 once it is gone,
+                  also when nothing runs; 1 if it is still there. A broken or
+                  missing config is reported and the daemon stopped anyway.
     restart       Stop the running daemon, wait until it has gone (at most
                   30 seconds, then exit 1), start a new one.
     try-restart   Like restart, but only if a daemon is running.
@@ -127,6 +129,7 @@ OPTIONS
 
 FILES
     /var/run/ldirectord.INSTANCE.pid   pid of the running daemon
+    /var/run/ldirectord.INSTANCE.lock  locked by the running daemon (one per config)
     /etc/ha.d/ldirectord.cf            default configuration
     /var/log/ldirectord.log            default log (directive "logfile")
 

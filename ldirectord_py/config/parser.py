@@ -20,6 +20,7 @@ from ldirectord_py.config.directives import (
     dispatch,
 )
 from ldirectord_py.config.errors import ConfigError, ConfigWarning
+from ldirectord_py.config.extras import missing_extra
 from ldirectord_py.config.lexer import GlobalLine, VirtualBlock, lex, split_lines
 from ldirectord_py.config.model import (
     ANYCAST_DIRECTIVES,
@@ -454,6 +455,8 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
     if fallback is None and inherited is not None:
         fallback = inherited.for_virtual(draft.protocol, port)
     protocol: Protocol = draft.protocol  # type: ignore[assignment]
+    if need := missing_extra(v["checktype"], v["service"]):
+        raise ConfigError(ctx.path, draft.sources.get("service", draft.line), need)
     return Virtual(
         line=draft.line,
         family=draft.family,

@@ -1,7 +1,7 @@
 """Anycast: the policy's decisions handed to the route writers, in the right order.
 
 The engine's AnycastPolicy decides per VIP; this module only feeds it (which
-virtuals have a real up, whether the dataplane is programmed) and passes its
+virtuals have a real up, whether *each one's* ip_vs service is programmed) and passes its
 desired state to the one writer of each external system: GoBGP (RouteWriter)
 and the VIP addresses (InterfaceWriter). On stop, routes go first, before the
 pools, so that no router keeps sending traffic to a site that has none.
@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from ldirectord_py.config import Config
 from ldirectord_py.config.model import GoBGPVersion
 from ldirectord_py.engine import Engine
-from ldirectord_py.engine.anycast import AnycastPolicy
+from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
+from ldirectord_py.ipvs.writer import DataplaneView
 from ldirectord_py.observe.log import Log
 from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route
 
@@ -33,6 +34,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class RouteWriterLike(Protocol):
+    @property
+    def task(self) -> asyncio.Task[None] | None: ...
     def start(self) -> None: ...
     def submit(self, routes: Mapping[HostPrefix, Route]) -> None: ...
     async def converge_now(self, timeout: float) -> bool: ...
@@ -41,6 +44,8 @@ class RouteWriterLike(Protocol):
 
 
 class InterfaceWriterLike(Protocol):
+    @property
+    def task(self) -> asyncio.Task[None] | None: ...
     def start(self) -> None: ...
     def submit(self, addresses: Mapping[str, frozenset[HostPrefix]]) -> None: ...
     async def converge_now(self, timeout: float) -> bool: ...
@@ -102,7 +107,7 @@ class AnycastCoordinator:
         self._settings: RouteSettings | None = None
         self._wakeup: asyncio.TimerHandle | None = None
         self._address_wait: asyncio.Task[None] | None = None
-        self._last: tuple[int, int, bool] | None = None
+        self._last: tuple[int, int, int] | None = None
         self._stopped = False
 
     @property
@@ -159,19 +164,28 @@ class AnycastCoordinator:
         else:
             self.interfaces.prefixes = tuple(prefixes)  # the new anycastprefix list
 
-    def update(self, engine: Engine, dataplane_ok: bool, *, force: bool = False) -> None:
+    def update(self, engine: Engine, dataplane: DataplaneView, *, force: bool = False) -> None:
         """Give the policy the current facts; cheap when nothing changed."""
         if self.policy is None or not self.policy.enabled or self._stopped:
             return
-        key = (id(engine), engine.version, dataplane_ok)
+        key = (id(engine), engine.version, dataplane.version)
         if not force and self._last == key:
             return
         self._last = key
-        serving, counts = _serving(engine, self.policy.virtual_identities())
-        for line in self.policy.update(self.clock(), serving, dataplane_ok, real_counts=counts):
+        identities = self.policy.virtual_identities()
+        serving, counts = _serving(engine, identities)
+        services = _services(engine, identities, dataplane)
+        lines = self.policy.update(
+            self.clock(),
+            serving,
+            dataplane.unavailable is None,
+            real_counts=counts,
+            services=services,
+        )
+        for line in lines:
             self.log.info(line.text)
         self._push(self.policy.desired())
-        self._schedule(engine, dataplane_ok)
+        self._schedule(engine, dataplane)
 
     def _desired_routes(self, within: Sequence[Network]) -> dict[HostPrefix, Route]:
         assert self.policy is not None
@@ -227,7 +241,7 @@ class AnycastCoordinator:
 
         self._address_wait = asyncio.get_running_loop().create_task(wait())
 
-    def _schedule(self, engine: Engine, dataplane_ok: bool) -> None:
+    def _schedule(self, engine: Engine, dataplane: DataplaneView) -> None:
         """Wake up when a hold-down expires, without waiting for a check result."""
         assert self.policy is not None
         if self._wakeup is not None:
@@ -238,7 +252,7 @@ class AnycastCoordinator:
             return
         delay = max(0.0, when - self.clock())
         loop = asyncio.get_running_loop()
-        self._wakeup = loop.call_later(delay, lambda: self.update(engine, dataplane_ok, force=True))
+        self._wakeup = loop.call_later(delay, lambda: self.update(engine, dataplane, force=True))
 
     async def stop(self, *, withdraw: bool | None = None) -> None:
         """Withdraw first (unless anycaststop = keep), then the caller removes pools."""
@@ -279,6 +293,25 @@ class AnycastCoordinator:
             "gobgp": self.routes.status() if self.routes is not None else None,
             "interfaces": self.interfaces.status() if self.interfaces is not None else None,
         }
+
+
+def _services(
+    engine: Engine, identities: Sequence[str], dataplane: DataplaneView
+) -> dict[str, ServiceDataplane]:
+    """Per anycast virtual: whether the kernel holds its own ip_vs service."""
+    wanted = set(identities)
+    out: dict[str, ServiceDataplane] = {}
+    for virtual in engine.config.virtuals:
+        if virtual.identity not in wanted:
+            continue
+        service = engine.service(virtual)
+        if service is None:
+            out[virtual.identity] = ServiceDataplane(False, "no ip_vs service for it")
+            continue
+        key = service.key
+        error = dataplane.refusal(key) or dataplane.unavailable
+        out[virtual.identity] = ServiceDataplane(key in dataplane.programmed, error)
+    return out
 
 
 def _serving(

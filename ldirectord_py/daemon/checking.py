@@ -27,12 +27,13 @@ from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.daemon.stall import WatchdogRule
+from ldirectord_py.daemon.supervisor import SupervisedWriter, WriterSupervisor
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
 from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.engine.table import destination_for
 from ldirectord_py.ipvs.model import Destination, ServiceKey, Table, VirtualService
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
-from ldirectord_py.ipvs.writer import IPVSWriter
+from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, localtime_text
 from ldirectord_py.observe.metrics import Metrics
 
@@ -52,7 +53,13 @@ def settle_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-STOP_CONVERGE_TIMEOUT = 10.0
+STOP_CONVERGE_TIMEOUT = 3.0
+"""cleanstop: how long the last reconcile may take (inside the daemon's stop bound)."""
+STOP_COMMANDS_WAIT = 2.0
+"""stop: how long queued fallbackcommands may still run before they are killed."""
+RELOAD_SETTLE_TIMEOUT = 10.0
+"""How long `ldirectordctl reload` waits for ip_vs to take the new table before it
+answers (the answer names every service the kernel refused)."""
 READY_TIMEOUT = 10.0
 """How long readiness waits for the dataplane after the first round."""
 TICK_INTERVAL = 1.0
@@ -73,8 +80,9 @@ class CheckingDirector:
         self.clock = clock
         self.ipvs = ipvs_factory()
         self.writer = IPVSWriter(self.ipvs, log.info)
-        self.writer.on_converged_change = self._dataplane_changed
+        self.writer.on_dataplane_change = self._dataplane_changed
         self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
+        self.supervisor = WriterSupervisor(log.info, self._writers)
         self.drains = DrainStore(None)
         self._drain_cache: tuple[Config, frozenset[DrainKey], frozenset[DrainKey]] | None = None
         self.metrics: Metrics | None = None
@@ -122,6 +130,7 @@ class CheckingDirector:
         self._command_task = asyncio.create_task(self._run_commands(), name="commands")
         self.writer.start()
         await self.anycast.start(config)
+        self.supervisor.start()
         self._apply(self.engine.take_effects())
         self.scheduler = Scheduler(self._on_result, runner=self._run)
         self.scheduler.update(self._specs())
@@ -147,29 +156,64 @@ class CheckingDirector:
             self.status_word = "reloading"
             self._spawn(self._first_round(self.scheduler.check_now(new)))
 
+    async def refused_services(self, timeout: float = RELOAD_SETTLE_TIMEOUT) -> list[str]:
+        """The running config's services that the kernel refused (after one attempt
+        at the table submitted so far): `ldirectordctl reload` exits 1 naming them."""
+        await self.writer.settled(timeout)
+        if self.engine is None:
+            return []
+        view = self.writer.state.view
+        out = []
+        for virtual in self.engine.config.virtuals:
+            service = self.engine.service(virtual)
+            why = None if service is None else view.refusal(service.key)
+            if why is not None:
+                out.append(
+                    f"virtual={virtual.hostport} ({virtual.protocol}, line {virtual.line}): {why}"
+                )
+        return out
+
     async def stop(self) -> None:
+        """Routes first, then checks, pools and commands: each step on its own, so
+        one that fails or hangs is logged and the next still runs (the daemon
+        bounds the whole, mainloop.STOP_BOUND)."""
         self.status_word = "stopping"
+        await self.supervisor.stop()  # writers stopped on purpose are not restarted
         # Routes first: a router must stop sending traffic here before the pools
         # go (the other order black-holes it), unless anycaststop = keep.
-        await self.anycast.stop()
+        await self._stop_step("withdrawing anycast routes", self.anycast.stop())
         if self.scheduler is not None:
-            await self.scheduler.stop()
+            await self._stop_step("stopping the health checks", self.scheduler.stop())
         self._flush()
         for task in list(self._tasks):
             task.cancel()
-        await self.writer.stop()
+        await self._stop_step("stopping the ip_vs writer", self.writer.stop())
         if self.engine is not None:
-            remove = set(self.engine.cleanstop_keys())
-            keep = [s for s in self.engine.desired() if s.key not in remove]
-            self.writer.submit(keep, also_owned=remove)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.writer.converge_now(), STOP_CONVERGE_TIMEOUT)
+            await self._stop_step("cleanstop", self._clean_stop(self.engine))
         if self._command_task is not None:
-            await self._drain_commands()
-        await self.mailer.drain()
-        await self.ipvs.close()
+            await self._stop_step("finishing fallbackcommands", self._drain_commands())
+        await self._stop_step("sending alerts", self.mailer.drain())
+        await self._stop_step("closing ip_vs", self.ipvs.close())
         if self.metrics is not None:
-            self.metrics.close()
+            try:
+                self.metrics.close()
+            except Exception as exc:
+                self.log.info(f"Error while closing the metrics exporter: {exc!r}")
+
+    async def _clean_stop(self, engine: Engine) -> None:
+        remove = set(engine.cleanstop_keys())
+        keep = [s for s in engine.desired() if s.key not in remove]
+        self.writer.submit(keep, also_owned=remove)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.writer.converge_now(), STOP_CONVERGE_TIMEOUT)
+
+    async def _stop_step(self, what: str, step: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await step
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.log.info(f"Error while stopping ({what}): {type(exc).__name__}: {exc}")
 
     def status(self) -> dict[str, Any]:
         """Each virtual's reals with their check state, and the dataplane's state."""
@@ -189,6 +233,8 @@ class CheckingDirector:
                 "operations": writer.operations,
                 "errors": writer.errors,
                 "reconciles": writer.reconciles,
+                "available": writer.view.unavailable is None,
+                "refused": {str(k): why for k, why in writer.view.refused},
             },
             "drained": sorted(str(k) for k in self.drains.keys),
             "watchdog": {
@@ -199,6 +245,7 @@ class CheckingDirector:
                 else round(self.clock() - self.last_result_at, 3),
             },
             "anycast": self.anycast.status(),
+            "writers": self.supervisor.status(),
             "virtuals": [],
         }
         if self.engine is None:
@@ -249,6 +296,11 @@ class CheckingDirector:
             table: Table = await self.ipvs.read_table()
         except IPVSError as exc:
             self.log.info(f"{exc}; the table is programmed once it is")
+            return None
+        except Exception as exc:
+            # A reply that does not decode must not stop the daemon from starting:
+            # the writer reads the table again (and is supervised).
+            self.log.info(f"Reading the ip_vs table failed: {type(exc).__name__}: {exc}")
             return None
         return {s.key: s for s in table.services}
 
@@ -311,7 +363,7 @@ class CheckingDirector:
         assert self.engine is not None
         self._submitted = (self.engine, self.engine.version)
         self.writer.submit(apply_drains(self.engine.desired(), self._drain_keys()), also_owned)
-        self.anycast.update(self.engine, self.writer.state.converged)
+        self.anycast.update(self.engine, self.writer.state.view)
 
     def _drain_keys(self) -> frozenset[DrainKey]:
         """The drained reals as the kernel stores them: a gate real on another port
@@ -337,9 +389,17 @@ class CheckingDirector:
         then no result ever comes, and that is no stall."""
         return self.scheduler is not None and bool(self.scheduler.identities)
 
-    def _dataplane_changed(self, converged: bool) -> None:
+    def _writers(self) -> dict[str, SupervisedWriter | None]:
+        """The writers the supervisor watches (a reload may replace the route ones)."""
+        return {
+            "ipvs": self.writer,
+            "routes": self.anycast.routes,
+            "interfaces": self.anycast.interfaces,
+        }
+
+    def _dataplane_changed(self, view: DataplaneView) -> None:
         if self.engine is not None:
-            self.anycast.update(self.engine, converged)
+            self.anycast.update(self.engine, view)
 
     def _metric_names(self) -> dict[str, str]:
         """`ADDR:PORT` (as log lines name a virtual) -> identity, where unambiguous."""
@@ -531,8 +591,10 @@ class CheckingDirector:
                 self._commands.task_done()
 
     async def _drain_commands(self) -> None:
+        """Let queued fallbackcommands finish, for a while: a hung one is killed
+        (with its process group) so that the stop stays within its bound."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._commands.join(), shell.COMMAND_TIMEOUT)
+            await asyncio.wait_for(self._commands.join(), STOP_COMMANDS_WAIT)
         assert self._command_task is not None
         self._command_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -29,13 +29,14 @@ class DaemonizeError(Exception):
     """The daemon could not be started; the message is what the caller should see."""
 
 
-def daemonize(publish: Callable[[int], None]) -> bool:
+def daemonize(publish: Callable[[int], None], keep_fds: tuple[int, ...] = ()) -> bool:
     """Become a daemon; return True in the daemon and False in the foreground process.
 
     `publish(pid)` runs in the daemon after the second fork (it writes the pid file);
     its OSError is reported back to the foreground process, which raises
     DaemonizeError with the text. The daemon has its cwd at `/`, stdio on
-    /dev/null, no other inherited descriptors, and is a session leader's child.
+    /dev/null, no other inherited descriptors than `keep_fds` (the instance
+    lock), and is a session leader's child.
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -63,8 +64,12 @@ def daemonize(publish: Callable[[int], None]) -> bool:
             os._exit(0)
         os.chdir("/")
         _stdio_to_devnull()
-        os.closerange(3, write_end)
-        os.closerange(write_end + 1, _max_fd())
+        keep = sorted({write_end, *keep_fds})
+        low = 3
+        for fd in keep:
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, _max_fd())
         try:
             publish(os.getpid())
         except OSError as err:

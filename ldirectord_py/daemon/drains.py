@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 
+from ldirectord_py.daemon.runfiles import replace_file
 from ldirectord_py.engine.drain import DrainKey
 
 
@@ -52,8 +53,5 @@ class DrainStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
             return
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w") as fh:
-            json.dump(sorted(str(k) for k in keys), fh)
-            fh.write("\n")
-        os.replace(tmp, self.path)
+        data = json.dumps(sorted(str(k) for k in keys)) + "\n"
+        replace_file(self.path, data.encode(), f"{os.path.basename(self.path)}.tmp")

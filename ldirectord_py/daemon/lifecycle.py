@@ -17,6 +17,17 @@ old daemon to go, stops waiting as soon as the process is gone even if it left
 its pid file behind, and gives up after STOP_WAIT_TIMEOUT seconds with an error
 (exit 1) instead of hanging forever. `start` returns only once the pid file
 holds the daemon's pid.
+
+Safe under faults (docs/reliability.md):
+
+* One daemon per config in every mode: `start` takes the instance lock
+  (`instance_lock`) before it forks; a second `start`, concurrent or not, starts
+  nothing and names the running pid (exit 0 when forking, as the original's
+  `start` of a running daemon; exit 1 in the foreground, where nothing runs).
+* `stop` always stops: a broken config, an unwritable log or an unresolvable
+  name is reported and the running daemon (found by its pid file) is stopped
+  anyway; `stop` waits up to STOP_RETURN_WAIT seconds and exits 0 only when the
+  daemon is gone, 1 saying so otherwise.
 """
 
 from __future__ import annotations
@@ -35,8 +46,10 @@ from ldirectord_py.config import Config, ConfigError, GlobalSettings, load
 from ldirectord_py.config.locate import instance_name, locate_config
 from ldirectord_py.daemon.daemonize import DaemonizeError, daemonize
 from ldirectord_py.daemon.director import Director, checking_director
+from ldirectord_py.daemon.instance_lock import InstanceLock
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.pidfile import PidFile, PidState, PidStatus, process_is_instance
+from ldirectord_py.daemon.watch import require_regular_file
 from ldirectord_py.observe.log import Log
 
 COMMANDS = ("start", "stop", "restart", "try-restart", "reload", "force-reload", "status")
@@ -136,8 +149,20 @@ class Lifecycle:
     def run(self) -> int:
         path = locate_config(self.inv.config_arg)
         if path is None:
+            if self._stop_anyway():
+                return self.stop_without_config(f"Config file {self.inv.config_arg} not found")
             return self.init_error(f"Config file {self.inv.config_arg} not found")
         pid = os.getpid()
+        try:
+            # A FIFO or a device put where the file was would block the open.
+            require_regular_file(path)
+        except OSError as err:
+            problem = f"Config file {path} cannot be read: {err}"
+            if self._stop_anyway():
+                return self.stop_without_config(problem, path)
+            sys.stderr.write(problem + "\n")
+            sys.stderr.flush()
+            return self.exit(2, "config_error: Configuration Error")
         try:
             config = self.loader(path)
         except ConfigError as err:
@@ -152,6 +177,8 @@ class Lifecycle:
                     cfgname=self.cfgname,
                     debug=self.inv.debug,
                 )
+            if self._stop_anyway():
+                return self.stop_without_config(f"configuration error: {err.describe()}", path)
             return self.exit(2, "config_error: Configuration Error")
         sys.stderr.write("".join(w.perl_text(pid) for w in config.warnings))
         sys.stderr.flush()
@@ -173,14 +200,15 @@ class Lifecycle:
         if state.running:
             assert state.pid is not None
             if command == "start":
+                # Silent on the terminal, as the original (init scripts rely on it);
+                # the log names the daemon that runs.
+                self.log.info(
+                    f"ldirectord for {path} is already running with pid: {state.pid}; "
+                    "not starting a second one"
+                )
                 return self.exit(0, done)
             if command == "stop":
-                _signal(state.pid, signal.SIGTERM)
-                # Unlike the original, wait (briefly) for the daemon to finish its
-                # cleanup, so that a `status` or `start` right after `stop` -- the
-                # OCF agent and Heartbeat do exactly that -- finds it gone.
-                self.wait_for_stop(pidfile, state, STOP_RETURN_WAIT)
-                return self.exit(0, done)
+                return self.stop_running(path, pidfile, state)
             if command in ("reload", "force-reload"):
                 _signal(state.pid, signal.SIGHUP)
                 return self.exit(0, done)
@@ -226,11 +254,61 @@ class Lifecycle:
         """Until the pid file is gone or its process has exited; False on timeout."""
         assert state.pid is not None
         deadline = time.monotonic() + (STOP_WAIT_TIMEOUT if timeout is None else timeout)
-        while os.path.exists(pidfile.path) and process_is_instance(state.pid, self.cfgname):
+        # Until the process is gone, not only its pid file: it holds the instance
+        # lock until it exits, and a `start` right after must be able to take it.
+        while process_is_instance(state.pid, self.cfgname):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(STOP_POLL_INTERVAL)
         return True
+
+    def _stop_anyway(self) -> bool:
+        """`stop` with a config that cannot be read: is there a daemon to stop?"""
+        return self.inv.command == "stop" and PidFile(self.cfgname).read().running
+
+    def stop_without_config(self, problem: str, path: str | None = None) -> int:
+        """Stop the running daemon although its config is now broken or missing."""
+        message = f"ldirectord: {problem}; stopping the running daemon anyway"
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+        self.log.info(message)
+        pidfile = PidFile(self.cfgname)
+        state = pidfile.read()
+        if not state.running:
+            return self.exit(0, "Exiting from ldirectord stop")
+        return self.stop_running(path or self.inv.config_arg, pidfile, state)
+
+    def stop_running(self, path: str, pidfile: PidFile, state: PidState) -> int:
+        """TERM, then wait for the daemon's cleanup (it bounds its own, see
+        mainloop.STOP_BOUND), so that a `status` or `start` right after `stop` --
+        the OCF agent and Heartbeat do exactly that -- finds it gone. Exit 0 only
+        when it is gone."""
+        assert state.pid is not None
+        done = "Exiting from ldirectord stop"
+        _signal(state.pid, signal.SIGTERM)
+        if self.wait_for_stop(pidfile, state, STOP_RETURN_WAIT):
+            return self.exit(0, done)
+        message = (
+            f"ldirectord for {path} (pid {state.pid}) did not stop within "
+            f"{STOP_RETURN_WAIT:g} seconds; it is still running"
+        )
+        self.log.info(message)
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+        return self.exit(1, done)
+
+    def _refuse_second(self, path: str, lock: InstanceLock, status: int) -> int:
+        """Another process holds the instance lock: start nothing, name it."""
+        holder = lock.holder()
+        who = f"pid {holder}" if holder is not None else "another process"
+        message = (
+            f"ldirectord for {path} is already running ({who} holds {lock.path}); "
+            "not starting a second one"
+        )
+        self.log.info(message)
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+        return self.exit(status, f"Exiting from ldirectord {self.inv.command}")
 
     def start(self, path: str, config: Config, pidfile: PidFile) -> int:
         # Imported here: only `start` runs the asyncio loop; status & co. start faster.
@@ -245,9 +323,25 @@ class Lifecycle:
             debug=self.inv.debug,
             loader=self.loader,
         )
-        if config.settings.supervised or self.inv.debug:
+        lock = InstanceLock(self.cfgname, os.path.dirname(pidfile.path))
+        foreground = bool(config.settings.supervised or self.inv.debug)
+        try:
+            acquired = lock.acquire()
+        except OSError as err:
+            detail = f"Can not open {lock.path}: {err.strerror or err}"
+            if not foreground:
+                # The pid file cannot be written there either: the original's message.
+                self.log.info(detail)
+                return self.init_error(f"Can not open {pidfile.path}")
+            # The foreground modes never needed /run (quirk 8): run, and say so.
+            self.log.info(f"{detail}; running without the one-instance lock")
+            acquired = True
+        if not acquired:
+            return self._refuse_second(path, lock, 1 if foreground else 0)
+        if foreground:
             # Foreground, and (quirk 8, kept) no pid file. Signals are held from
             # before we announce our pid, so a TERM right after it stops us cleanly.
+            lock.record(os.getpid())
             block_signals()
             self.log.info(f"Starting {LEGACY_VERSION} with pid: {os.getpid()}")
             return Daemon(instance, config, self.log, self.director_factory(self.log), None).run()
@@ -256,6 +350,7 @@ class Lifecycle:
 
         def publish(pid: int) -> None:
             block_signals()
+            lock.record(pid)
             try:
                 pidfile.write(pid)
             except OSError as err:
@@ -266,11 +361,14 @@ class Lifecycle:
         # OCF agent's `stop` then `status` needs the pid file gone at once.
         director = self.director_factory(self.log)
         self.log.close()
+        assert lock.fd is not None
         try:
-            in_daemon = daemonize(publish)
+            in_daemon = daemonize(publish, keep_fds=(lock.fd,))
         except DaemonizeError as err:
+            lock.release()
             return self.init_error(str(err))
         if not in_daemon:
+            lock.release()  # our copy: the daemon keeps the lock
             return 0
         status = Daemon(instance, config, self.log, director, pidfile).run()
         # The cleanup is done and logged, and the pid file is gone: leave now rather

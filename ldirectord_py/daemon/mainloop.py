@@ -36,6 +36,7 @@ import contextlib
 import os
 import shlex
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Coroutine
@@ -46,10 +47,11 @@ from ldirectord_py.config import Config, ConfigError
 from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.director import Director
 from ldirectord_py.daemon.instances import Instances
+from ldirectord_py.daemon.library_logging import route_library_logging
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.sdnotify import Notifier
 from ldirectord_py.daemon.stall import WatchdogRule
-from ldirectord_py.daemon.watch import ConfigWatcher, file_digest
+from ldirectord_py.daemon.watch import ConfigWatcher, file_digest, require_regular_file
 from ldirectord_py.observe.log import Log
 from ldirectord_py.observe.status_socket import StatusServer, socket_path
 
@@ -63,6 +65,15 @@ TERMINATING_SIGNALS: tuple[signal.Signals, ...] = (
     signal.SIGXFSZ,
 )
 HANDLED_SIGNALS: tuple[signal.Signals, ...] = (*TERMINATING_SIGNALS, signal.SIGHUP)
+
+STOP_BOUND = 8.0
+"""Seconds from a terminating signal to the daemon's exit, whatever hangs: the
+cleanup steps share this budget (routes first), and past it the daemon kills the
+commands it runs (by process group), removes its pid file and exits. Inside
+`ldirectord stop`'s 10 s wait, and the OCF agent's stop timeout."""
+STOP_GRACE = 1.0
+"""After STOP_BOUND, how long the loop may still take before a timer thread ends
+the process (a loop blocked in a library call cannot cancel anything)."""
 
 # How often the config file is looked at for autoreload/callback. The original
 # looks once per check cycle (every second in fork mode); a stat per second is free.
@@ -137,6 +148,8 @@ class Daemon:
         self._watch_since = time.monotonic()
         self._stalled = False
         self._watchdog_rule: WatchdogRule | None = None
+        self._stop_timer: threading.Timer | None = None
+        self._owns_process = False
 
     @property
     def instances(self) -> Instances:
@@ -147,12 +160,14 @@ class Daemon:
     def run(self) -> int:
         """Run until a terminating signal; returns the exit status (0, or 1 if the
         loop itself could not run, which is logged: a daemon has no stderr)."""
+        self._owns_process = True
         try:
             return asyncio.run(self._main())
         except Exception as err:
             self._log_exception("Linux Director Daemon failed", err)
             return 1
         finally:
+            self._disarm_stop_bound()
             self._remove_pidfile()
 
     async def _main(self) -> int:
@@ -163,6 +178,7 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
 
+        route_library_logging(self.log)
         if self.notifier.last_error is not None:
             self.log.info(f"systemd notification: {self.notifier.last_error}")
         self._start_watchdog()
@@ -186,9 +202,48 @@ class Daemon:
                 await self._reload_notified()
             if self._term is None:
                 await self._guard("checking the config file", self._check_config_file())
-        await status.stop()
-        await self._shutdown(self._term)
+        self._arm_stop_bound()
+        deadline = time.monotonic() + STOP_BOUND
+        await self._guard("stopping the status socket", status.stop())
+        try:
+            async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                await self._shutdown(self._term)
+        except TimeoutError:
+            killed = shell.kill_running()
+            self.log.info(
+                f"Cleanup did not finish within {STOP_BOUND:g} seconds; stopping anyway"
+                + (f" ({killed} running commands killed)" if killed else "")
+            )
+            self.log.info(f"Linux Director Daemon terminated on signal: {self._term}")
+            self._remove_pidfile()
         return 0
+
+    def _disarm_stop_bound(self) -> None:
+        timer, self._stop_timer = self._stop_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _arm_stop_bound(self) -> None:
+        """A timer thread that ends the process if the loop cannot (see STOP_GRACE);
+        armed only when run() owns the process, and disarmed once the loop is done."""
+        if not self._owns_process:
+            return
+
+        def overrun() -> None:
+            shell.kill_running()
+            with contextlib.suppress(Exception):
+                self.log.info(
+                    f"Cleanup did not finish within {STOP_BOUND + STOP_GRACE:g} seconds "
+                    "and the loop does not answer; exiting now"
+                )
+            self._remove_pidfile()
+            os._exit(1)
+
+        self._disarm_stop_bound()
+        timer = threading.Timer(STOP_BOUND + STOP_GRACE, overrun)
+        timer.daemon = True
+        timer.start()
+        self._stop_timer = timer
 
     async def _command(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """A command from the control socket: `reload` here (it is the loop's job),
@@ -199,12 +254,32 @@ class Daemon:
             await self._reload_notified()
             if self._reload_problem is not None:
                 return {"ok": False, "error": self._reload_problem}
-            return {"ok": True, "message": f"reloaded {self.instance.config_path}"}
+            message = f"reloaded {self.instance.config_path}"
+            refused = await self._refused_services()
+            if refused:
+                error = f"ip_vs refused {len(refused)} service(s), the others run: " + "; ".join(
+                    refused
+                )
+                self.log.info(f"Reloaded, but {error}")
+                return {"ok": False, "message": message, "error": error}
+            return {"ok": True, "message": message}
         command = getattr(self.director, "command", None)
         if not callable(command):
             return {"ok": False, "error": f"unknown command {name!r}"}
         reply: dict[str, Any] = await command(name, args)
         return reply
+
+    async def _refused_services(self) -> list[str]:
+        """The services the kernel refused after a reload (optional director hook)."""
+        refused = getattr(self.director, "refused_services", None)
+        if not callable(refused):
+            return []
+        try:
+            result: list[str] = await refused()
+        except Exception as err:
+            self._log_exception("Error while reading the dataplane after the reload", err)
+            return []
+        return result
 
     def _status_path(self) -> str:
         """Next to the pid file (or where it would be, in the foreground)."""
@@ -219,8 +294,10 @@ class Daemon:
     async def _shutdown(self, signame: str) -> None:
         self.notifier.stopping(f"Stopping on signal {signame}")
         async with self._switching:  # a reload from the control socket finishes first
-            await self._guard("stopping execute= instances", self._stop_instances())
+            # The director withdraws the routes first of all (then the pools);
+            # each step runs whatever the previous one did.
             await self._guard("stopping", self.director.stop())
+            await self._guard("stopping execute= instances", self._stop_instances())
         self.log.info(f"Linux Director Daemon terminated on signal: {signame}")
         self._remove_pidfile()
         self.log.debug_detail(
@@ -260,6 +337,14 @@ class Daemon:
             seen: str | None = file_digest(path)
         except OSError:
             seen = None
+        try:
+            require_regular_file(path)
+        except OSError as err:
+            self.log.info(
+                f"Configuration not reloaded, the running configuration stays in effect: {err}"
+            )
+            self._reload_problem = f"configuration not reloaded: {err}"
+            return
         try:
             new = self.instance.loader(path)
         except ConfigError as err:
@@ -407,14 +492,21 @@ class Daemon:
             return
         reported, last = self._last_result_at()
         # A configuration without virtual services has nothing to check.
-        stalled = (
+        checks_stalled = (
             reported and bool(self.config.virtuals) and rule.stalled(last, self._watch_since, now)
         )
+        writers = self._stalled_writers()
+        stalled = checks_stalled or bool(writers)
         if stalled and not self._stalled:
             since = self._watch_since if last is None else max(last, self._watch_since)
-            # The director logs the stall itself ("Health checks stalled"); this is
-            # what it means under systemd.
-            detail = f"no check has completed for {now - since:.0f} seconds (limit {rule.limit:g})"
+            # The director logs the stall itself ("Health checks stalled", "writer
+            # stalled"); this is what it means under systemd.
+            if checks_stalled:
+                detail = (
+                    f"no check has completed for {now - since:.0f} seconds (limit {rule.limit:g})"
+                )
+            else:
+                detail = f"writer without progress: {', '.join(writers)}"
             self.log.info(f"Not answering the systemd watchdog: {detail}")
             self.notifier.status(f"Health checks stalled: {detail}")
         elif not stalled and self._stalled:
@@ -423,6 +515,16 @@ class Daemon:
         self._stalled = stalled
         if not stalled:
             self.notifier.watchdog()
+
+    def _stalled_writers(self) -> list[str]:
+        """The writers the director's supervisor reports stalled (status `writers`)."""
+        try:
+            writers = self.director.status().get("writers")
+        except Exception:
+            return []
+        if not isinstance(writers, dict):
+            return []
+        return [str(n) for n, w in writers.items() if isinstance(w, dict) and w.get("stalled")]
 
     def _last_result_at(self) -> tuple[bool, float | None]:
         """(whether the director reports check progress, when a check last completed)."""

@@ -21,10 +21,11 @@ running the same config passes the test, so mixed upgrades keep working.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from enum import Enum
+
+from ldirectord_py.daemon.runfiles import replace_file
 
 # Hard-coded like the original; on Debian /var/run is a symlink to /run.
 RUN_DIR = "/var/run"
@@ -86,21 +87,9 @@ class PidFile:
         return PidState(PidStatus.STALE, pid)
 
     def write(self, pid: int) -> None:
-        """Replace the file atomically, so a reader never sees it empty or half-written."""
-        directory = os.path.dirname(self.path)
-        tmp = os.path.join(directory, f".ldirectord.{self.cfgname}.pid.{pid}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, f"{pid}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        """Replace the file atomically, so a reader never sees it empty or half-written;
+        never through a planted symlink, and nothing left behind on failure (runfiles)."""
+        replace_file(self.path, f"{pid}\n".encode(), f".ldirectord.{self.cfgname}.pid.{pid}.tmp")
 
     def remove_if_owned(self, pid: int) -> bool:
         """Remove the file only if it still names `pid`: an instance never deletes

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 
 _Signature = tuple[int, int, int, int]
 
 
+def require_regular_file(path: str) -> None:
+    """Raise OSError unless `path` is a regular file: opening a FIFO (or a device)
+    put where the config was would block the daemon's loop until a writer came."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{path} is not a regular file")
+
+
 def file_digest(path: str) -> str:
-    """MD5 hex of the file's bytes (raises OSError)."""
+    """MD5 hex of the file's bytes (raises OSError, also for a non-regular file)."""
     md5 = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
+    require_regular_file(path)
+    with open(path, "rb", opener=_nonblocking) as fh:
         for chunk in iter(lambda: fh.read(65536), b""):
             md5.update(chunk)
     return md5.hexdigest()
@@ -48,8 +58,13 @@ class ConfigWatcher:
         signature = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
         if signature == self._signature:
             return False
-        self._signature = signature
+        self._signature = signature  # a failure below is reported once, not every second
         digest = file_digest(self.path)
         changed = self._digest is not None and digest != self._digest
         self._digest = digest
         return changed
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    """Open without blocking even if a FIFO replaced the file after the stat."""
+    return os.open(path, flags | os.O_NONBLOCK)

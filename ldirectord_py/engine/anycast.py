@@ -37,9 +37,20 @@ Per VIP (an address in an anycastprefix; every virtual service on it):
   that went down first, then address order; the others stay announced with
   `guarded=True`, and a loud log line says when the guard engages and releases.
   The guard counts withdrawals only: de-preferred routes are still routes.
-- `dataplane_ok` False: every VIP withdrawn, whatever `anycastdown` and the
-  guard say. Its return re-announces healthy VIPs at once (no hold-down: their
-  health did not change).
+- `services` (per virtual, a ServiceDataplane): whether the kernel holds *its*
+  ip_vs service. A VIP's route follows its own dataplane, never a global flag:
+  a service the kernel refuses elsewhere in the config withdraws nothing else
+  (one typo pushed to every site must not be a global outage). Per VIP, the
+  services' answers combine by `anycastwhen` as health does (`all`: usable while
+  any of its services is programmed; `any`: while every one is). A service not
+  attempted yet is undecided (nothing is announced on its account); one the
+  kernel refused, or that was programmed and no longer is, counts as down. A
+  VIP down by its dataplane is withdrawn whatever `anycastdown` says, but under
+  the same `anycastmaxwithdraw` guard as health: the guard holds on every
+  withdrawal path (a VIP never announced is not kept by it). Its return re-announces at once (no
+  hold-down: the backends' health did not change).
+- `dataplane_ok` False (ip_vs itself unavailable): every service counts as not
+  programmed, with the same rules.
 """
 
 from __future__ import annotations
@@ -77,6 +88,14 @@ class _Vip:
         return address_order(self.prefix)
 
 
+@dataclass(frozen=True)
+class ServiceDataplane:
+    """Whether the kernel holds one virtual's ip_vs service, and why not."""
+
+    programmed: bool
+    error: str | None = None
+
+
 @dataclass
 class _VipState:
     """What the policy remembers about one VIP between updates (and reloads)."""
@@ -91,6 +110,11 @@ class _VipState:
     decision: VipDecision | None = None
     route: Route | None = None
     """The route it should have now (None: no route)."""
+    dataplane: bool | None = None
+    """The last certain answer about its services being programmed (None: never)."""
+    dataplane_down_at: float | None = None
+    announced_once: bool = False
+    """Whether it has had a route in this process (only then can the guard keep one)."""
 
 
 class AnycastPolicy:
@@ -119,6 +143,9 @@ class AnycastPolicy:
         )
         self._serving: dict[str, bool] = {}
         self._counts: dict[str, tuple[int, int]] = {}
+        self._programmed: dict[str, bool] = {}
+        self._ever_programmed: set[str] = set()
+        self._dataplane_errors: dict[str, str] = {}
         self._dataplane_ok = True
         self._dataplane_known = False
         """False until the first update: the dataplane is not programmed yet at
@@ -197,11 +224,14 @@ class AnycastPolicy:
         serving: Mapping[str, bool | None],
         dataplane_ok: bool,
         real_counts: Mapping[str, tuple[int, int]] | None = None,
+        services: Mapping[str, ServiceDataplane] | None = None,
     ) -> list[LogLine]:
         """Take the virtuals' health at `now`; return the log lines for what changed.
 
         `real_counts`: optional (reals up, reals configured) per Virtual.identity,
-        used only in reasons; without it a reason says "a real up" / "no real up"."""
+        used only in reasons; without it a reason says "a real up" / "no real up".
+        `services`: per Virtual.identity, whether its ip_vs service is programmed;
+        without it every service is as `dataplane_ok` says."""
         for vip in self._vips:
             for virtual in vip.virtuals:
                 key = virtual.identity
@@ -210,6 +240,7 @@ class AnycastPolicy:
                     self._serving[key] = value
                 if real_counts is not None and key in real_counts:
                     self._counts[key] = real_counts[key]
+                self._note_dataplane(key, dataplane_ok, services)
         logs = self._pending
         self._pending = []
         if dataplane_ok != self._dataplane_ok and self._vips and self._dataplane_known:
@@ -218,7 +249,7 @@ class AnycastPolicy:
                     "Anycast: dataplane available again: anycast VIPs follow their health"
                     if dataplane_ok
                     else "Anycast: dataplane unavailable (ip_vs not programmed): "
-                    "withdrawing every anycast VIP"
+                    "withdrawing the anycast VIPs it served (anycastmaxwithdraw applies)"
                 )
             )
         self._dataplane_ok = dataplane_ok
@@ -237,6 +268,9 @@ class AnycastPolicy:
         new._counts = {k: v for k, v in self._counts.items() if k in identities}
         new._dataplane_ok = self._dataplane_ok
         new._dataplane_known = self._dataplane_known
+        new._programmed = {k: v for k, v in self._programmed.items() if k in identities}
+        new._ever_programmed = self._ever_programmed & identities
+        new._dataplane_errors = {k: v for k, v in self._dataplane_errors.items() if k in identities}
         new._guard_engaged = self._guard_engaged
         for prefix in new._states:
             if prefix in self._states:
@@ -245,6 +279,55 @@ class AnycastPolicy:
         return new
 
     # -- the decision -------------------------------------------------------------
+
+    def _note_dataplane(
+        self, key: str, dataplane_ok: bool, services: Mapping[str, ServiceDataplane] | None
+    ) -> None:
+        if services is None:
+            programmed, error = dataplane_ok, None
+        else:
+            entry = services.get(key)
+            programmed = dataplane_ok and entry is not None and entry.programmed
+            error = None if entry is None else entry.error
+        self._programmed[key] = programmed
+        if programmed:
+            self._ever_programmed.add(key)
+            self._dataplane_errors.pop(key, None)
+        elif error is not None:
+            self._dataplane_errors[key] = error
+        else:
+            self._dataplane_errors.pop(key, None)  # not attempted yet
+
+    def _programmed_answer(self, key: str) -> bool | None:
+        """True: programmed; False: was and no longer is, or refused; None: not
+        attempted yet."""
+        if key not in self._programmed:
+            return None
+        if self._programmed[key]:
+            return True
+        if key in self._ever_programmed or key in self._dataplane_errors:
+            return False
+        return None
+
+    def _step_dataplane(self, vip: _Vip, state: _VipState, now: float) -> None:
+        answers = [self._programmed_answer(v.identity) for v in vip.virtuals]
+        if vip.settings.when == "all":
+            usable = True if True in answers else (False if False in answers else None)
+        else:
+            usable = False if False in answers else (None if None in answers else True)
+        if usable is None:
+            return  # keep the last certain answer
+        if usable is False and state.dataplane is not False:
+            state.dataplane_down_at = now
+        state.dataplane = usable
+
+    def _dataplane_reasons(self, vip: _Vip) -> str:
+        parts = [
+            f"{v.label}: {self._dataplane_errors[v.identity]}"
+            for v in vip.virtuals
+            if v.identity in self._dataplane_errors
+        ]
+        return "; ".join(parts) or "ip_vs not programmed"
 
     def _healthy(self, vip: _Vip) -> bool | None:
         """The certain answer for the VIP, or None while it is not certain yet."""
@@ -273,7 +356,7 @@ class AnycastPolicy:
             state.health = "down"
         elif state.health in ("up", "unknown"):
             state.health = "up"
-        elif now - state.healthy_since >= vip.settings.holddown:
+        elif now >= state.healthy_since + vip.settings.holddown:  # as next_wakeup() computes it
             state.health = "up"
             state.down_at = None
         else:
@@ -282,21 +365,12 @@ class AnycastPolicy:
     def _evaluate(self, now: float) -> list[LogLine]:
         for vip in self._vips:
             self._step_health(vip, self._states[vip.prefix], now)
-        to_withdraw = [
-            vip
-            for vip in self._vips
-            if self._states[vip.prefix].health in ("down", "held")
-            and vip.settings.down.action == "withdraw"
-        ]
+            self._step_dataplane(vip, self._states[vip.prefix], now)
+        to_withdraw = [vip for vip in self._vips if self._withdrawing(vip)]
         guarded: set[HostPrefix] = set()
-        if self._dataplane_ok and self._limit is not None and len(to_withdraw) > self._limit:
-            to_withdraw.sort(
-                key=lambda vip: (
-                    self._states[vip.prefix].health == "held",
-                    self._states[vip.prefix].down_at or 0.0,
-                    vip.order,
-                )
-            )
+        # The guard holds on every withdrawal path: health and dataplane alike.
+        if self._limit is not None and len(to_withdraw) > self._limit:
+            to_withdraw.sort(key=self._withdraw_order)
             guarded = {vip.prefix for vip in to_withdraw[self._limit :]}
         logs: list[LogLine] = []
         for vip in self._vips:
@@ -312,9 +386,31 @@ class AnycastPolicy:
                 logs.append(LogLine(_describe(decision)))
             state.decision = decision
             state.route = route
-        if self._dataplane_ok:
-            logs += self._guard_logs(len(to_withdraw), guarded)
+            state.announced_once = state.announced_once or route is not None
+        logs += self._guard_logs(len(to_withdraw), guarded)
         return logs
+
+    def _withdrawing(self, vip: _Vip) -> bool:
+        """Whether the VIP's route goes (before the guard): down by its own health
+        under `anycastdown withdraw`, or by its own dataplane whatever anycastdown."""
+        state = self._states[vip.prefix]
+        if state.health == "unknown" or state.dataplane is None:
+            return False  # never programmed: nothing to withdraw, nothing to guard
+        by_health = state.health in ("down", "held") and vip.settings.down.action == "withdraw"
+        if state.dataplane is False:
+            # a route never announced is not withdrawn by its dataplane (nor kept)
+            return state.announced_once or by_health
+        return by_health
+
+    def _withdraw_order(self, vip: _Vip) -> tuple[bool, float, tuple[int, int]]:
+        """Really down first (a lost dataplane counts as down), then the earliest
+        down, then address order."""
+        state = self._states[vip.prefix]
+        times = [t for t in (state.down_at, state.dataplane_down_at) if t is not None]
+        if state.dataplane is False:
+            times = [t for t in (state.dataplane_down_at, state.down_at) if t is not None]
+            return (False, min(times) if times else 0.0, vip.order)
+        return (state.health == "held", min(times) if times else 0.0, vip.order)
 
     def _decide(
         self, vip: _Vip, state: _VipState, guarded: bool, now: float
@@ -336,11 +432,21 @@ class AnycastPolicy:
             # nothing is announced either way; "withdrawn" here would only be noise
             verdict, route = "unknown", None
             reason = f"waiting for the first check round: {reasons}"
-            if not self._dataplane_ok:
+            if state.dataplane is not True:
                 reason += "; dataplane not programmed yet"
-        elif not self._dataplane_ok:
+        elif state.dataplane is None or (state.dataplane is False and not guarded):
             verdict, route = "withdrawn", None
-            reason = f"dataplane unavailable (ip_vs not programmed): {reasons}"
+            reason = (
+                f"dataplane unavailable (ip_vs not programmed): "
+                f"{self._dataplane_reasons(vip)}; {reasons}"
+            )
+        elif state.dataplane is False:
+            verdict, route = "announced", full
+            reason = (
+                f"dataplane unavailable (ip_vs not programmed) but kept announced: "
+                f"anycastmaxwithdraw allows {self._limit} withdrawn VIPs and more are down; "
+                f"{self._dataplane_reasons(vip)}; {reasons}"
+            )
         elif state.health == "up":
             verdict, route, reason = "announced", full, reasons
         elif guarded:

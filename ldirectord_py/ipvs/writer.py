@@ -9,6 +9,16 @@ module") and keeps trying. It never blocks the checker or the other writers.
 Ownership: the services of the desired table, plus those of earlier desired
 tables until a reconcile has removed them (so a virtual dropped on reload goes);
 everything else in the kernel is left alone.
+
+Dataplane truth is per service (`DataplaneView`): which desired services the
+kernel holds, and which it refused and why. A service the kernel refuses (an
+unknown scheduler, a value it cannot store) is an error for that service only:
+the others are programmed and reported programmed, and anycast routes follow
+their own services (engine/anycast.py), never a global flag.
+
+Unexpected exceptions (a bug, a reply that does not decode) are not caught
+here: they end the task, and the daemon's WriterSupervisor logs the traceback,
+counts it and starts the writer again with backoff.
 """
 
 from __future__ import annotations
@@ -17,15 +27,42 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService, bracketed
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSUnavailable
-from ldirectord_py.ipvs.operations import AddService, DeleteService, EditService, Operation
-from ldirectord_py.ipvs.reconcile import ApplyReport
+from ldirectord_py.ipvs.operations import (
+    AddDestination,
+    AddService,
+    DeleteDestination,
+    DeleteService,
+    EditDestination,
+    EditService,
+    Operation,
+)
+from ldirectord_py.ipvs.reconcile import ApplyReport, as_stored
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
+
+
+@dataclass(frozen=True)
+class DataplaneView:
+    """Per service, what the kernel holds: the anycast policy's dataplane input.
+
+    `programmed`: desired services present in the kernel after the last attempt
+    (a failed edit leaves the old service forwarding: still programmed).
+    `refused`: per service, why the kernel would not take it as desired.
+    `unavailable`: why ip_vs itself cannot be used (then nothing is programmed).
+    `version` changes whenever anything else here does."""
+
+    version: int = 0
+    programmed: frozenset[ServiceKey] = frozenset()
+    refused: tuple[tuple[ServiceKey, str], ...] = ()
+    unavailable: str | None = None
+
+    def refusal(self, key: ServiceKey) -> str | None:
+        return next((why for k, why in self.refused if k == key), None)
 
 
 @dataclass
@@ -39,6 +76,10 @@ class WriterState:
     operations: int = 0
     errors: int = 0
     reconciles: int = 0
+    view: DataplaneView = field(default_factory=DataplaneView)
+    busy_since: float | None = None
+    """Monotonic start of the attempt in progress (None while idle): the supervisor's
+    evidence of a writer stuck in the kernel."""
 
 
 class IPVSWriter:
@@ -51,12 +92,27 @@ class IPVSWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unavailable_reported = False
-        self.on_converged_change: Callable[[bool], None] | None = None
-        """Called when `state.converged` flips (the anycast policy announces a VIP
-        only while its services are programmed)."""
+        self._submitted = 0
+        self._attempted = 0
+        self._logged_refusals: dict[ServiceKey, str] = {}
+        self.on_dataplane_change: Callable[[DataplaneView], None] | None = None
+        """Called when `state.view` changes (the anycast policy announces a VIP only
+        while its own services are programmed)."""
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    @property
+    def busy_since(self) -> float | None:
+        return self.state.busy_since
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ipvs-writer")
+        """Start (or, after the task ended on an error, restart) the writer task."""
+        if self._task is None or self._task.done():
+            self.state.busy_since = None
+            self._wake.set()  # converge again whatever was submitted meanwhile
+            self._task = asyncio.create_task(self._run(), name="ipvs-writer")
 
     def submit(
         self, desired: Iterable[VirtualService], also_owned: Iterable[ServiceKey] = ()
@@ -66,7 +122,20 @@ class IPVSWriter:
         self._desired = tuple(desired)
         self._owned.update(s.key for s in self._desired)
         self._owned.update(also_owned)
+        self._submitted += 1
         self._wake.set()
+
+    async def settled(self, timeout: float) -> bool:
+        """Wait until an attempt has been made for everything submitted so far (the
+        result is in `state.view`); False on timeout."""
+        wanted = self._submitted
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._attempted < wanted:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -97,34 +166,48 @@ class IPVSWriter:
     async def _reconcile_once(self) -> ApplyReport | None:
         if self._desired is None:
             return None
-        before = self.state.converged
+        attempt = self._submitted
+        before = self.state.view
+        self.state.busy_since = time.monotonic()
         try:
             return await self._reconcile_desired(self._desired)
         finally:
-            if self.state.converged != before and self.on_converged_change is not None:
+            self.state.busy_since = None
+            self._attempted = max(self._attempted, attempt)
+            if self.state.view != before and self.on_dataplane_change is not None:
                 try:
-                    self.on_converged_change(self.state.converged)
+                    self.on_dataplane_change(self.state.view)
                 except Exception as exc:  # a listener's bug must not stop ip_vs writing
                     self.log(f"ip_vs writer: state listener failed: {exc!r}")
 
     async def _reconcile_desired(
         self, desired_services: tuple[VirtualService, ...]
     ) -> ApplyReport | None:
-        desired = Table(desired_services)
-        owned = frozenset(self._owned)
+        # A service the kernel could not hold as given (a persistence timeout over
+        # its 31-day limit, two reals on one kernel key) is refused on its own; it
+        # is left as it is in the kernel, and every other service is programmed.
+        refused: dict[ServiceKey, str] = {}
+        writable: list[VirtualService] = []
+        for service in desired_services:
+            try:
+                service.writable()
+                as_stored(service)
+            except ValueError as exc:
+                refused[service.key] = f"cannot be programmed: {exc}"
+                continue
+            writable.append(service)
+        desired = Table(tuple(writable))
+        owned = frozenset(self._owned) - refused.keys()
         self.state.reconciles += 1
         try:
             report = await self.backend.reconcile(desired, owned.__contains__)
         except IPVSUnavailable as exc:
             self._fail(str(exc), report_once=True)
+            self._set_view(frozenset(), {}, unavailable=str(exc))
             return None
         except OSError as exc:
+            # What the kernel holds is unknown: the last answer stands.
             self._fail(f"reading or writing the ip_vs table failed: {exc}")
-            return None
-        except ValueError as exc:
-            # A desired table the kernel cannot hold (e.g. a persistence timeout over
-            # its 31-day limit): say so; the rest of the daemon goes on.
-            self._fail(f"ip_vs: the configured table cannot be programmed: {exc}")
             return None
         if self._unavailable_reported:
             self.log("ip_vs is available again; table reconciled")
@@ -134,19 +217,51 @@ class IPVSWriter:
         for operation in report.operations:
             if id(operation) not in failed and (text := service_log_line(operation)):
                 self.log(text)
+        not_added: set[ServiceKey] = set()
         for operation, error in report.failures:
             self.state.errors += 1
-            self.log(f"ip_vs: {operation} failed: {error}")
-        if report.ok:
+            key = operation_service(operation)
+            refused.setdefault(key, f"ip_vs refused {operation}: {error}")
+            if isinstance(operation, AddService):
+                not_added.add(key)
+        self._log_refusals(refused)
+        previous = self.state.view.programmed
+        programmed = {s.key for s in writable if s.key not in not_added}
+        programmed |= {k for k in refused if k in previous and k not in not_added}
+        wanted = {s.key for s in desired_services}
+        self._set_view(frozenset(programmed & wanted), refused, unavailable=None)
+        if report.ok and not refused:
             self.state.converged = True
             self.state.last_ok_at = time.time()
+            self.state.last_error = None
             # what was applied, plus whatever a submit made ours meanwhile
             self._owned = {s.key for s in desired_services} | {s.key for s in self._desired or ()}
         else:
             self.state.converged = False
-            self.state.last_error = str(report)
+            self.state.last_error = "; ".join(f"{k}: {why}" for k, why in refused.items())
             self.state.last_error_at = time.time()
         return report
+
+    def _set_view(
+        self,
+        programmed: frozenset[ServiceKey],
+        refused: dict[ServiceKey, str],
+        *,
+        unavailable: str | None,
+    ) -> None:
+        view = self.state.view
+        items = tuple(sorted(refused.items(), key=lambda item: str(item[0])))
+        if (view.programmed, view.refused, view.unavailable) != (programmed, items, unavailable):
+            self.state.view = DataplaneView(view.version + 1, programmed, items, unavailable)
+
+    def _log_refusals(self, refused: dict[ServiceKey, str]) -> None:
+        """Each refusal once, not every retry (retries back off to every 30 s)."""
+        for key, why in refused.items():
+            if self._logged_refusals.get(key) != why:
+                self.log(f"ip_vs: service {_where(key)} not programmed: {why}")
+        for key in self._logged_refusals.keys() - refused.keys():
+            self.log(f"ip_vs: service {_where(key)} no longer refused")
+        self._logged_refusals = dict(refused)
 
     def _fail(self, message: str, *, report_once: bool = False) -> None:
         """Record a failed attempt; log it unless it repeats the previous failure
@@ -169,6 +284,16 @@ def _where(key: ServiceKey) -> str:
         return str(key.fwmark)
     assert key.address is not None
     return f"{bracketed(key.address)}:{key.port}"
+
+
+def operation_service(operation: Operation) -> ServiceKey:
+    """The service an operation is about."""
+    if isinstance(operation, AddService | EditService):
+        return operation.service.key
+    if isinstance(operation, DeleteService):
+        return operation.key
+    assert isinstance(operation, AddDestination | EditDestination | DeleteDestination)
+    return operation.service
 
 
 def service_log_line(operation: Operation) -> str | None:

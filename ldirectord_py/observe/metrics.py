@@ -212,6 +212,27 @@ def _families(status: dict[str, Any]) -> Iterator[Metric]:
         family.add_metric([], plane.get(key) or 0)
         yield family
 
+    refused = _gauge(
+        "ldirectord_ipvs_service_refused",
+        "1 for each service the kernel refused (ip_vs).",
+        ["service"],
+    )
+    for service in sorted(plane.get("refused") or {}):
+        refused.add_metric([service], 1)
+    yield refused
+    crashes = _gauge(
+        "ldirectord_writer_crashes_total",
+        "Unexpected failures per writer, each restarted (since start; a counter).",
+        ["writer"],
+    )
+    stalled_writer = _gauge(
+        "ldirectord_writer_stalled", "1 while a writer makes no progress.", ["writer"]
+    )
+    for name, writer in sorted((status.get("writers") or {}).items()):
+        crashes.add_metric([name], writer.get("crashes") or 0)
+        stalled_writer.add_metric([name], 1 if writer.get("stalled") else 0)
+    yield from (crashes, stalled_writer)
+
     watchdog = status.get("watchdog") or {}
     stalled = _gauge("ldirectord_checker_stalled", "1 when no check completed for too long.")
     stalled.add_metric([], 1 if watchdog.get("stalled") else 0)

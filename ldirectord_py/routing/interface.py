@@ -18,6 +18,11 @@ desired VIP outside them is refused (logged, not added), as the route writer doe
 A missing interface is an error naming it (logged once, in status()); the
 writer retries every `retry` seconds, so an interface that appears later gets
 its VIPs. IPv6 addresses are added with IFA_F_NODAD so they are usable at once.
+
+The netlink work runs in a worker thread that only reads its arguments and
+returns an `_Applied` result; the event loop alone changes the writer's state
+and logs. An unexpected error ends the task, and the daemon's WriterSupervisor
+logs its traceback and restarts it; netlink errors are retried here.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from .model import HostPrefix, inside
@@ -106,6 +112,16 @@ class NetlinkAddresses:
                 raise
 
 
+@dataclass
+class _Applied:
+    """What one pass of the worker thread did (the loop takes it into the state)."""
+
+    changes: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    actual: dict[str, list[str]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+
 class InterfaceWriter:
     def __init__(
         self,
@@ -135,11 +151,16 @@ class InterfaceWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.changes_total = 0
+        self.busy_since: float | None = None
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
 
     # ---- API -------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="vip-addresses")
 
     def submit(self, addresses: Mapping[str, frozenset[HostPrefix]]) -> None:
@@ -174,7 +195,7 @@ class InterfaceWriter:
         while True:
             if self._applied_generation == self._generation and not self._errors:
                 generation = self._generation
-                ok = await self._call(self._verify_sync, dict(self._desired))
+                ok = await self._call(self._verify_sync, dict(self._desired), *self._scope())
                 if ok and generation == self._generation:
                     return True
                 if not ok:
@@ -196,7 +217,7 @@ class InterfaceWriter:
             if remove:
                 empty = {ifname: frozenset[HostPrefix]() for ifname in self._known}
                 try:
-                    removed = await self._call(self._apply_sync, empty)
+                    removed = self._take(await self._call(self._apply_sync, empty, *self._scope()))
                     if removed:
                         self._log(f"interface writer: removed {removed} VIP addresses on stop")
                 except Exception as exc:
@@ -231,11 +252,19 @@ class InterfaceWriter:
             return "outside the anycast prefixes (" + ", ".join(map(str, self.prefixes)) + ")"
         return None
 
-    def _inside(self, vip: HostPrefix) -> bool:
-        return inside(vip, self.prefixes)
+    def _scope(self) -> tuple[dict[str, frozenset[HostPrefix]], tuple[Network, ...]]:
+        """A snapshot of what the worker thread may read: the VIPs ever desired per
+        interface, and the anycast prefixes."""
+        return {i: frozenset(v) for i, v in self._known.items()}, self.prefixes
 
-    def _ours(self, ifname: str, vip: HostPrefix) -> bool:
-        return vip in self._known.get(ifname, ()) or self._inside(vip)
+    @staticmethod
+    def _ours(
+        known: Mapping[str, frozenset[HostPrefix]],
+        prefixes: Sequence[Network],
+        ifname: str,
+        vip: HostPrefix,
+    ) -> bool:
+        return vip in known.get(ifname, ()) or inside(vip, prefixes)
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -244,57 +273,91 @@ class InterfaceWriter:
         while True:
             self._wake.clear()
             generation = self._generation
+            self.busy_since = time.monotonic()
             try:
-                await self._call(self._apply_sync, dict(self._desired))
-            except Exception as exc:  # netlink trouble: report and retry
+                applied = await self._call(self._apply_sync, dict(self._desired), *self._scope())
+                self._take(applied)
+            except OSError as exc:  # netlink trouble: report and retry
                 self._set_error("*", f"netlink: {exc}")
-                self._netlink.close()
+                await self._call(self._netlink.close)
+            except Exception as exc:
+                if getattr(exc, "code", None) is None:
+                    raise  # not a netlink error: a bug, for the supervisor
+                self._set_error("*", f"netlink: {exc}")
+                await self._call(self._netlink.close)
+            finally:
+                self.busy_since = None
             if not self._errors:
                 self._applied_generation = generation
             wait = self._retry if self._errors else self._recheck
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
-    def _apply_sync(self, desired: Mapping[str, frozenset[HostPrefix]]) -> int:
-        changes = 0
-        errors: dict[str, str] = {}
+    def _take(self, applied: _Applied) -> int:
+        """On the loop: the worker's result becomes the writer's state."""
+        for line in applied.lines:
+            self._log(line)
+        self._actual.update(applied.actual)
+        self.changes_total += applied.changes
+        for ifname, message in applied.errors.items():
+            if self._errors.get(ifname) != message:
+                self._log(f"interface writer: {message}")
+        if applied.errors != self._errors:
+            self._since = time.time()
+        self._errors = applied.errors
+        return applied.changes
+
+    def _apply_sync(
+        self,
+        desired: Mapping[str, frozenset[HostPrefix]],
+        known: Mapping[str, frozenset[HostPrefix]],
+        prefixes: Sequence[Network],
+    ) -> _Applied:
+        """In the worker thread: reads its arguments, changes nothing but the kernel."""
+        out = _Applied()
         for ifname, vips in sorted(desired.items()):
             index = self._netlink.index(ifname)
             if index is None:
                 if vips:
                     listed = ", ".join(sorted(str(v) for v in vips))
-                    errors[ifname] = f"interface {ifname} does not exist (VIPs {listed} not added)"
+                    out.errors[ifname] = (
+                        f"interface {ifname} does not exist (VIPs {listed} not added)"
+                    )
                 continue
             present = self._netlink.host_addresses(index)
             for vip in sorted(vips - present, key=str):
                 self._netlink.add(index, vip)
-                self._log(f"interface writer: added {vip} to {ifname}")
-                changes += 1
+                out.lines.append(f"interface writer: added {vip} to {ifname}")
+                out.changes += 1
             for vip in sorted(present - vips, key=str):
-                if self._ours(ifname, vip):
+                if self._ours(known, prefixes, ifname, vip):
                     self._netlink.remove(index, vip)
-                    self._log(f"interface writer: removed {vip} from {ifname}")
-                    changes += 1
-            self._actual[ifname] = sorted(
-                str(v) for v in self._netlink.host_addresses(index) if self._ours(ifname, v)
+                    out.lines.append(f"interface writer: removed {vip} from {ifname}")
+                    out.changes += 1
+            out.actual[ifname] = sorted(
+                str(v)
+                for v in self._netlink.host_addresses(index)
+                if self._ours(known, prefixes, ifname, v)
             )
-        self.changes_total += changes
-        for ifname, message in errors.items():
-            if self._errors.get(ifname) != message:
-                self._log(f"interface writer: {message}")
-        if errors != self._errors:
-            self._since = time.time()
-        self._errors = errors
-        return changes
+        return out
 
-    def _verify_sync(self, desired: Mapping[str, frozenset[HostPrefix]]) -> bool:
+    def _verify_sync(
+        self,
+        desired: Mapping[str, frozenset[HostPrefix]],
+        known: Mapping[str, frozenset[HostPrefix]],
+        prefixes: Sequence[Network],
+    ) -> bool:
         for ifname, vips in desired.items():
             index = self._netlink.index(ifname)
             if index is None:
                 if vips:
                     return False
                 continue
-            present = {v for v in self._netlink.host_addresses(index) if self._ours(ifname, v)}
+            present = {
+                v
+                for v in self._netlink.host_addresses(index)
+                if self._ours(known, prefixes, ifname, v)
+            }
             if present != vips:
                 return False
         return True

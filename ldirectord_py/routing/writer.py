@@ -161,9 +161,15 @@ class RouteWriter:
 
     # ---- the API the daemon uses ---------------------------------------------
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The writer's task (the daemon's WriterSupervisor watches it)."""
+        return self._task
+
     def start(self) -> None:
-        """Spawn the writer's task on the running loop; returns at once."""
-        if self._task is None:
+        """Spawn the writer's task on the running loop; returns at once (also to
+        restart it after it ended on an error)."""
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"route-writer {self.target}"
             )
@@ -353,8 +359,11 @@ class RouteWriter:
             except GoBGPError as exc:
                 self._no_api = isinstance(exc, GoBGPVersionError)
                 self._set_error(str(exc))
-            except Exception as exc:  # never let the writer die: log, back off, retry
+            except Exception as exc:
+                # A bug: the daemon's WriterSupervisor logs the traceback, counts it
+                # and restarts the writer with backoff.
                 self._set_error(f"unexpected error: {type(exc).__name__}: {exc}")
+                raise
             finally:
                 if peer_task is not None:
                     peer_task.cancel()

@@ -11,11 +11,19 @@ same ones.
 
 Every process started by a test carries a marker in its environment; the
 sandbox kills whatever still carries it when the test ends.
+
+Each sandbox also has a network namespace of its own (`ip netns add ldit-...`,
+only `lo`, up), and every command runs in it: the daemon's checks of
+127.0.0.11:8080, its metrics port and anything a test serves there see only
+what the test put there, never another program on the machine (an
+`http.server` on 127.0.0.11:8080, a real exporter on 9588). A test's own
+sockets (a backend, a scrape) are made inside it with `Sandbox.in_netns`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import select
@@ -23,14 +31,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import pytest
+
+T = TypeVar("T")
+CLONE_NEWNET = 0x40000000
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "ldirectord_test_driver.py"
@@ -122,6 +134,33 @@ class Sandbox:
         self.devlog: Path | None = None
         self.extra_env: dict[str, str] = {}
         self._extra_pids: list[int] = []
+        self.netns = f"ldit-{self.marker[:12]}"
+        ip = _require("ip", "iproute2")
+        subprocess.run([ip, "netns", "add", self.netns], check=True)
+        subprocess.run([ip, "-n", self.netns, "link", "set", "lo", "up"], check=True)
+
+    def in_netns(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in a short-lived thread that has joined this sandbox's network
+        namespace (setns is per thread): sockets it creates live there for good."""
+        result: list[T] = []
+        errors: list[BaseException] = []
+
+        def body() -> None:
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                with open(f"/run/netns/{self.netns}") as ns:
+                    if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
+                        raise OSError(ctypes.get_errno(), f"setns into {self.netns}")
+                result.append(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+        return result[0]
 
     # -- configs -------------------------------------------------------------------
 
@@ -168,7 +207,10 @@ class Sandbox:
 
     def ns_argv(self, *argv: str | Path) -> list[str]:
         unshare = _require("unshare", "util-linux")
+        nsenter = _require("nsenter", "util-linux")
         return [
+            nsenter,
+            f"--net=/run/netns/{self.netns}",
             unshare,
             "-m",
             "--propagation",
@@ -251,6 +293,7 @@ class Sandbox:
         for pid in self._extra_pids:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+        subprocess.run(["ip", "netns", "delete", self.netns], check=False)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ daemon decides and reports, the dataplane says why it is not programmed)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -29,10 +28,16 @@ class _Ok(BaseHTTPRequestHandler):
         pass
 
 
+# The default metrics port: free in the sandbox's own network namespace, whatever
+# listens on it on the machine.
+METRICS_PORT = 9588
+
+
 @pytest.fixture
-def backend() -> Iterator[None]:
-    """An HTTP backend on the real 127.0.0.11:8080 of CONFIG_BODY."""
-    server = ThreadingHTTPServer(("127.0.0.11", 8080), _Ok)
+def backend(sandbox: Sandbox) -> Iterator[None]:
+    """An HTTP backend on the real 127.0.0.11:8080 of CONFIG_BODY, in the sandbox's
+    network namespace."""
+    server = sandbox.in_netns(lambda: ThreadingHTTPServer(("127.0.0.11", 8080), _Ok))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield
@@ -40,10 +45,12 @@ def backend() -> Iterator[None]:
     server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _scrape(sandbox: Sandbox, port: int) -> str:
+    def get() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+            return str(reply.read().decode())
+
+    return sandbox.in_netns(get)
 
 
 def ctl(sandbox: Sandbox, *args: str) -> tuple[int, str, str]:
@@ -52,7 +59,7 @@ def ctl(sandbox: Sandbox, *args: str) -> tuple[int, str, str]:
 
 
 def test_status_drain_check_now_reload_and_metrics(sandbox: Sandbox, backend: None) -> None:
-    port = _free_port()
+    port = METRICS_PORT
     cfg = sandbox.config(globals_=f"metricsaddress=127.0.0.1:{port}\n")
     sandbox.start(cfg)
 
@@ -98,8 +105,7 @@ def test_status_drain_check_now_reload_and_metrics(sandbox: Sandbox, backend: No
     rc, out, _ = ctl(sandbox, "status", "--json")
     assert '"drained": true' in out
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-        metrics = reply.read().decode()
+    metrics = _scrape(sandbox, port)
     assert (
         'ldirectord_real_up{real="127.0.0.11:8080",virtual="tcp:127.0.0.100:8080"} 1.0' in metrics
     )

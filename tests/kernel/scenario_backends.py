@@ -8,7 +8,7 @@ one loop callback, with no process to spawn -- in the QEMU guest a Python
 start costs seconds, which would blur the phase timing the scenarios need.
 
 `Recording` reads one scenario recorded by the compatibility harness
-(`../shared/reference/compat-harness/data/observed/<scenario>/`): the ip_vs
+(`tests/data/compat-harness/observed/<scenario>/`, see tests/data/README.md): the ip_vs
 table the Perl original had left at the end of each phase (calls.jsonl holds
 the shim's simulated table after each mutating ipvsadm call; events.jsonl the
 phase boundaries), and the fallbackcommand/callback/check invocations per
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OBSERVED = REPO.parent / "shared" / "reference" / "compat-harness" / "data" / "observed"
+OBSERVED = REPO / "tests" / "data" / "compat-harness" / "observed"
 
 BODY = b"OK from backend\n"
 REPLY = (
@@ -163,8 +163,7 @@ class Recording:
         if not (where / "calls.jsonl").is_file() or not (where / "events.jsonl").is_file():
             raise FileNotFoundError(
                 f"the recording of the Perl original for scenario {name!r} is missing: "
-                f"expected {where}/calls.jsonl and events.jsonl (the shared reference "
-                f"directory beside the repository, ../shared/reference/compat-harness)"
+                f"expected {where}/calls.jsonl and events.jsonl (see tests/data/README.md)"
             )
         events = [json.loads(line) for line in (where / "events.jsonl").open() if line.strip()]
         calls = [json.loads(line) for line in (where / "calls.jsonl").open() if line.strip()]

@@ -1,5 +1,5 @@
 """Our daemon, started by its drop-in CLI, on the scenarios recorded with the Perl
-original (../shared/reference/compat-harness), against a real ip_vs kernel.
+original (tests/data/compat-harness/observed), against a real ip_vs kernel.
 
 After every phase the kernel table (`ipvsadm -S -n`) must be the table the Perl
 original had left at the end of the same phase of the same scenario, derived at

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ldirectord_py.config import Config, parse_text
 from ldirectord_py.config.resolve import StaticResolver
-from ldirectord_py.engine.anycast import AnycastPolicy
+from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
 from ldirectord_py.routing.model import Route, VipDecision, host_prefix
 
 RESOLVER = StaticResolver({}, {})
@@ -416,34 +416,72 @@ def test_maxwithdraw_prefers_really_down_vips_to_held_ones() -> None:
 # -------------------------------------------------------------------- dataplane
 
 
-def test_dataplane_down_withdraws_everything_whatever_the_policy() -> None:
+def test_dataplane_down_withdraws_whatever_anycastdown_says_within_the_guard() -> None:
+    """ip_vs gone: every VIP it served is down by its dataplane, `anycastdown med`
+    included, and the anycastmaxwithdraw guard holds on this path too."""
     blocks = (vip(A), vip(B, "anycastdown = med 5"), vip(C), vip(D))
-    policy = AnycastPolicy(config(*blocks, head="anycastmaxwithdraw = 0\n"), 0.0)
-    policy.update(1.0, merge(up(A), down(B, C)), True)
-    assert by_vip(policy)[C].guarded
+    policy = AnycastPolicy(config(*blocks, head="anycastmaxwithdraw = 1\n"), 0.0)
+    policy.update(1.0, merge(up(A, B), down(C)), True)
+    assert by_vip(policy)[C].state == "withdrawn"
     lines = policy.update(2.0, {}, False)
     assert texts(lines)[0] == (
-        "Anycast: dataplane unavailable (ip_vs not programmed): withdrawing every anycast VIP"
+        "Anycast: dataplane unavailable (ip_vs not programmed): "
+        "withdrawing the anycast VIPs it served (anycastmaxwithdraw applies)"
     )
-    assert (
-        f"Anycast {A}/32: withdrawn (dataplane unavailable (ip_vs not programmed): "
-        in (texts(lines)[1])
-    )
-    assert policy.desired().routes == {}
-    decided = [d for d in policy.decisions() if d.vip != host_prefix(D)]
-    assert all(d.state == "withdrawn" and not d.guarded for d in decided)
-    assert by_vip(policy)[D].state == "unknown"  # never answered: nothing to withdraw
-    assert not any("guard released" in t for t in texts(lines))
-    # Back: healthy VIPs return at once, the guard is still engaged for C.
+    decisions = by_vip(policy)
+    # C went down first: it is the one withdrawn; A and B stay, guarded.
+    assert decisions[C].state == "withdrawn"
+    assert (decisions[A].state, decisions[A].guarded) == ("announced", True)
+    assert (decisions[B].state, decisions[B].guarded) == ("announced", True)
+    assert "dataplane unavailable" in decisions[A].reason
+    assert decisions[D].state == "unknown"  # never answered: nothing to withdraw
+    assert any("ANYCAST GUARD ENGAGED" in t for t in texts(lines))
+    # Back: healthy VIPs return at once.
     lines = policy.update(3.0, {}, True)
     assert texts(lines)[0] == (
         "Anycast: dataplane available again: anycast VIPs follow their health"
     )
     decisions = by_vip(policy)
-    assert decisions[A].state == "announced"
-    assert decisions[B].state == "depreferred"
-    assert decisions[C].guarded
-    assert not any("GUARD" in t for t in texts(lines))
+    assert (decisions[A].state, decisions[A].guarded) == ("announced", False)
+    assert decisions[B].state == "announced"
+    assert decisions[C].state == "withdrawn"
+
+
+def test_dataplane_down_without_a_guard_withdraws_every_vip() -> None:
+    blocks = (vip(A), vip(B, "anycastdown = med 5"))
+    policy = AnycastPolicy(config(*blocks), 0.0)
+    policy.update(1.0, up(A, B), True)
+    policy.update(2.0, {}, False)
+    assert policy.desired().routes == {}
+    assert all(d.state == "withdrawn" for d in policy.decisions())
+
+
+def test_a_refused_service_withdraws_only_its_own_vip() -> None:
+    """Per-VIP dataplane truth: a service the kernel refuses is that VIP's problem."""
+    policy = AnycastPolicy(config(vip(A), vip(B), vip(C)), 0.0)
+    ok = ServiceDataplane(True)
+    every = {ident(a): ok for a in (A, B, C)}
+    policy.update(1.0, up(A, B, C), True, services=every)
+    assert set(policy.desired().routes) == {host_prefix(a) for a in (A, B, C)}
+    refused = ServiceDataplane(False, "ip_vs refused it: No such file or directory")
+    lines = policy.update(2.0, {}, True, services={**every, ident(B): refused})
+    assert set(policy.desired().routes) == {host_prefix(A), host_prefix(C)}
+    decision = by_vip(policy)[B]
+    assert decision.state == "withdrawn"
+    assert "ip_vs refused it: No such file or directory" in decision.reason
+    assert not any("withdrawing the anycast VIPs" in t for t in texts(lines))
+
+
+def test_a_service_never_programmed_announces_nothing_and_withdraws_nothing() -> None:
+    """A typo added on reload to an announced VIP (anycastwhen all) keeps the VIP;
+    a VIP whose only service was never programmed is never announced."""
+    blocks = (vip(A), vip(B))
+    policy = AnycastPolicy(config(*blocks, head="anycastmaxwithdraw = 0\n"), 0.0)
+    never = ServiceDataplane(False, "ip_vs refused it")
+    policy.update(1.0, up(A, B), True, services={ident(A): ServiceDataplane(True), ident(B): never})
+    assert set(policy.desired().routes) == {host_prefix(A)}
+    assert by_vip(policy)[B].state == "withdrawn"
+    assert not by_vip(policy)[B].guarded  # nothing was announced: nothing to guard
 
 
 def test_dataplane_down_before_the_first_round() -> None:
@@ -600,9 +638,12 @@ def test_invariants(
     prefixes = [ipaddress.ip_network("198.51.100.0/24"), ipaddress.ip_network("2001:db8::/32")]
     now = 0.0
     decided: set[str] = set()
+    programmed_once = False
+    ever_routed: set[object] = set()
     for dt, serving, dataplane_ok in steps:
         now += dt
         policy.update(now, serving, dataplane_ok)
+        programmed_once = programmed_once or dataplane_ok
         decided |= {k for k, v in serving.items() if v is not None}
         decisions = policy.decisions()
         routes = policy.desired().routes
@@ -610,11 +651,20 @@ def test_invariants(
         for prefix, r in routes.items():
             assert r.prefix == prefix
             assert any(prefix.subnet_of(p) for p in prefixes if p.version == prefix.version)  # type: ignore[arg-type]
-        if not dataplane_ok:
+        # A VIP never announced is not withdrawn by a dataplane that failed first.
+        withdrawn = [
+            d
+            for d in decisions
+            if d.vip not in routes
+            and d.state != "unknown"
+            and (d.vip in ever_routed or not d.reason.startswith("dataplane unavailable"))
+        ]
+        ever_routed |= set(routes)
+        if not programmed_once:
+            # nothing was ever programmed, so nothing was ever announced
             assert routes == {}
-            assert all(d.state in ("withdrawn", "unknown") for d in decisions)
             continue
-        withdrawn = [d for d in decisions if d.vip not in routes and d.state != "unknown"]
+        # The guard holds on every withdrawal path, a lost dataplane included.
         assert len(withdrawn) <= limit
         for d in decisions:
             assert (d.vip in routes) == (
@@ -630,3 +680,24 @@ def test_invariants(
             assert wakeup is not None
         if wakeup is not None:  # a hold-down running (also behind a guarded announce)
             assert wakeup > now
+
+
+def test_a_vip_whose_only_service_is_replaced_by_a_refused_one_is_withdrawn() -> None:
+    """No black hole: a reload that moves the VIP's only service to a key the kernel
+    refuses withdraws the VIP (its own dataplane), within the guard."""
+    old = AnycastPolicy(config(vip(A), vip(B)), 0.0)
+    old.update(1.0, up(A, B), True, services={ident(a): ServiceDataplane(True) for a in (A, B)})
+    new = old.reload(config(vip(A, port=8080), vip(B)), 2.0)
+    refused = ServiceDataplane(False, "ip_vs refused add service: No such file or directory")
+    services = {ident(A, 8080): refused, ident(B): ServiceDataplane(True)}
+    new.update(3.0, merge(up(B), {ident(A, 8080): True}), True, services=services)
+    assert set(new.desired().routes) == {host_prefix(B)}
+    assert "No such file or directory" in by_vip(new)[A].reason
+
+
+def test_a_refused_service_never_announced_is_not_kept_by_the_guard() -> None:
+    policy = AnycastPolicy(config(vip(A), head="anycastmaxwithdraw = 0\n"), 0.0)
+    refused = ServiceDataplane(False, "ip_vs refused it")
+    policy.update(1.0, up(A), True, services={ident(A): refused})
+    assert policy.desired().routes == {}
+    assert by_vip(policy)[A].state == "withdrawn" and not by_vip(policy)[A].guarded

@@ -1,5 +1,5 @@
 """Our parser against the 53 parse verdicts recorded from the Perl original by the compat
-harness (shared/reference/compat-harness/data/observed/parse-matrix/).
+harness, kept in tests/data/compat-harness/observed/parse-matrix/ (see tests/data/README.md).
 
 For each recorded file: exit 2 <=> ConfigError, with the same `Error [PID] reading file
 CONFIG at line N: MSG` text (and the same warnings before it); exit 3 <=> a Config whose
@@ -61,7 +61,7 @@ def test_recorded_matrix_is_present_and_complete() -> None:
 def test_recorded_matrix_agrees_with_summary() -> None:
     """events.jsonl (what we test against) and summary.txt (what people read) agree."""
     assert LOAD_ERROR is None, LOAD_ERROR
-    summary = verdict.shared_dir() / verdict.MATRIX_RELPATH / "summary.txt"
+    summary = verdict.REPO_ROOT / verdict.MATRIX_RELPATH / "summary.txt"
     rcs = {}
     for line in summary.read_text().splitlines():
         m = re.match(r"^(\S+)\s+rc=(\d+)\s", line)

@@ -359,3 +359,41 @@ def test_configuration_without_virtuals_never_stalls(
         await main
 
     asyncio.run(scenario())
+
+
+class StalledWriterDirector(ProgressDirector):
+    """Checks complete, but the supervisor reports the ip_vs writer stalled."""
+
+    def status(self) -> dict[str, Any]:
+        out = super().status()
+        out["writers"] = {"ipvs": {"crashes": 0, "stalled": True}}
+        return out
+
+
+def test_a_stalled_writer_starves_the_watchdog(
+    tmp_path: Path, abstract_socket: tuple[str, FakeSystemd]
+) -> None:
+    address, fake = abstract_socket
+    cfg_path = tmp_path / "t.cf"
+    logfile = tmp_path / "ld.log"
+    cfg_path.write_text(
+        f'checkinterval=1\nlogfile="{logfile}"\nvirtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\n'
+    )
+    config = load(str(cfg_path), check_files=False)
+    notifier = Notifier.from_environment(
+        {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}, pid=os.getpid()
+    )
+    instance = Instance(str(cfg_path), "t.cf", "/bin/false", False, lambda p: config)
+    daemon = Daemon(instance, config, Log(ListSink()), StalledWriterDirector(), None, notifier)
+    daemon._status_path = lambda: str(tmp_path / "t.sock")  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        main = asyncio.create_task(daemon._main())
+        await asyncio.sleep(1.2)
+        seen = fake.pending()
+        assert {"WATCHDOG": "1"} not in seen, seen
+        assert any("writer without progress: ipvs" in m.get("STATUS", "") for m in seen), seen
+        daemon._on_signal(15)
+        assert await main == 0
+
+    asyncio.run(scenario())

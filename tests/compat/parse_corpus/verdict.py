@@ -5,8 +5,9 @@ Two sources of verdicts, one shape (`Case`):
 * `load_corpus()`: this directory's verdicts.json, recorded from cases.py by
   tests/compat/record_perl_verdicts.py;
 * `load_recorded_matrix(repo_root)`: the 53 verdicts recorded with the compat
-  harness (`shared/reference/compat-harness/data/observed/parse-matrix/`), which
-  sits next to the repository (`Path(repo_root).parent / "shared"`).
+  harness, copied into the repository (`tests/data/compat-harness/observed/
+  parse-matrix/`; tests/data/README.md says where they come from and how to
+  re-record them).
 
 In both, the config text contains the token TMPDIR (a private writable directory)
 and the outputs contain CONFIG (the config file's absolute path), TMPDIR and
@@ -40,7 +41,7 @@ from types import ModuleType
 HERE = Path(__file__).resolve().parent
 VERDICTS = HERE / "verdicts.json"
 REPO_ROOT = HERE.parents[2]
-MATRIX_RELPATH = Path("reference/compat-harness/data/observed/parse-matrix")
+MATRIX_RELPATH = Path("tests/data/compat-harness/observed/parse-matrix")
 
 # The pid our messages are rendered with before normalising to [PID].
 PID = 4242
@@ -108,10 +109,6 @@ def load_corpus(path: Path = VERDICTS) -> list[Case]:
     ]
 
 
-def shared_dir(repo_root: Path = REPO_ROOT) -> Path:
-    return Path(repo_root).parent / "shared"
-
-
 def load_recorded_matrix(repo_root: Path = REPO_ROOT) -> list[Case]:
     """The 53 verdicts of the compat harness's parse-matrix scenario.
 
@@ -119,12 +116,11 @@ def load_recorded_matrix(repo_root: Path = REPO_ROOT) -> list[Case]:
     event the exit code and outputs. The harness wrote the files as
     <work>/ldcompat-parse-matrix.cf with `logfile="<work>/ldirectord.log"` and removed
     "<work>/" from what it stored; here <work> becomes TMPDIR again."""
-    matrix = shared_dir(repo_root) / MATRIX_RELPATH
+    matrix = Path(repo_root) / MATRIX_RELPATH
     events = matrix / "events.jsonl"
     if not events.exists():
         raise FileNotFoundError(
-            f"recorded parse verdicts not found: {events} (expected the team's shared "
-            f"directory at {shared_dir(repo_root)}, next to the repository)"
+            f"recorded parse verdicts not found: {events} (see tests/data/README.md)"
         )
     name_re = re.compile(r"^case ([\w.-]+): (.*)$", re.S)
     cfg = "ldcompat-parse-matrix.cf"
