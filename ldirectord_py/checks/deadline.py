@@ -91,7 +91,7 @@ class Deadlines:
     def arm(self, task: asyncio.Task[object], after: float, *, precise: bool = False) -> Deadline:
         """A deadline `after` seconds from now for `task`; call `disarm` when done."""
         now = self.loop.time()
-        deadline = Deadline(task, now, after, self.stall.now(), precise)
+        deadline = Deadline(task, now, after, self.stall.now(now), precise)
         self.stall.hold()
         self._place(deadline, now + after)
         return deadline

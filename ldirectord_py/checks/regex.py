@@ -166,22 +166,34 @@ class BadPattern(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Receive:
-    """A compiled `receive` pattern."""
+    """A compiled `receive` pattern. `literal` is set when the pattern is plain
+    text (optionally anchored at the start: `anchored`), the usual case ("OK",
+    "^200"): then a substring test decides, in linear time and with no engine."""
 
     source: str
     compiled: object  # a regex.Pattern (the package has no type information)
+    literal: str | None = None
+    anchored: bool = False
+
+
+_META = frozenset(".^$*+?{}[]\\|()")
 
 
 @functools.lru_cache(maxsize=4096)
 def compile_receive(pattern: str) -> Receive:
     """Compile a Perl `receive` pattern; raises BadPattern if it cannot be."""
     raw = pattern.encode("utf-8").decode("latin-1")
+    translated = _translate(raw)
     try:
-        compiled = _engine.compile(_translate(raw), _engine.ASCII | _engine.VERSION0)
+        compiled = _engine.compile(translated, _engine.ASCII | _engine.VERSION0)
     except _engine.error as e:
         raise BadPattern(str(e)) from e
     except (ValueError, OverflowError, RecursionError) as e:
         raise BadPattern(f"{type(e).__name__}: {e}") from e
+    anchored = translated.startswith("^")
+    text = translated[1:] if anchored else translated
+    if text and _META.isdisjoint(text):
+        return Receive(pattern, compiled, text, anchored)
     return Receive(pattern, compiled)
 
 
@@ -224,6 +236,10 @@ def _search_off_loop(receive: Receive, text: str) -> bool:
 async def matches(receive: Receive, text: str) -> bool:
     """True if the pattern matches somewhere in `text` (a bytes-as-str); raises
     CheckFailed if it takes longer than MATCH_TIME_LIMIT to decide."""
+    if receive.literal is not None:
+        if receive.anchored:
+            return text.startswith(receive.literal)
+        return receive.literal in text
     if len(text) <= INLINE_TEXT_LIMIT:
         try:
             found = receive.compiled.search(text, timeout=INLINE_TIME)  # type: ignore[attr-defined]

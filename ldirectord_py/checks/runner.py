@@ -195,19 +195,20 @@ FD_RETRY = 0.01
 _fd_warned = 0.0
 
 
-async def _call(fn: CheckFn, spec: CheckSpec) -> str:
+async def _wait_for_fds(fn: CheckFn, spec: CheckSpec) -> str:
+    """Run the check again until it gets its descriptors (the deadline bounds it)."""
     global _fd_warned
     while True:
+        now = time.monotonic()
+        if now - _fd_warned > 60:
+            _fd_warned = now
+            log.warning("checks are waiting for file descriptors (too many open files)")
+        await asyncio.sleep(FD_RETRY)
         try:
             return await fn(spec)
         except OSError as e:
             if e.errno not in _NO_FDS:
                 raise
-            now = time.monotonic()
-            if now - _fd_warned > 60:
-                _fd_warned = now
-                log.warning("checks are waiting for file descriptors: %s", e.strerror)
-            await asyncio.sleep(FD_RETRY)
 
 
 async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> CheckResult:
@@ -225,7 +226,12 @@ async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> Chec
     deadlines = deadlines_for(task.get_loop())
     armed = deadlines.arm(task, deadline, precise=fn not in _SLOTTED)
     try:
-        reason = await _call(fn, spec)
+        try:
+            reason = await fn(spec)
+        except OSError as e:
+            if e.errno not in _NO_FDS:
+                raise
+            reason = await _wait_for_fds(fn, spec)
         ok = True
     except asyncio.CancelledError:
         if not armed.expired:

@@ -46,10 +46,11 @@ class LoopStall:
                 self._counted_until = now
         return self.total
 
-    def now(self) -> float:
-        """The total as of this moment (the tick's pending lateness included)."""
+    def now(self, at: float | None = None) -> float:
+        """The total as of this moment (`at`: the loop's time, if known), the
+        tick's pending lateness included."""
         if self._ticker is not None:
-            self.observe(self._tick_due, self.loop.time())
+            self.observe(self._tick_due, self.loop.time() if at is None else at)
         return self.total
 
     def hold(self) -> None:

@@ -26,6 +26,9 @@ from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
+from ldirectord_py.daemon.offloop import collector_paused, in_thread
+from ldirectord_py.daemon.reload_plan import plan_reload
+from ldirectord_py.daemon.snapshot import StatusBook, encode
 from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.daemon.supervisor import SupervisedWriter, WriterSupervisor
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
@@ -53,6 +56,10 @@ def settle_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+RELOAD_PLAN_TIMEOUT = 60.0
+"""How long preparing the next engine may take (off the loop) before the reload fails."""
+REPLAY_SLICE = 500
+"""Held results recorded between two yields to the loop after a reload."""
 STOP_CONVERGE_TIMEOUT = 3.0
 """cleanstop: how long the last reconcile may take (inside the daemon's stop bound)."""
 STOP_COMMANDS_WAIT = 2.0
@@ -112,6 +119,12 @@ class CheckingDirector:
         self._maintenance: MaintenanceDirectory | None = None
         self.status_word = "starting"
         """The original's daemon status, which `emailalertstatus` filters on."""
+        self._book: StatusBook | None = None
+        self._document: asyncio.Task[bytes] | None = None
+        self._held: list[tuple[str, CheckResult, bool]] | None = None
+        """Check results that arrived while a reload prepares the next engine."""
+        self._specs: tuple[CheckSpec, ...] = ()
+        """What the scheduler runs now."""
 
     # ---------------------------------------------------------------- Director
 
@@ -125,6 +138,7 @@ class CheckingDirector:
         self.config_path = config.path
         live = await self._read_live()
         self.engine = Engine(config, self.clock(), live=live)
+        self._book = StatusBook(self.engine, self._drain_keys(), self._wall_offset)
         self._use_maintenancedir(config)
         self._use_metrics(config)
         self._command_task = asyncio.create_task(self._run_commands(), name="commands")
@@ -133,7 +147,8 @@ class CheckingDirector:
         self.supervisor.start()
         self._apply(self.engine.take_effects())
         self.scheduler = Scheduler(self._on_result, runner=self._run)
-        self.scheduler.update(self._specs())
+        self._specs = tuple(self._check_specs())
+        self.scheduler.update(self._specs)
         self.scheduler.start()
         settle_gc()
         # The original checks every real once while starting: so do we, at once.
@@ -141,17 +156,44 @@ class CheckingDirector:
         self._spawn(self._tick())
 
     async def reload(self, config: Config) -> None:
+        """The next engine is prepared off the loop (see reload_plan) while the
+        running one keeps checking; the switch itself is one short step."""
         assert self.engine is not None and self.scheduler is not None
-        old_keys = [s.key for s in self.engine.desired()]
-        self.engine = self.engine.reload(config, self.clock())
+        running, now, specs = self.engine, self.clock(), self._specs
+        self._held = []
+        try:
+            with collector_paused():
+                plan = await in_thread(
+                    lambda: plan_reload(running, config, now, self._wall_offset, specs),
+                    RELOAD_PLAN_TIMEOUT,
+                    "ldirectord-plan",
+                )
+        except BaseException:
+            await self._replay_held()  # into the running engine, which stays
+            raise
+        if self.engine is not running:  # pragma: no cover - reloads are serialised
+            raise RuntimeError("the engine changed while a reload was prepared")
+        self.engine = plan.engine
+        self._book = plan.book
+        self._book.set_drains(self._drain_keys())
         self.config_path = config.path
         self._watch_since = self.clock()
         self._use_maintenancedir(config)
         self._use_metrics(config)
         await self.anycast.reload(config)
-        self._apply(self.engine.take_effects(), also_owned=old_keys)
-        new = self.scheduler.update(self._specs())
-        settle_gc()
+        if plan.same_desired:
+            # the writer already holds this table (and owns its services)
+            self._submitted = (self.engine, self.engine.version)
+            self._apply(plan.effects)
+            self.anycast.update(self.engine, self.writer.state.view)
+        else:
+            self._apply(plan.effects, also_owned=plan.old_keys)
+        await self._replay_held()
+        new: frozenset[str] = frozenset()
+        if not plan.same_checks:
+            new = self.scheduler.update(plan.specs)
+            self._specs = plan.specs
+        gc.freeze()  # the switch's objects too; no collection (see collector_paused)
         if new:
             self.status_word = "reloading"
             self._spawn(self._first_round(self.scheduler.check_now(new)))
@@ -216,8 +258,41 @@ class CheckingDirector:
             self.log.info(f"Error while stopping ({what}): {type(exc).__name__}: {exc}")
 
     def status(self) -> dict[str, Any]:
-        """Each virtual's reals with their check state, and the dataplane's state."""
-        wall_offset = time.time() - self.clock()
+        """Each virtual's reals with their check state, and the dataplane's state
+        (brought up to date now: `status_document` does it without blocking)."""
+        out = self._status_header()
+        if self._book is not None:
+            self._book.refresh()
+            out["virtuals"] = list(self._book.entries)
+        return out
+
+    async def status_fresh(self) -> dict[str, Any]:
+        """status(), with the entries brought up to date in slices."""
+        if self._book is not None:
+            await self._book.refresh_sliced()
+        return self.status()
+
+    async def status_document(self) -> bytes:
+        """The status as one line of JSON, for the control socket. Requests that
+        arrive while one is being built share it."""
+        task = self._document
+        if task is None or task.done():
+            task = asyncio.create_task(self._build_document())
+            self._document = task
+        return await asyncio.shield(task)
+
+    async def _build_document(self) -> bytes:
+        book = self._book
+        if book is None:
+            return await encode(self._status_header(), [])
+        await book.refresh_sliced()
+        return await encode(self._status_header(), list(book.entries))
+
+    def _wall_offset(self) -> float:
+        return time.time() - self.clock()
+
+    def _status_header(self) -> dict[str, Any]:
+        """Everything but the virtuals (cheap: no per-real work)."""
         writer = self.writer.state
         out: dict[str, Any] = {
             "status": self.status_word,
@@ -248,45 +323,11 @@ class CheckingDirector:
             "writers": self.supervisor.status(),
             "virtuals": [],
         }
-        if self.engine is None:
-            return out
-        drains = self._drain_keys()
-        for virtual in self.engine.config.virtuals:
-            service = self.engine.service(virtual)
-            reals = []
-            for real in virtual.reals:
-                st = self.engine.real_status(virtual, real)
-                stored = service.stored_destination(destination_for(real)) if service else None
-                drained = stored is not None and any(k.matches(stored) for k in drains)
-                weight = None if stored is None else 0 if drained else stored.weight
-                reals.append(
-                    {
-                        "real": real.hostport,
-                        "kernel": str(stored.key) if stored else None,
-                        "weight": weight,
-                        "drained": drained,
-                        "state": st.state,
-                        "since": st.since + wall_offset,
-                        "failures": st.failures,
-                        "last_ok": st.last_ok,
-                        "last_reason": st.last_reason,
-                        "last_latency": st.last_latency,
-                    }
-                )
-            vstate = self.engine.virtual_status(virtual)
-            out["virtuals"].append(
-                {
-                    "virtual": virtual.identity,
-                    "service": str(service.key) if service else None,
-                    "fallback_active": vstate.fallback_active,
-                    "reals": reals,
-                }
-            )
         return out
 
     # ---------------------------------------------------------------- plumbing
 
-    def _specs(self) -> Iterable[CheckSpec]:
+    def _check_specs(self) -> Iterable[CheckSpec]:
         assert self.engine is not None
         for target in self.engine.checks():
             yield CheckSpec.for_real(target.virtual, target.real)
@@ -329,14 +370,37 @@ class CheckingDirector:
     def _on_result(self, identity: str, result: CheckResult) -> None:
         if self.engine is None:
             return
+        maintenance = identity in self._maintenance_hits
+        if self._held is not None:  # a reload is reading the engine: later
+            self._held.append((identity, result, maintenance))
+            return
+        self._record(identity, result, maintenance)
+
+    async def _replay_held(self) -> None:
+        """Record the held results, in slices; results arriving meanwhile are held
+        behind them, so each real's results stay in order."""
+        held = self._held
+        while held:
+            batch = held[:REPLAY_SLICE]
+            del held[:REPLAY_SLICE]
+            for identity, result, maintenance in batch:
+                self._record(identity, result, maintenance)
+            if held:
+                await asyncio.sleep(0)
+        self._held = None
+
+    def _record(self, identity: str, result: CheckResult, maintenance: bool) -> None:
+        assert self.engine is not None
         effects = self.engine.record(
             identity,
             result.ok,
             result.reason,
             self.clock(),
             result.latency,
-            maintenance=identity in self._maintenance_hits,
+            maintenance=maintenance,
         )
+        if self._book is not None:
+            self._book.mark(identity)
         self._apply(effects)
 
     def _apply(self, effects: list[Effect], also_owned: Iterable[ServiceKey] | None = None) -> None:
@@ -418,7 +482,7 @@ class CheckingDirector:
         address = config.settings.metricsaddress
         if address is None or self.metrics is not None:
             return
-        metrics = Metrics(self.status)
+        metrics = Metrics(self.status, self.status_fresh)
         try:
             metrics.serve(address)
         except (OSError, ValueError) as exc:
@@ -452,6 +516,8 @@ class CheckingDirector:
         self.log.info(f"{'Drained' if name == 'drain' else 'Undrained'} real server: {key}")
         if self.engine is not None:
             self._submit()
+        if self._book is not None:
+            self._book.set_drains(self._drain_keys())
         where = ", ".join(matched) if matched else "no configured real (kept for later)"
         verb = "drained (weight 0)" if name == "drain" else "undrained"
         return {"ok": True, "message": f"{key}: {verb} in {where}"}
@@ -531,7 +597,7 @@ class CheckingDirector:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(TICK_INTERVAL)
-            if self.engine is not None:
+            if self.engine is not None and self._held is None:
                 effects = self.engine.tick(self.clock())
                 if effects:
                     self._apply(effects)

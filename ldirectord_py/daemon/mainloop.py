@@ -48,6 +48,7 @@ from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.director import Director
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.library_logging import route_library_logging
+from ldirectord_py.daemon.offloop import collector_paused, in_thread
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.sdnotify import Notifier
 from ldirectord_py.daemon.stall import WatchdogRule
@@ -65,6 +66,10 @@ TERMINATING_SIGNALS: tuple[signal.Signals, ...] = (
     signal.SIGXFSZ,
 )
 HANDLED_SIGNALS: tuple[signal.Signals, ...] = (*TERMINATING_SIGNALS, signal.SIGHUP)
+
+RELOAD_READ_TIMEOUT = 30.0
+"""How long a reload may take to read and parse the file (name lookups included,
+which config.resolve bounds on their own) before it fails."""
 
 STOP_BOUND = 8.0
 """Seconds from a terminating signal to the daemon's exit, whatever hangs: the
@@ -103,6 +108,17 @@ def signal_name(signum: int) -> str:
 # (time.monotonic() seconds, or None while none has); a director without it is
 # assumed to make progress whenever the loop runs.
 LAST_RESULT_KEY = "last_result_at"
+
+
+@dataclass(frozen=True)
+class ConfigRead:
+    """What a reload read: the file's digest, and its config or why there is none."""
+
+    digest: str | None
+    config: Config | None
+    error: ConfigError | None
+    unreadable: str | None = None
+    """Why the file could not be read at all (not a regular file, too slow)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +202,12 @@ class Daemon:
         if callable(use_state_file):
             use_state_file(self._status_path().removesuffix(".sock") + ".drained")
         await self._guard("starting", self.director.start(self.config))
-        status = StatusServer(self._status_path(), self.director.status, self._command)
+        status = StatusServer(
+            self._status_path(),
+            self.director.status,
+            self._command,
+            getattr(self.director, "status_document", None),
+        )
         await self._guard("starting the status socket", status.start())
         await self._guard("starting execute= instances", self._start_instances())
         self._spawn(self._announce_ready())
@@ -329,9 +350,8 @@ class Daemon:
 
     # -- reload -------------------------------------------------------------------
 
-    async def _reload(self) -> None:
-        """Parse completely, then switch; on any error the running config stays whole."""
-        pid = os.getpid()
+    def _read_config(self) -> ConfigRead:
+        """The file's digest and its parse (in a thread, see `_reload`)."""
         path = self.instance.config_path
         try:
             seen: str | None = file_digest(path)
@@ -340,14 +360,35 @@ class Daemon:
         try:
             require_regular_file(path)
         except OSError as err:
-            self.log.info(
-                f"Configuration not reloaded, the running configuration stays in effect: {err}"
-            )
-            self._reload_problem = f"configuration not reloaded: {err}"
-            return
+            return ConfigRead(seen, None, None, str(err))
         try:
-            new = self.instance.loader(path)
+            return ConfigRead(seen, self.instance.loader(path), None)
         except ConfigError as err:
+            return ConfigRead(seen, None, err)
+
+    async def _reload(self) -> None:
+        """Parse completely, then switch; on any error the running config stays whole.
+
+        The file is read and parsed off the loop (a big file or a slow resolver
+        must not stop the checks), within RELOAD_READ_TIMEOUT."""
+        pid = os.getpid()
+        path = self.instance.config_path
+        try:
+            with collector_paused():
+                read = await in_thread(self._read_config, RELOAD_READ_TIMEOUT, "ldirectord-reload")
+        except TimeoutError:
+            read = ConfigRead(
+                None, None, None, f"{path}: not read within {RELOAD_READ_TIMEOUT:g} seconds"
+            )
+        if read.unreadable is not None:
+            self.log.info(
+                "Configuration not reloaded, the running configuration stays in effect: "
+                f"{read.unreadable}"
+            )
+            self._reload_problem = f"configuration not reloaded: {read.unreadable}"
+            return
+        seen, new, err = read.digest, read.config, read.error
+        if err is not None:
             # Remember the broken content, so that the fix is noticed whenever it lands.
             self.watcher.rebase(seen)
             for warning in err.warnings:
@@ -359,6 +400,7 @@ class Daemon:
             )
             self._reload_problem = f"configuration not reloaded: {err.describe()}"
             return
+        assert new is not None
         self.watcher.rebase(new.digest)
         for warning in new.warnings:
             self.log.info(warning.perl_text(pid))

@@ -157,9 +157,14 @@ class IPVSWriter:
             if report is not None and report.ok:
                 delay = BACKOFF_FIRST
                 continue
-            # Failed: try again later even if nothing new is submitted.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            # Failed: try again later even if nothing new is submitted. (Not
+            # wait_for: on Python 3.11 it swallows a cancel that arrives as the
+            # wake-up does, and the writer would then never stop.)
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({woken}, timeout=delay)
+            finally:
+                woken.cancel()
             delay = min(delay * 2, BACKOFF_MAX)
             self._wake.set()
 

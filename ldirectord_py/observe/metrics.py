@@ -1,24 +1,38 @@
 """Prometheus metrics, off unless `metricsaddress = host:port` is set.
 
-Gauges are read from the daemon's status document at scrape time, inside the
-event loop (the exporter's HTTP thread asks the loop for a snapshot), so a
-scrape never sees a half-updated state. Counters and the check-latency
-histograms are updated as things happen.
+Gauges are read from the daemon's status document at scrape time, taken on the
+event loop, so a scrape never sees a half-updated state. Counters and the
+check-latency histograms are updated as things happen.
+
+The port is reachable by every local user, so it is served within fixed bounds
+(`LIMITS`, see `ldirectord_py.observe.clients`): on the event loop, no thread per
+connection, at most a few clients at a time, a request head of at most 8 KiB
+within 5 s, one response per connection. The text itself is rendered in a
+thread, one scrape at a time, so a big configuration does not stop the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import gzip
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from ldirectord_py.daemon.offloop import in_thread
+from ldirectord_py.observe.clients import BoundedListener, ClientLimits, Outcome, receive, send
+
 SCRAPE_TIMEOUT = 5.0
+"""How long rendering one scrape may take (off the loop)."""
+LIMITS = ClientLimits(max_clients=4, idle_timeout=5.0, write_timeout=10.0, max_request=8 * 1024)
+LISTEN_BACKLOG = 16
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 _REASON_KINDS = (
@@ -73,10 +87,20 @@ def parse_address(text: str) -> tuple[str, int]:
 class Metrics:
     """The daemon's metrics and their exporter."""
 
-    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        snapshot: Callable[[], dict[str, Any]],
+        fresh: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    ) -> None:
+        """`snapshot` is the status document; `fresh`, if given, the same brought
+        up to date without blocking the loop (preferred at scrape time)."""
         self.registry = CollectorRegistry()
         self._snapshot = snapshot
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fresh = fresh
+        self._document: dict[str, Any] = {}
+        """The status document of the scrape being rendered."""
+        self._rendering = asyncio.Lock()
+        self._listener: BoundedListener | None = None
         self.check_latency = Histogram(
             "ldirectord_check_duration_seconds",
             "Duration of health checks.",
@@ -109,7 +133,6 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_StatusCollector(self._scrape_snapshot))
-        self._server: Any = None
 
     def observe_log(self, text: str, identities: Mapping[str, str]) -> None:
         """Count a transition from the engine's log line; `identities` maps the
@@ -135,31 +158,120 @@ class Metrics:
     def serve(self, address: str) -> None:
         """Start the exporter on `address` (raises ValueError or OSError)."""
         host, port = parse_address(address)
-        self._loop = asyncio.get_running_loop()
-        self._server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(sockaddr)
+            sock.listen(LISTEN_BACKLOG)
+        except OSError:
+            sock.close()
+            raise
+        self._listener = BoundedListener(sock, LIMITS, self._serve_client)
+        self._listener.start()
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._listener is not None:
+            self._listener.abort()
+            self._listener = None
 
     def _scrape_snapshot(self) -> dict[str, Any]:
-        """The status document, taken inside the event loop (called from the
-        exporter's thread)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return {}
+        """The status document of the scrape being rendered ({} before any)."""
+        return self._document
 
-        async def take() -> dict[str, Any]:
-            return self._snapshot()
-
-        future = asyncio.run_coroutine_threadsafe(take(), loop)
+    async def _serve_client(self, conn: socket.socket) -> None:
+        request = await receive(conn, LIMITS, b"\r\n\r\n")
+        if request.outcome is Outcome.TOO_LARGE:
+            await send(conn, _response(431, "request head too large\n"), LIMITS)
+            return
+        if request.outcome is not Outcome.COMPLETE:
+            return  # nothing (complete) was asked within the limits
+        head = request.data.decode("latin-1").split("\r\n")
+        parts = head[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            await send(conn, _response(400, "bad request\n"), LIMITS)
+            return
+        method, target, _version = parts
+        if method not in ("GET", "HEAD"):
+            await send(conn, _response(405, "only GET and HEAD\n"), LIMITS)
+            return
+        headers: dict[str, str] = {}
+        for line in head[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        params = parse_qs(urlsplit(target).query)
         try:
-            return future.result(SCRAPE_TIMEOUT)
-        except (concurrent.futures.TimeoutError, RuntimeError):
-            future.cancel()
-            return {"scrape_error": "the event loop did not answer"}
+            body, content_type, gzipped = await self.render(
+                headers.get("accept", ""), headers.get("accept-encoding", ""), params
+            )
+        except TimeoutError:
+            await send(conn, _response(503, "rendering the metrics took too long\n"), LIMITS)
+            return
+        extra = [("Content-Type", content_type)]
+        if gzipped:
+            extra.append(("Content-Encoding", "gzip"))
+        await send(conn, _response(200, body, extra, head_only=method == "HEAD"), LIMITS)
+
+    async def render(
+        self, accept: str, accept_encoding: str, params: Mapping[str, list[str]]
+    ) -> tuple[bytes, str, bool]:
+        """(body, content type, gzipped) of one scrape, as prometheus_client's own
+        exporter answers (format by Accept, `name[]` filter, gzip on request)."""
+        async with self._rendering:
+            try:
+                if self._fresh is not None:
+                    document = await self._fresh()
+                else:
+                    document = self._snapshot()
+            except Exception as exc:
+                document = {"scrape_error": f"{type(exc).__name__}: {exc}"}
+            self._document = document
+            encoder, content_type = choose_encoder(accept)
+            registry: Any = self.registry
+            if "name[]" in params:
+                registry = registry.restricted_registry(params["name[]"])
+            compress = _gzip_accepted(accept_encoding)
+
+            def work() -> bytes:
+                output: bytes = encoder(registry)
+                return gzip.compress(output) if compress else output
+
+            try:
+                body = await in_thread(work, SCRAPE_TIMEOUT, "ldirectord-metrics")
+            finally:
+                self._document = {}
+            return body, content_type, compress
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+
+
+def _response(
+    status: int,
+    body: bytes | str,
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    head_only: bool = False,
+) -> bytes:
+    data = body.encode() if isinstance(body, str) else body
+    lines = [f"HTTP/1.1 {status} {_REASONS[status]}"]
+    for name, value in headers or [("Content-Type", "text/plain; charset=utf-8")]:
+        lines.append(f"{name}: {value}")
+    lines += [f"Content-Length: {len(data)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1") + (b"" if head_only else data)
+
+
+def _gzip_accepted(accept_encoding: str) -> bool:
+    return any(part.split(";")[0].strip().lower() == "gzip" for part in accept_encoding.split(","))
 
 
 class _StatusCollector(Collector):

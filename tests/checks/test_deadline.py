@@ -25,7 +25,8 @@ REPLY_DELAY = 0.05  # the freeze starts while the check waits for the reply
 @contextlib.contextmanager
 def thread_server(reply: bytes | None) -> Iterator[int]:
     """A server in a thread (it answers while the loop is frozen): each
-    connection gets `reply` REPLY_DELAY after the request, or nothing."""
+    connection gets `reply` REPLY_DELAY after the request, then end of file;
+    or nothing."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -48,6 +49,7 @@ def thread_server(reply: bytes | None) -> Iterator[int]:
                     conn.recv(4096)
                     time.sleep(REPLY_DELAY)
                     conn.sendall(reply)
+                    conn.shutdown(socket.SHUT_WR)  # the reply is whole
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -88,9 +88,11 @@ def test_unit_contract() -> None:
 
 
 @pytest.fixture
-def notify_socket() -> Iterator[tuple[str, FakeSystemd]]:
+def notify_socket(sandbox: Sandbox) -> Iterator[tuple[str, FakeSystemd]]:
+    """An abstract socket, as systemd's: those belong to a network namespace, so it
+    is bound in the sandbox's, where the daemon runs."""
     name = f"ldirectord-systemd-test-{uuid.uuid4().hex}"
-    fake = FakeSystemd("\0" + name)
+    fake = sandbox.in_netns(lambda: FakeSystemd("\0" + name))
     yield "@" + name, fake
     fake.close()
 
