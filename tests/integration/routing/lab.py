@@ -697,7 +697,10 @@ class Lab:
             shutil.chown(path, "frr", "frr")
         common = ["-u", "frr", "-g", "frr", "-z", str(frr / "zserv.api"),
                   "--vty_socket", str(frr), "-P", "0"]  # fmt: skip
-        for daemon, conf in (("zebra", "zebra.conf"), ("bgpd", "frr.conf")):
+        daemons = [("zebra", "zebra.conf"), ("bgpd", "frr.conf")]
+        if re.search(r"^bfd$", self.router_config or "", re.MULTILINE):
+            daemons.append(("bfdd", "frr.conf"))  # examples/router-frr-bfd.conf
+        for daemon, conf in daemons:
             binary = f"{FRR_DIR}/{daemon}"
             cmd = [binary, *common, "-i", str(frr / f"{daemon}.pid"), "-f", str(frr / conf)]
             self._router_procs.append(self._spawn(self.rtr_ns, cmd, frr / f"{daemon}.log"))
