@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from ldirectord_py.config import Config
@@ -38,7 +38,9 @@ class RouteWriterLike(Protocol):
     @property
     def task(self) -> asyncio.Task[None] | None: ...
     def start(self) -> None: ...
-    def submit(self, routes: Mapping[HostPrefix, Route]) -> None: ...
+    def submit(
+        self, routes: Mapping[HostPrefix, Route], *, undecided: Collection[HostPrefix] = ...
+    ) -> None: ...
     async def converge_now(self, timeout: float) -> bool: ...
     async def stop(self, *, withdraw: bool) -> None: ...
     def status(self) -> dict[str, Any]: ...
@@ -154,7 +156,10 @@ class AnycastCoordinator:
             if settings is not None and settings[:2] == old_settings[:2]:
                 # Same GoBGP, other prefixes: the new writer adopts our routes
                 # inside its prefixes; the old one only drops what is undesired.
-                old_routes.submit(self._desired_routes(old_settings[2]))
+                old_routes.submit(
+                    self._desired_routes(old_settings[2]),
+                    undecided=self._undecided(self._effective()[0]),
+                )
                 with contextlib.suppress(Exception):
                     await old_routes.converge_now(STOP_TIMEOUT)
                 await old_routes.stop(withdraw=False)
@@ -200,7 +205,7 @@ class AnycastCoordinator:
         )
         for line in lines:
             self.log.info(line.text)
-        self._push(self._effective()[1])
+        self._push(*self._effective())
         self._schedule(engine, dataplane)
 
     def refresh(self) -> None:
@@ -216,6 +221,15 @@ class AnycastCoordinator:
             self.policy.decisions(), self.policy.desired(), self._vip_settings, method, self.clock()
         )
 
+    def _undecided(self, decisions: Sequence[VipDecision]) -> frozenset[HostPrefix]:
+        """The VIPs the policy has not decided yet, unless planned maintenance
+        decided them (see AnycastPolicy.undecided)."""
+        assert self.policy is not None
+        undecided = self.policy.undecided()
+        return frozenset(
+            d.vip for d in decisions if d.vip in undecided and d.state != "maintenance"
+        )
+
     def _desired_routes(self, within: Sequence[Network]) -> dict[HostPrefix, Route]:
         assert self.policy is not None
         routes = self.policy.desired().routes
@@ -225,7 +239,7 @@ class AnycastCoordinator:
             if any(p.version == n.version and p.subnet_of(n) for n in within)  # type: ignore[arg-type]
         }
 
-    def _push(self, desired: AnycastDesired) -> None:
+    def _push(self, decisions: Sequence[VipDecision], desired: AnycastDesired) -> None:
         if self.interfaces is not None:
             self.interfaces.submit(desired.addresses)
         if self.routes is None:
@@ -234,7 +248,7 @@ class AnycastCoordinator:
         # director must accept the packets a router starts sending at once.
         present = self._addresses_present()
         routes = {p: r for p, r in desired.routes.items() if p in present}
-        self.routes.submit(routes)
+        self.routes.submit(routes, undecided=self._undecided(decisions))
         if len(routes) < len(desired.routes):
             self._await_addresses()
 
@@ -260,11 +274,11 @@ class AnycastCoordinator:
                 await self.interfaces.converge_now(ADDRESS_WAIT)
                 if self._stopped or self.policy is None:
                     return
-                desired = self._effective()[1]
+                decisions, desired = self._effective()
                 present = self._addresses_present()
                 if all(p in present for p in desired.routes):
                     self._address_wait = None
-                    self._push(desired)
+                    self._push(decisions, desired)
                     return
                 await asyncio.sleep(ADDRESS_RETRY)
 

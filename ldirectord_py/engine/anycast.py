@@ -207,6 +207,19 @@ class AnycastPolicy:
             addresses={name: frozenset(prefixes) for name, prefixes in addresses.items()},
         )
 
+    def undecided(self) -> frozenset[HostPrefix]:
+        """The VIPs whose route is not decided yet: their health is not certain
+        (first check round not over), or none of their ip_vs services has been
+        attempted yet. A route writer keeps a route it finds for one as it is: a
+        restarted daemon adopts its previous run's route instead of withdrawing
+        it until the first decision announces it again (a flap at every router)."""
+        return frozenset(
+            vip.prefix
+            for vip in self._vips
+            if self._states[vip.prefix].health == "unknown"
+            or self._states[vip.prefix].dataplane is None
+        )
+
     def next_wakeup(self) -> float | None:
         """When the earliest hold-down ends (update() must run then), or None."""
         times = [

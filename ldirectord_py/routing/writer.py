@@ -17,6 +17,15 @@ VIP removed from the configuration, and it is withdrawn. (GoBGP keeps no mark
 of who added a path: ListPath returns no UUID, and any attribute we added as a
 mark would reach the routers. The prefixes are the mark.)
 
+Undecided VIPs. A restarted daemon finds its previous run's routes in GoBGP
+before its first check round has decided anything. Withdrawing them then and
+announcing them again a few seconds later would be a flap at every router, so
+the writer withdraws nothing before the first submit, and each submit names the
+prefixes the daemon has not decided yet (`undecided`): a path of ours held for
+one of them is kept as it is, neither changed nor withdrawn, until a later
+submit decides it. A leftover for a prefix that is not undecided (its VIP is
+gone from the configuration, or decided down) is withdrawn as before.
+
 Reconcile. The writer reads GoBGP's table with ListPath and issues only the
 difference: AddPath for desired routes that are missing or carry other
 attributes (AddPath replaces a path in place, no withdraw in between),
@@ -60,7 +69,7 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import messages
@@ -137,6 +146,9 @@ class RouteWriter:
         self._stop_timeout = stop_timeout
 
         self._desired: dict[HostPrefix, Route] = {}
+        self._undecided: frozenset[HostPrefix] = frozenset()
+        self._submitted = False
+        """False until the first submit: until then the writer withdraws nothing."""
         self._generation = 0
         self._applied_generation = -1
         self._refused: dict[HostPrefix, str] = {}
@@ -174,8 +186,15 @@ class RouteWriter:
                 self._run(), name=f"route-writer {self.target}"
             )
 
-    def submit(self, routes: Mapping[HostPrefix, Route]) -> None:
-        """The desired announcements (absent = withdrawn). Latest wins; never blocks."""
+    def submit(
+        self,
+        routes: Mapping[HostPrefix, Route],
+        *,
+        undecided: Collection[HostPrefix] = frozenset(),
+    ) -> None:
+        """The desired announcements (absent = withdrawn, except the `undecided`
+        prefixes: a path of ours held for one of them is kept as it is). Latest
+        wins; never blocks."""
         accepted: dict[HostPrefix, Route] = {}
         refused: dict[HostPrefix, str] = {}
         for key, route in routes.items():
@@ -188,8 +207,11 @@ class RouteWriter:
             if self._refused.get(key) != reason:
                 self._log(f"route writer: refusing to announce {key}: {reason}")
         self._refused = refused
-        if accepted != self._desired:
+        keep = frozenset(p for p in undecided if p not in accepted)
+        if accepted != self._desired or keep != self._undecided or not self._submitted:
             self._desired = accepted
+            self._undecided = keep
+            self._submitted = True
             self._generation += 1
             self._wake.set()
 
@@ -242,7 +264,7 @@ class RouteWriter:
         missing = [
             p for p, r in self._desired.items() if p not in held or not held[p].matches(r, asn)
         ]
-        extra = [p for p in held if p not in self._desired]
+        extra = [p for p in held if p not in self._desired and not self._kept(p)]
         parts = []
         if missing:
             parts.append("does not hold " + ", ".join(str(p) for p in missing[:5]))
@@ -328,10 +350,14 @@ class RouteWriter:
             return str(exc)
         return None
 
+    def _kept(self, prefix: HostPrefix) -> bool:
+        """Whether a held path of ours for `prefix` stays as it is (not withdrawn)."""
+        return not self._submitted or prefix in self._undecided
+
     def _same(
         self, held: Mapping[HostPrefix, PathView], desired: Mapping[HostPrefix, Route]
     ) -> bool:
-        if held.keys() != desired.keys():
+        if {p for p in held if not self._kept(p)} != desired.keys():
             return False
         return all(held[p].matches(r, self._local_asn) for p, r in desired.items())
 
@@ -429,7 +455,7 @@ class RouteWriter:
 
     def _take_scan(self, task: asyncio.Task[dict[HostPrefix, PathView]]) -> bool:
         """Adopt what a finished scan found: our paths the writer did not know,
-        which the next _apply withdraws unless desired. A scan that failed is
+        which the next _apply withdraws unless desired or undecided. A scan that failed is
         reported once per text and retried sooner; the connection stays unless
         gobgpd is gone (a scan that overran its deadline says nothing about that)."""
         self._scan_pending = False
@@ -451,8 +477,8 @@ class RouteWriter:
         return True
 
     def _known(self) -> list[HostPrefix]:
-        """The prefixes whose paths the writer follows: desired, held, failed."""
-        known = {*self._desired, *(self._held or {}), *self._failed}
+        """The prefixes whose paths the writer follows: desired, undecided, held, failed."""
+        known = {*self._desired, *self._undecided, *(self._held or {}), *self._failed}
         return sorted(known, key=address_order)
 
     async def _read_known(
@@ -502,7 +528,7 @@ class RouteWriter:
         desired = dict(self._desired)
         asn = self._local_asn
         adds = [r for p, r in desired.items() if p not in held or not held[p].matches(r, asn)]
-        deletes = [p for p in held if p not in desired]
+        deletes = [p for p in held if p not in desired and not self._kept(p)]
         for p in list(self._failed):
             if p not in desired:
                 del self._failed[p]
@@ -521,7 +547,7 @@ class RouteWriter:
                 adds = [
                     r for p, r in desired.items() if p not in held or not held[p].matches(r, asn)
                 ]
-                deletes = [p for p in held if p not in desired]
+                deletes = [p for p in held if p not in desired and not self._kept(p)]
             else:
                 for route in adds:
                     held[route.prefix] = messages.expected_view(route, asn)

@@ -7,7 +7,7 @@ withdrawn before the pools are removed on stop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class Recorder:
         self.events = events
         self.kernel = kernel
         self.routes: dict[str, Route] = {}
+        self.undecided: set[str] = set()
+        """As a route writer: the VIPs whose held route must be kept as it is."""
         self.addresses: dict[str, set[str]] = {}
         self.target: str | None = None
         self.prefixes: Sequence[Network] = ()
@@ -41,10 +43,11 @@ class Recorder:
     def start(self) -> None:
         self.events.append("start")
 
-    def submit(self, desired: Mapping[Any, Any]) -> None:
+    def submit(self, desired: Mapping[Any, Any], *, undecided: Collection[Any] = ()) -> None:
         if all(isinstance(v, Route) for v in desired.values()):
             self.routes = {str(k): v for k, v in desired.items()}
-            self.events.append(f"routes {sorted(self.routes)}")
+            self.undecided = {str(p) for p in undecided}
+            self.events.append(f"routes {sorted(self.routes)} undecided {sorted(self.undecided)}")
         else:
             self.addresses = {k: {str(p) for p in v} for k, v in desired.items()}
 
@@ -120,10 +123,16 @@ def test_route_follows_the_pool_and_goes_first_on_stop(tmp_path: Path) -> None:
 
     run(scenario)
     assert events[0] == "start"
-    # collapsed: nothing, announced, withdrawn, announced -- no flap at start
+    # collapsed: nothing (the VIP undecided: a route GoBGP holds for it is kept
+    # as it is), announced, withdrawn (decided: no longer kept), announced
     sets = [e for e in events if e.startswith("routes")]
     collapsed = [e for i, e in enumerate(sets) if i == 0 or sets[i - 1] != e]
-    assert collapsed == ["routes []", f"routes ['{VIP}']", "routes []", f"routes ['{VIP}']"]
+    assert collapsed == [
+        f"routes [] undecided ['{VIP}']",
+        f"routes ['{VIP}'] undecided []",
+        "routes [] undecided []",
+        f"routes ['{VIP}'] undecided []",
+    ]
     # withdrawn while the pool was still in the kernel, then the pool removed
     assert events[-1] == "stop withdraw=True services=1"
     assert not kernel.read_table().services
@@ -323,3 +332,31 @@ def test_reload_changing_v4_and_v6_prefixes_keeps_the_writer_going(tmp_path: Pat
     # same GoBGP, other prefixes: the old writer kept the routes (no withdraw) and
     # a new one took over
     assert "stop withdraw=False services=1" in events
+
+
+def test_a_vip_is_undecided_until_its_first_check_round_then_decided_down(
+    tmp_path: Path,
+) -> None:
+    """While the first check round runs, the route writer is told the VIP is
+    undecided (a route GoBGP still holds from a previous run is kept as it is);
+    once its only real is found down, it is decided: withdrawn, no longer kept."""
+    port = free_port("127.0.0.31")  # nothing listens: the real is down
+    kernel = Kernel(Table(()))
+    lines = Lines()
+    events: list[str] = []
+    director, routes, _ = _director(lines, lambda: kernel, events, kernel)
+
+    async def scenario() -> None:
+        await director.start(_config(tmp_path, port))
+        await eventually(
+            lambda: director.status()["anycast"]["vips"][0]["state"] == "withdrawn",
+            what=lambda: (events, lines.lines),
+        )
+        await asyncio.sleep(0.2)
+        assert (routes.routes, routes.undecided) == ({}, set())
+        await director.stop()
+
+    run(scenario)
+    sets = [e for e in events if e.startswith("routes")]
+    collapsed = [e for i, e in enumerate(sets) if i == 0 or sets[i - 1] != e]
+    assert collapsed == [f"routes [] undecided ['{VIP}']", "routes [] undecided []"]

@@ -116,6 +116,33 @@ def test_announce_at_start_without_flap() -> None:
     assert policy.decisions()[0].since == 103.0
 
 
+def test_undecided_until_health_and_dataplane_have_answered() -> None:
+    """undecided(): the VIPs whose held route a writer keeps as it is (a restarted
+    daemon adopts its previous run's route); decided down leaves the set."""
+    policy = AnycastPolicy(config(vip(A), vip(B), vip(C)), 0.0)
+    prefixes = {a: host_prefix(a) for a in (A, B, C)}
+    assert policy.undecided() == set(prefixes.values())
+    programmed = ServiceDataplane(True)
+    policy.update(
+        1.0,
+        merge(up(A), down(B)),
+        True,
+        services={ident(A): programmed, ident(B): programmed},
+    )
+    # A decided up, B decided down, C not checked yet
+    assert policy.undecided() == {prefixes[C]}
+    assert state(policy, B) == "withdrawn"
+    # C healthy but its ip_vs service not attempted yet: still undecided
+    policy.update(2.0, up(C), True, services={ident(A): programmed, ident(B): programmed})
+    assert policy.undecided() == {prefixes[C]}
+    assert route(policy, C) is None
+    # the kernel refuses it: decided (withdrawn)
+    refused = ServiceDataplane(False, "ip_vs refused it")
+    policy.update(3.0, {}, True, services={ident(A): programmed, ident(C): refused})
+    assert policy.undecided() == frozenset()
+    assert state(policy, C) == "withdrawn"
+
+
 def test_starting_down_withdraws_without_announcing_first() -> None:
     policy = AnycastPolicy(config(vip(A)), 0.0)
     lines = policy.update(1.0, down(A), True, real_counts={ident(A): (0, 2)})
