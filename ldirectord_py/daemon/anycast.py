@@ -242,15 +242,25 @@ class AnycastCoordinator:
     def _push(self, decisions: Sequence[VipDecision], desired: AnycastDesired) -> None:
         if self.interfaces is not None:
             self.interfaces.submit(desired.addresses)
+        if self._submit_routes(decisions, desired):
+            self._await_addresses()
+
+    def _submit_routes(self, decisions: Sequence[VipDecision], desired: AnycastDesired) -> bool:
+        """Hand the route writer its routes; True when some wait for their address.
+
+        A route only for a VIP whose address is already on its interface: the
+        director must accept the packets a router starts sending at once. Kept as
+        they are (undecided): the VIPs the policy has not decided, and those whose
+        interface the interface writer has not read yet (just started: a route a
+        previous run left in GoBGP is adopted, not withdrawn and announced again)."""
         if self.routes is None:
-            return
-        # A route only for a VIP whose address is already on its interface: the
-        # director must accept the packets a router starts sending at once.
+            return False
         present = self._addresses_present()
         routes = {p: r for p, r in desired.routes.items() if p in present}
-        self.routes.submit(routes, undecided=self._undecided(decisions))
-        if len(routes) < len(desired.routes):
-            self._await_addresses()
+        unread = self._addresses_unread(desired)
+        waiting = {p for p in desired.routes if p not in present and p in unread}
+        self.routes.submit(routes, undecided=self._undecided(decisions) | waiting)
+        return len(routes) < len(desired.routes)
 
     def _addresses_present(self) -> set[str | HostPrefix]:
         if self.interfaces is None:
@@ -262,6 +272,23 @@ class AnycastCoordinator:
                 with contextlib.suppress(ValueError):
                     present.add(ipaddress.ip_network(text))
         return present
+
+    def _addresses_unread(self, desired: AnycastDesired) -> frozenset[HostPrefix]:
+        """The VIPs on an interface the interface writer has not read yet (nor
+        failed on): whether their address is in place is not known yet."""
+        if self.interfaces is None:
+            return frozenset()
+        status = self.interfaces.status()
+        actual = status.get("actual") or {}
+        errors = status.get("errors") or {}
+        if "*" in errors:  # netlink itself failing: nothing will be read soon
+            return frozenset()
+        return frozenset(
+            vip
+            for ifname, vips in desired.addresses.items()
+            if ifname not in actual and ifname not in errors
+            for vip in vips
+        )
 
     def _await_addresses(self) -> None:
         """Push again once the interface writer has put the addresses in place."""
@@ -280,6 +307,9 @@ class AnycastCoordinator:
                     self._address_wait = None
                     self._push(decisions, desired)
                     return
+                # The interface writer may have read the interface meanwhile:
+                # a route no longer kept as it is while its address is missing.
+                self._submit_routes(decisions, desired)
                 await asyncio.sleep(ADDRESS_RETRY)
 
         self._address_wait = asyncio.get_running_loop().create_task(wait())

@@ -183,15 +183,20 @@ def test_route_follows_backends_survives_restarts_and_goes_first_on_stop(
     lab.wait_route(ROUTE, timeout=WAIT)
 
     # SIGKILL: GoBGP keeps the route; the restarted daemon adopts it, no duplicate
+    # and no change at all (a withdraw + announce would be a flap at the router)
     pid = site.pid()
     subprocess.run(["kill", "-KILL", str(pid)], check=True)
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the daemon to die")
     assert lab.route(ROUTE) is not None
+    logged = len(site.log_text())
     site.start()
     wait_for(lambda: site.vip_state() == "announced", "the restarted daemon to decide")
     time.sleep(2)
     assert len(gobgp_paths(lab)) == 1, gobgp_paths(lab)
     assert lab.route(ROUTE) is not None
+    restarted = site.log_text()[logged:]
+    assert "route writer: withdrew" not in restarted, restarted
+    assert "route writer: announced" not in restarted, restarted
 
     # GoBGP restarted (it forgets API routes): the daemon announces again
     lab.restart_speaker(0)

@@ -39,6 +39,8 @@ class Recorder:
         self.prefixes: Sequence[Network] = ()
         self.hold_addresses = False
         """As an interface writer: pretend the addresses are not in place yet."""
+        self.unread = False
+        """As an interface writer: pretend not to have read the interfaces yet."""
 
     def start(self) -> None:
         self.events.append("start")
@@ -59,8 +61,16 @@ class Recorder:
         self.events.append(f"stop withdraw={withdraw or remove} services={services}")
 
     def status(self) -> dict[str, Any]:
-        actual = {} if self.hold_addresses else {k: sorted(v) for k, v in self.addresses.items()}
-        return {"connected": True, "target": self.target, "gobgp": {}, "actual": actual}
+        actual = {k: [] if self.hold_addresses else sorted(v) for k, v in self.addresses.items()}
+        if self.unread:
+            actual = {}
+        return {
+            "connected": True,
+            "target": self.target,
+            "gobgp": {},
+            "actual": actual,
+            "errors": {},
+        }
 
 
 def _config(tmp_path: Path, port: int, extra: str = "") -> Any:
@@ -277,7 +287,36 @@ def test_no_route_before_the_vip_address_is_on_its_interface(tmp_path: Path) -> 
         await eventually(lambda: director.status()["anycast"]["vips"][0]["state"] == "announced")
         await asyncio.sleep(0.5)
         assert routes.routes == {}  # decided, but the address is not there yet
+        assert routes.undecided == set()  # a route GoBGP holds for it is withdrawn
         assert interfaces.addresses == {"lo": {VIP}}
+        interfaces.hold_addresses = False  # the address lands
+        await eventually(lambda: VIP in routes.routes, timeout=15)
+        await director.stop()
+        server.close()
+
+    run(scenario)
+
+
+def test_a_route_is_kept_as_it_is_until_the_interface_has_been_read(tmp_path: Path) -> None:
+    """Restart after SIGKILL: the VIP is decided before the new interface writer
+    has read lo. Whether the address is there is not known yet: a route GoBGP
+    still holds for it is kept as it is (no flap), and adopted once the address
+    is seen; if the interface turns out to lack it, the route is no longer kept."""
+    port = free_port("127.0.0.31")
+    kernel = Kernel(Table(()))
+    events: list[str] = []
+    director, routes, interfaces = _director(Lines(), lambda: kernel, events, kernel)
+    interfaces.unread = True
+
+    async def scenario() -> None:
+        server = await http_backend("127.0.0.31", port)
+        await director.start(_config(tmp_path, port))
+        await eventually(lambda: director.status()["anycast"]["vips"][0]["state"] == "announced")
+        await asyncio.sleep(0.3)
+        assert (routes.routes, routes.undecided) == ({}, {VIP})
+        interfaces.hold_addresses, interfaces.unread = True, False  # read: no address
+        await eventually(lambda: routes.undecided == set(), timeout=15)
+        assert routes.routes == {}
         interfaces.hold_addresses = False  # the address lands
         await eventually(lambda: VIP in routes.routes, timeout=15)
         await director.stop()
