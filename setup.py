@@ -1,7 +1,8 @@
-"""Build hook: generate the GoBGP gRPC modules from our own .proto.
+"""Build hook: generate the GoBGP gRPC modules from our own .proto files.
 
-ldirectord_py/routing/proto/gobgp_api.proto is the source; the Python modules
-(gobgp_api_pb2.py, gobgp_api_pb2_grpc.py) are generated into the gitignored
+ldirectord_py/routing/proto/*.proto are the sources (gobgp_v3.proto and
+gobgp_v4.proto, one per GoBGP API); the Python modules (gobgp_v3_pb2.py,
+gobgp_v3_pb2_grpc.py, ...) are generated into the gitignored
 package ldirectord_py/routing/_gen/ by grpc_tools.protoc (a build requirement,
 see pyproject.toml) whenever build_py runs: `pip install .`, `pip wheel .` and
 `pip install -e .` (`make venv`) alike. The grpcio-tools version range in
@@ -39,7 +40,7 @@ def generate() -> None:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("grpc_tools.protoc failed on " + ", ".join(protos))
-    # protoc writes flat imports ("import gobgp_api_pb2"); make them relative.
+    # protoc writes flat imports ("import gobgp_v3_pb2"); make them relative.
     for name in os.listdir(GEN_DIR):
         if name.endswith("_grpc.py"):
             path = os.path.join(GEN_DIR, name)

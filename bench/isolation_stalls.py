@@ -17,6 +17,10 @@ monitorfile is read over --seconds: every `[down]` line is a false DOWN (every
 real is healthy). Also reported: results per real per second, the fewest
 results of any real, and the daemon's CPU over the window.
 
+With --freeze SECONDS:COUNT the window is instead COUNT stops of the whole
+daemon (SIGSTOP ... SIGCONT) of SECONDS each, 5 s apart: the issue's
+"ten-second freezes".
+
 Needs root (unshare, mount). Every process is stopped by pid at the end.
 """
 
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +54,7 @@ from checks_throughput import (
 )
 
 SPIN = "while True: pass"
+FREEZE_GAP = 5.0
 
 
 @dataclass
@@ -101,7 +107,16 @@ def measure(which: str, kind: str, n: int, args: argparse.Namespace, tmp: Path) 
         time.sleep(1)
         start_off = monitor.stat().st_size
         c0, w0 = cpu_seconds(proc.pid), time.monotonic()
-        time.sleep(args.seconds)
+        if args.freeze:
+            length, count = args.freeze
+            for _ in range(count):  # the whole daemon stopped, as by a debugger or a VM pause
+                time.sleep(FREEZE_GAP)
+                proc.send_signal(signal.SIGSTOP)
+                time.sleep(length)
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(FREEZE_GAP)
+        else:
+            time.sleep(args.seconds)
         c1, w1 = cpu_seconds(proc.pid), time.monotonic()
         load = uptime()
         with monitor.open("rb") as fh:
@@ -152,6 +167,12 @@ def main() -> None:
         default="connect:200:ours,connect:200:perl,http:200:ours,http:200:perl,connect:2000:ours",
     )
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--freeze",
+        type=lambda v: (float(v.split(":")[0]), int(v.split(":")[1])),
+        help="SECONDS:COUNT: instead of a --seconds window, SIGSTOP the daemon COUNT times "
+        f"for SECONDS each, {FREEZE_GAP:g} s apart (use --busy 0 for freezes alone)",
+    )
     ap.add_argument(
         "--before",
         type=Path,

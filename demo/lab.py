@@ -9,17 +9,20 @@ What it does, step by step (demo/README.md has the picture and what you will see
    running BIRD, and two sites, each a load balancer running our daemon and
    gobgpd, with two backends behind it in direct-routing mode;
 2. starts everything with the configs in examples/ (demo-router-bird.conf,
-   demo-gobgpd-{a,b}.conf, demo-site-{a,b}.cf): `ldirectord demo-site-a.cf start`
-   in site A's load balancer, the same for B; both announce 198.51.100.10/32,
-   the router prefers site A;
+   demo-gobgpd-{a,b}.conf, demo-lb-bfd-{a,b}.conf, demo-site-{a,b}.cf):
+   `ldirectord demo-site-a.cf start` in site A's load balancer, the same for B;
+   both announce 198.51.100.10/32, the router prefers site A;
 3. starts a client that opens a new connection to the VIP every few ms;
 4. stops both backends of site A: the daemon withdraws the VIP, the router
    switches to site B, the client's traffic follows;
 5. restarts them: the route comes back, and so does the traffic;
-6. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
-   gobgpd frozen, its network silent): only the BGP hold time can notice, and
-   the router drops site A after it;
-7. prints the timeline and a summary table, writes them (text and JSON), the
+6. planned maintenance of site A: `maintenance on` (the route goes first), wait
+   for "drained", stop and start A's backends, `maintenance off`;
+7. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
+   gobgpd and the BFD daemon frozen, its network silent): BFD notices after 3
+   missed packets (300 ms apart in the guest) and the router drops site A; with
+   `--no-bfd` only the BGP hold time (3 s) can notice;
+8. prints the timeline and a summary table, writes them (text and JSON), the
    client's raw results and a plot (SVG) to the output folder, and removes
    everything it created, also on failure and on Ctrl-C.
 
@@ -46,9 +49,11 @@ from typing import Any
 from demo import analysis, plot
 from demo.netns import inside
 from demo.services import (
+    BFD_EXAMPLE_INTERVAL_MS,
     PROJECT,
     RUN_DIR,
     Services,
+    daemon_command,
     daemon_status,
     wait_for,
 )
@@ -67,10 +72,15 @@ from demo.topology import (
 
 HOLD_TIME = 3.0
 """The BGP hold time of every session (examples/demo-gobgpd-*.conf, demo-router-bird.conf)."""
+BFD_MULTIPLIER = 3
+"""Missed BFD packets before the session is down (examples/demo-*bfd*.conf)."""
+MAINTENANCE_TIMEOUT = 30.0
+"""`ldirectordctl maintenance on --timeout`: the command's default."""
 
 REQUIRED_PROGRAMS = {
     "ip": "iproute2",
     "tc": "iproute2",
+    "chrt": "util-linux",
     "bird": "bird2",
     "birdc": "bird2",
     "gobgpd": "gobgpd",
@@ -171,8 +181,16 @@ def gobgpd_binary(choice: str) -> str:
 
 
 class Lab:
-    def __init__(self, output: Path, timing: Timing, mode: str, gobgpd: str = "gobgpd") -> None:
+    def __init__(
+        self,
+        output: Path,
+        timing: Timing,
+        mode: str,
+        bfd_interval_ms: int | None,
+        gobgpd: str = "gobgpd",
+    ) -> None:
         self.output = output
+        self.bfd_interval_ms = bfd_interval_ms  # None: BGP only
         self.timing = timing
         self.mode = mode
         self.gobgpd = gobgpd
@@ -242,18 +260,21 @@ class Lab:
             "ldirectord demo-site-a.cf start, ldirectord demo-site-b.cf start"
             " (each in its load balancer's namespace)"
         )
-        self.services.start_router()
+        self.services.start_router(self.bfd_interval_ms or BFD_EXAMPLE_INTERVAL_MS)
         monitor = self.services.start_route_monitor()
         for site in SITES:
             self.services.start_gobgpd(site)
+            if self.bfd_interval_ms is not None:
+                self.services.start_bfd(site, self.bfd_interval_ms)
         self.client_out = self.services.start_client(
             self.timing.interval, self.timing.request_timeout
         )
         self.watcher = Watcher(self.timeline, self.services, monitor, self.client_out)
         self.watcher.start()
         self.say(
-            "BIRD on the router, gobgpd on each load balancer, busybox httpd on each backend;"
-            " the client is ready to go"
+            "BIRD on the router, gobgpd"
+            + (" and BIRD's BFD" if self.bfd_interval_ms is not None else "")
+            + " on each load balancer, busybox httpd on each backend; the client is ready to go"
         )
         for site in SITES:
             for backend in site.backends:
@@ -264,6 +285,11 @@ class Lab:
         for site, process in self.starting:
             self.check_started(site, process)
         self.say("the router has both sites' routes and uses site A's (higher local preference)")
+        if self.bfd_interval_ms is not None:
+            self.say(
+                f"the router's BFD sessions with both sites are up ({self.detector()}),"
+                " each tied to its BGP session"
+            )
         self.show_router()
         self.services.go_client(60.0)
         self.say(
@@ -310,7 +336,15 @@ class Lab:
             if not self.services.site_serves(site):
                 return False
         paths = self.services.birdc("show", "route", f"{VIP}/32").count("[site_")
+        if self.bfd_interval_ms is not None and not self.services.router_bfd_up(SITES):
+            return False
         return paths >= 2 and watcher.route_via == "A"
+
+    def detector(self) -> str:
+        """What notices a hung load balancer in this run."""
+        if self.bfd_interval_ms is None:
+            return f"BGP hold time {HOLD_TIME:.0f} s"
+        return f"BFD {self.bfd_interval_ms} ms x {BFD_MULTIPLIER}"
 
     def traffic_at(self, site: str, since: float) -> bool:
         watcher = self.watcher_ready()
@@ -358,26 +392,94 @@ class Lab:
         self.show_router()
         time.sleep(self.timing.observe)
 
+    def planned_maintenance(self) -> None:
+        print("\n=== 3. Planned maintenance of site A", flush=True)
+        t = self.say(
+            "ldirectordctl -c demo-site-a.cf maintenance on (over daemon A's control socket)",
+            analysis.MAINTENANCE_ON,
+            marker="maintenance on",
+        ).t
+        reply = daemon_command(
+            SITE_A, "maintenance", {"action": "on", "timeout": MAINTENANCE_TIMEOUT}, 60.0
+        )
+        self.show("daemon A: maintenance on", str(reply.get("message") or reply.get("error")))
+        if not reply.get("ok"):
+            raise LabError(f"maintenance on did not drain site A: {reply}")
+        self.say("daemon A: drained: safe to stop the backends", analysis.MAINTENANCE_DRAINED)
+        self.wait(
+            lambda: self.route_at("B", t) and self.traffic_at("B", t),
+            self.timing.switch_timeout,
+            "the router and the client at site B (daemon A said drained)",
+        )
+        for backend in SITE_A.backends:
+            self.services.stop_backend(backend)
+        self.say("stopped a1 and a2 (site A's backends): no client notices")
+        time.sleep(self.timing.observe / 2)
+        for backend in SITE_A.backends:
+            self.services.start_backend(backend)
+        self.say("restarted a1 and a2")
+        self.wait(
+            lambda: self.services.site_serves(SITE_A) and self.healthy_in_maintenance(SITE_A),
+            self.timing.switch_timeout,
+            "daemon A to see both backends up again (still in maintenance)",
+        )
+        t = self.say(
+            "ldirectordctl -c demo-site-a.cf maintenance off",
+            analysis.MAINTENANCE_OFF,
+            marker="maintenance off",
+        ).t
+        reply = daemon_command(SITE_A, "maintenance", {"action": "off"}, 30.0)
+        self.show("daemon A: maintenance off", str(reply.get("message") or reply.get("error")))
+        self.wait(
+            lambda: self.route_at("A", t) and self.traffic_at("A", t),
+            self.timing.switch_timeout,
+            "the router and the client to return to site A",
+        )
+        self.show_decision(SITE_A)
+        time.sleep(self.timing.observe)
+
+    def healthy_in_maintenance(self, site: Site) -> bool:
+        """The daemon's health says the VIP would be announced (its state stays
+        `maintenance`; the reason carries the health)."""
+        status = daemon_status(site) or {}
+        for vip in (status.get("anycast") or {}).get("vips") or []:
+            if str(vip.get("vip", "")).split("/")[0] == VIP:
+                return "health: announced" in str(vip.get("reason", ""))
+        return False
+
     def kill_load_balancer(self) -> None:
-        print("\n=== 3. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
+        if self.bfd_interval_ms is not None:
+            self.show(
+                "router: birdc show bfd sessions (before the kill)",
+                self.services.birdc("show", "bfd", "sessions"),
+            )
+        print("\n=== 4. Site A's whole load balancer dies (hangs: no FIN, no RST)", flush=True)
         daemon = self.services.daemon_pid(SITE_A)
-        # Silence first (as a hung machine: nothing leaves it), then stop its processes.
+        bfd = self.services.bfd_pid(SITE_A)
+        # Its processes stop at once (signals: instant), then its network goes silent
+        # (tc: a command, slow in the guest). The phase starts with the first signal.
+        killed_at = time.time()
+        os.kill(self.services.gobgpd_pid(SITE_A), signal.SIGSTOP)
+        if bfd is not None:
+            os.kill(bfd, signal.SIGSTOP)
+        if daemon is not None:
+            os.kill(daemon, signal.SIGKILL)
         with inside(SITE_A.netns):
             silenced = run(
                 ["tc", "qdisc", "add", "dev", "uplink", "root", "netem", "loss", "100%"],
                 check=False,
             )
-        os.kill(self.services.gobgpd_pid(SITE_A), signal.SIGSTOP)
-        if daemon is not None:
-            os.kill(daemon, signal.SIGKILL)
         how = (
             "its uplink drops every packet"
             if silenced.returncode == 0
             else ("(tc netem unavailable: the uplink still carries packets)")
         )
         t = self.say(
-            f"load balancer A killed: ldirectord SIGKILL, gobgpd frozen (SIGSTOP), {how}",
+            f"load balancer A killed: ldirectord SIGKILL, gobgpd"
+            f"{' and BFD' if bfd is not None else ''} frozen (SIGSTOP), {how};"
+            f" {self.detector()} must notice",
             analysis.LB_FROZEN,
+            t=killed_at,
             marker="LB A killed",
         ).t
         self.wait(
@@ -386,6 +488,20 @@ class Lab:
             "the router to drop site A and the client to move to site B",
         )
         self.show_router()
+        protocols = self.services.birdc("show", "protocols")
+        reason = next(
+            (
+                line.split(None, 5)[-1]
+                for line in protocols.splitlines()
+                if line.startswith("site_a")
+            ),
+            "",
+        )
+        if "Error:" in reason:
+            self.say(
+                f"router: site A's session ended with {reason.split('Error:', 1)[1].strip()!r}",
+                analysis.DROP_REASON,
+            )
         self.show(
             "router: birdc show protocols",
             "\n".join(
@@ -394,6 +510,10 @@ class Lab:
                 if line.startswith(("Name", "site_"))
             ),
         )
+        if self.bfd_interval_ms is not None:
+            self.show(
+                "router: birdc show bfd sessions", self.services.birdc("show", "bfd", "sessions")
+            )
         time.sleep(self.timing.observe)
 
     def stop_client(self) -> list[Served]:
@@ -410,6 +530,7 @@ class Lab:
             request_timeout=self.timing.request_timeout,
             hold_time=HOLD_TIME,
             settle=self.timing.settle,
+            detector=self.detector(),
         )
         summary["mode"] = self.mode
         summary["where"] = "qemu guest" if os.environ.get("IPVS_VM_GUEST") == "1" else "host"
@@ -513,6 +634,7 @@ class Lab:
             self.setup()
             self.kill_backends()
             self.restore_backends()
+            self.planned_maintenance()
             self.kill_load_balancer()
             requests = self.stop_client()
             summary = self.report(requests, started)
@@ -543,6 +665,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         default=os.environ.get("DEMO_SHORT") == "1",
         help="shorter observation periods (the test's mode; also DEMO_SHORT=1)",
+    )
+    parser.add_argument(
+        "--no-bfd",
+        action="store_true",
+        help="no BFD daemons: only the BGP hold time notices the hung load balancer",
+    )
+    parser.add_argument(
+        "--bfd-interval",
+        type=int,
+        default=BFD_EXAMPLE_INTERVAL_MS,
+        metavar="MS",
+        help=f"BFD send and receive interval (default {BFD_EXAMPLE_INTERVAL_MS}, the examples')",
     )
     parser.add_argument(
         "--output",
@@ -578,7 +712,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lab: {exc}", file=sys.stderr)
         return 2
     mode = "short" if args.short else "full"
-    return Lab(output.resolve(), SHORT if args.short else FULL, mode, gobgpd).run()
+    if not 10 <= args.bfd_interval <= 10000:
+        print("lab: --bfd-interval must be 10 to 10000 ms", file=sys.stderr)
+        return 2
+    bfd = None if args.no_bfd else args.bfd_interval
+    return Lab(output.resolve(), SHORT if args.short else FULL, mode, bfd, gobgpd).run()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,6 +38,11 @@ from demo.topology import (
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLES = PROJECT / "examples"
 RUN_DIR = Path("/var/run")
+REALTIME = ("chrt", "--fifo", "50")
+"""BFD speakers run with real-time priority (util-linux chrt)."""
+BFD_EXAMPLE_INTERVAL_MS = 300
+"""The BFD interval written in examples/demo-router-bird.conf and demo-lb-bfd-*.conf
+(the tightest that held in the emulated guest; 100 ms natively)."""
 
 
 def venv_program(name: str) -> str:
@@ -128,16 +134,33 @@ class Services:
             self.stop(name)
 
     # ------------------------------------------------------------------ router
-    def start_router(self) -> Path:
+    def bfd_config(self, name: str, interval_ms: int) -> Path:
+        """An example with BFD timers, as it is (100 ms) or with `interval_ms` instead
+        (the copy in the work folder: the only change)."""
+        example = EXAMPLES / name
+        if interval_ms == BFD_EXAMPLE_INTERVAL_MS:
+            return example
+        copy = self.path("bfd", name)
+        copy.write_text(
+            re.sub(
+                r"(min [rt]x interval) \d+ ms;",
+                rf"\1 {interval_ms} ms;",
+                example.read_text(),
+            )
+        )
+        return copy
+
+    def start_router(self, bfd_interval_ms: int = BFD_EXAMPLE_INTERVAL_MS) -> Path:
         """BIRD with examples/demo-router-bird.conf, its own control socket."""
         control = self.path("router", "bird.ctl")
         self.spawn(
             "router-bird",
             [
+                *REALTIME,  # the router's BFD, as the load balancers'
                 "bird",
                 "-f",
                 "-c",
-                str(EXAMPLES / "demo-router-bird.conf"),
+                str(self.bfd_config("demo-router-bird.conf", bfd_interval_ms)),
                 "-s",
                 str(control),
                 "-P",
@@ -178,6 +201,43 @@ class Services:
 
     def gobgpd_pid(self, site: Site) -> int:
         return self.started[f"gobgpd-{site.key}"].process.pid
+
+    def start_bfd(self, site: Site, interval_ms: int) -> None:
+        """BIRD running BFD only (examples/demo-lb-bfd-X.conf) beside gobgpd, with
+        real-time priority, as docs/anycast.md advises: a busy load balancer (two
+        Python daemons starting in an emulated CPU) must not miss its own BFD packets."""
+        control = self.path("sites", f"bfd-{site.key}.ctl")
+        self.spawn(
+            f"bfd-{site.key}",
+            [
+                *REALTIME,
+                "bird",
+                "-f",
+                "-c",
+                str(self.bfd_config(f"demo-lb-bfd-{site.key}.conf", interval_ms)),
+                "-s",
+                str(control),
+                "-P",
+                str(self.path("sites", f"bfd-{site.key}.pid")),
+            ],
+            netns=site.netns,
+        )
+        wait_for(control.exists, 10.0, f"site {site.name}'s BFD daemon")
+
+    def bfd_pid(self, site: Site) -> int | None:
+        started = self.started.get(f"bfd-{site.key}")
+        return started.process.pid if started else None
+
+    def router_bfd_up(self, sites: tuple[Site, ...]) -> bool:
+        """The router's BFD session with every site's load balancer is up."""
+        up = {
+            parts[0]
+            for parts in (
+                line.split() for line in self.birdc("show", "bfd", "sessions").splitlines()
+            )
+            if len(parts) >= 3 and parts[2] == "Up"
+        }
+        return all(site.uplink_address in up for site in sites)
 
     def daemon_config(self, site: Site) -> Path:
         """The example config, copied to the work folder with a logfile line added
@@ -326,6 +386,30 @@ def daemon_status(site: Site, timeout: float = 2.0) -> dict[str, Any] | None:
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def daemon_command(
+    site: Site, command: str, args: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """A command to the daemon over its control socket, as `ldirectordctl` sends it
+    (not run as a program here: Python starts in tens of seconds in the guest)."""
+    path = RUN_DIR / f"ldirectord.{site.config_name}.sock"
+    request = json.dumps({"command": command, "args": args}).encode() + b"\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        doc = json.loads(b"".join(chunks))
+    except (OSError, ValueError) as exc:
+        raise LabError(f"daemon {site.name}: {command}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise LabError(f"daemon {site.name}: {command}: not a reply: {doc!r}")
+    return doc
 
 
 def vip_decision(status: dict[str, Any] | None) -> tuple[str, float] | None:

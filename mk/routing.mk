@@ -20,3 +20,8 @@ bench-routing: deps-routing venv
 # when the package is built (setup.py): rebuild the venv's editable install
 # when one changes.
 $(BIN)/.installed: $(wildcard ldirectord_py/routing/proto/*.proto)
+
+# A hung load balancer dropped by BFD vs. the BGP hold time (bench/README.md, "BFD").
+.PHONY: bench-bfd
+bench-bfd: deps-routing venv
+	$(BIN)/python bench/bfd_failover.py

@@ -21,6 +21,7 @@ def _register() -> None:
     from ldirectord_py.cli import (  # noqa: F401
         ctl_control,
         ctl_list,
+        ctl_maintenance,
         ctl_routes,
         ctl_status,
         ctl_validate,

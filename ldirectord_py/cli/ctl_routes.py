@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ldirectord_py.cli.ctl import cli
+from ldirectord_py.cli.ctl_bfd import bfd_lines, bfd_option, read_bfd
 
 
 def _when(epoch: float | None) -> str:
@@ -122,11 +123,16 @@ config_option = click.option(
 @cli.command(name="routes")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="The daemon's anycast status as JSON.")
-def routes_command(config: str | None, as_json: bool) -> None:
+@bfd_option
+def routes_command(config: str | None, as_json: bool, bfd: str) -> None:
     """Each anycast VIP: its decision, why, since when, what GoBGP holds."""
     statuses = statuses_or_exit(config)
+    readings = read_bfd(bfd)
     if as_json:
         doc = {status.get("config") or path: status.get("anycast") for path, status in statuses}
+        if readings:
+            doc["bfd"] = [r.to_json() for r in readings]
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
         return
     click.echo(render_routes(statuses), nl=False)
+    click.echo("".join(f"{line}\n" for line in bfd_lines(readings)), nl=False)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ldirectord_py.cli.ctl import cli
+from ldirectord_py.cli.ctl_bfd import bfd_lines, bfd_option, read_bfd
 from ldirectord_py.cli.ctl_routes import (
     config_option,
     render_routes,
@@ -104,11 +105,16 @@ def render_status(path: str, status: dict[str, Any], now: float | None = None) -
 @cli.command(name="status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="The whole status document as JSON.")
-def status_command(config: str | None, as_json: bool) -> None:
+@bfd_option
+def status_command(config: str | None, as_json: bool, bfd: str) -> None:
     """The daemon's reals, fallbacks, anycast and dataplane."""
     statuses = statuses_or_exit(config)
+    readings = read_bfd(bfd)
     if as_json:
         doc: Any = statuses[0][1] if len(statuses) == 1 else {p: s for p, s in statuses}
+        if readings:
+            doc = {**doc, "bfd": [r.to_json() for r in readings]}
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
         return
     click.echo("\n".join(render_status(p, s) for p, s in statuses), nl=False)
+    click.echo("".join(f"{line}\n" for line in bfd_lines(readings)), nl=False)

@@ -278,6 +278,13 @@ def _a_holddown(
     d.anycast.set("holddown", int(value), line)
 
 
+def _a_stopwait(ctx: ParseContext, d: GlobalDraft, m: re.Match[str], line: int) -> None:
+    value = anycast_value(m.group(1))
+    if not re.fullmatch(r"\d+", value, re.ASCII) or int(value) > 600:
+        _fail(f"anycaststopwait must be a number of seconds from 0 to 600, not {value!r}")
+    d.anycast.set("stopwait", int(value), line)
+
+
 def _a_global_only(directive: str) -> Handler:
     def handle(ctx: ParseContext, d: VirtualDraft, m: re.Match[str], line: int) -> None:
         _fail(f"{directive} is a global directive: it cannot be set in a virtual service")
@@ -314,6 +321,7 @@ _ANYCAST_GLOBAL: list[tuple[str, str, Handler]] = [
         r"anycaststop\s*=\s*(.*)",
         _a_word("stop", "anycaststop", ("withdraw", "keep")),
     ),
+    ("anycaststopwait", r"anycaststopwait\s*=\s*(.*)", _a_stopwait),
 ]
 
 

@@ -229,6 +229,8 @@ class AnycastSettings:
     maxwithdraw: MaxWithdraw | None = None
     """None: unlimited."""
     stop: AnycastStop = "withdraw"
+    stopwait: int = 5
+    """Seconds a stop waits, after withdrawing, for traffic to the VIPs to stop."""
     interface: str = DEFAULT_ANYCASTINTERFACE
     nexthop: str | None = None
     """The global `anycastnexthop` for IPv4 VIPs (None: the route writer's default)."""
@@ -295,6 +297,7 @@ ANYCAST_DIRECTIVES: Mapping[str, str] = MappingProxyType(
         "gobgpversion": "gobgpversion",
         "maxwithdraw": "anycastmaxwithdraw",
         "stop": "anycaststop",
+        "stopwait": "anycaststopwait",
         "interface": "anycastinterface",
         "nexthop": "anycastnexthop",
         "nexthop6": "anycastnexthop",

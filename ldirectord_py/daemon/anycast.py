@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ldirectord_py.config import Config
-from ldirectord_py.config.model import GoBGPVersion
+from ldirectord_py.config.model import GoBGPVersion, VirtualAnycast
 from ldirectord_py.engine import Engine
 from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
+from ldirectord_py.engine.planned_maintenance import PlannedMaintenance, vip_settings
 from ldirectord_py.ipvs.writer import DataplaneView
 from ldirectord_py.observe.log import Log
-from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route
+from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route, VipDecision
 
 STOP_TIMEOUT = 5.0
 """How long a reload lets the old route writer drop what is no longer desired."""
@@ -109,6 +110,18 @@ class AnycastCoordinator:
         self._address_wait: asyncio.Task[None] | None = None
         self._last: tuple[int, int, int] | None = None
         self._stopped = False
+        self.maintenance = PlannedMaintenance()
+        """VIPs an operator moved away (daemon/planned_maintenance.py drives it)."""
+        self._vip_settings: dict[HostPrefix, VirtualAnycast] = {}
+        self._facts: tuple[Engine, DataplaneView] | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def vip_setting(self, vip: HostPrefix) -> VirtualAnycast | None:
+        """The per-VIP anycast settings of the running config."""
+        return self._vip_settings.get(vip)
 
     @property
     def enabled(self) -> bool:
@@ -117,6 +130,7 @@ class AnycastCoordinator:
     async def start(self, config: Config) -> None:
         policy = AnycastPolicy(config, self.clock())
         self.policy = policy
+        self._vip_settings = vip_settings(config)
         if policy.enabled:
             self._start_writers(config)
 
@@ -130,6 +144,7 @@ class AnycastCoordinator:
                 await self._address_wait
             self._address_wait = None
         self.policy = self.policy.reload(config, now) if self.policy else AnycastPolicy(config, now)
+        self._vip_settings = vip_settings(config)
         settings = _route_settings(config) if self.policy.enabled else None
         if settings == self._settings:
             return
@@ -168,6 +183,7 @@ class AnycastCoordinator:
         """Give the policy the current facts; cheap when nothing changed."""
         if self.policy is None or not self.policy.enabled or self._stopped:
             return
+        self._facts = (engine, dataplane)
         key = (id(engine), engine.version, dataplane.version)
         if not force and self._last == key:
             return
@@ -184,8 +200,21 @@ class AnycastCoordinator:
         )
         for line in lines:
             self.log.info(line.text)
-        self._push(self.policy.desired())
+        self._push(self._effective()[1])
         self._schedule(engine, dataplane)
+
+    def refresh(self) -> None:
+        """Decide again with the last facts (after a maintenance change)."""
+        if self._facts is not None:
+            self.update(*self._facts, force=True)
+
+    def _effective(self) -> tuple[tuple[VipDecision, ...], AnycastDesired]:
+        """The policy's decisions and desired state, with planned maintenance applied."""
+        assert self.policy is not None
+        method = self._settings[0] if self._settings else "gobgp"
+        return self.maintenance.apply(
+            self.policy.decisions(), self.policy.desired(), self._vip_settings, method, self.clock()
+        )
 
     def _desired_routes(self, within: Sequence[Network]) -> dict[HostPrefix, Route]:
         assert self.policy is not None
@@ -231,7 +260,7 @@ class AnycastCoordinator:
                 await self.interfaces.converge_now(ADDRESS_WAIT)
                 if self._stopped or self.policy is None:
                     return
-                desired = self.policy.desired()
+                desired = self._effective()[1]
                 present = self._addresses_present()
                 if all(p in present for p in desired.routes):
                     self._address_wait = None
@@ -247,9 +276,12 @@ class AnycastCoordinator:
         if self._wakeup is not None:
             self._wakeup.cancel()
             self._wakeup = None
-        when = self.policy.next_wakeup()
-        if when is None:
+        times = [
+            t for t in (self.policy.next_wakeup(), self.maintenance.next_wakeup()) if t is not None
+        ]
+        if not times:
             return
+        when = min(times)
         delay = max(0.0, when - self.clock())
         loop = asyncio.get_running_loop()
         self._wakeup = loop.call_later(delay, lambda: self.update(engine, dataplane, force=True))
@@ -276,6 +308,7 @@ class AnycastCoordinator:
             return {"enabled": False}
         wall_offset = time.time() - self.clock()
         method = self._settings[0] if self._settings else None
+        in_maintenance = self.maintenance.vips
         return {
             "enabled": True,
             "method": method,
@@ -287,8 +320,9 @@ class AnycastCoordinator:
                     "since": d.since + wall_offset,
                     "virtuals": list(d.virtuals),
                     "guarded": d.guarded,
+                    "maintenance": d.vip in in_maintenance,
                 }
-                for d in self.policy.decisions()
+                for d in self._effective()[0]
             ],
             "gobgp": self.routes.status() if self.routes is not None else None,
             "interfaces": self.interfaces.status() if self.interfaces is not None else None,

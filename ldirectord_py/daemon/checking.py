@@ -25,8 +25,10 @@ from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
+from ldirectord_py.daemon.mainloop import STOP_BOUND
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.daemon.offloop import collector_paused, in_thread
+from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
 from ldirectord_py.daemon.reload_plan import plan_reload
 from ldirectord_py.daemon.snapshot import StatusBook, encode
 from ldirectord_py.daemon.stall import WatchdogRule
@@ -91,6 +93,8 @@ class CheckingDirector:
         self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
         self.supervisor = WriterSupervisor(log.info, self._writers)
         self.drains = DrainStore(None)
+        self.planned = MaintenanceControl(log, self.anycast, clock=clock)
+        """`ldirectordctl maintenance`, and the wait for traffic to move on stop."""
         self._drain_cache: tuple[Config, frozenset[DrainKey], frozenset[DrainKey]] | None = None
         self.metrics: Metrics | None = None
         self._metric_names_for: Config | None = None
@@ -133,6 +137,7 @@ class CheckingDirector:
         self.drains = DrainStore(drain_path)
         if self.drains.load_error:
             self.log.info(f"Drained reals: {self.drains.load_error}")
+        self.planned.use_file(drain_path.removesuffix(".drained") + ".maintenance")
 
     async def start(self, config: Config) -> None:
         self.config_path = config.path
@@ -220,10 +225,18 @@ class CheckingDirector:
         one that fails or hangs is logged and the next still runs (the daemon
         bounds the whole, mainloop.STOP_BOUND)."""
         self.status_word = "stopping"
+        started = self.clock()
         await self.supervisor.stop()  # writers stopped on purpose are not restarted
         # Routes first: a router must stop sending traffic here before the pools
         # go (the other order black-holes it), unless anycaststop = keep.
         await self._stop_step("withdrawing anycast routes", self.anycast.stop())
+        await self._stop_step(
+            "waiting for traffic to the anycast VIPs to stop",
+            self.planned.wait_on_stop(
+                self.engine.config if self.engine else None,
+                STOP_BOUND - STOP_RESERVE - (self.clock() - started),
+            ),
+        )
         if self.scheduler is not None:
             await self._stop_step("stopping the health checks", self.scheduler.stop())
         self._flush()
@@ -320,6 +333,7 @@ class CheckingDirector:
                 else round(self.clock() - self.last_result_at, 3),
             },
             "anycast": self.anycast.status(),
+            "planned_maintenance": self.planned.status(),
             "writers": self.supervisor.status(),
             "virtuals": [],
         }
@@ -498,6 +512,8 @@ class CheckingDirector:
             return self._drain_command(name, str(args.get("real", "")))
         if name == "check-now":
             return await self._check_now_command()
+        if name == "maintenance":
+            return await self.planned.command(self.engine.config if self.engine else None, args)
         return {"ok": False, "error": f"unknown command {name!r}"}
 
     def _drain_command(self, name: str, text: str) -> dict[str, Any]:

@@ -361,6 +361,14 @@ def _families(status: dict[str, Any]) -> Iterator[Metric]:
             value = {"announced": 1.0, "depreferred": 0.5}.get(vip.get("state"), 0.0)
             announced.add_metric([vip["vip"]], value)
         yield announced
+        maintenance = _gauge(
+            "ldirectord_anycast_vip_maintenance",
+            "1 while the VIP is in planned maintenance (ldirectordctl maintenance on).",
+            ["vip"],
+        )
+        for vip in anycast.get("vips") or []:
+            maintenance.add_metric([vip["vip"]], 1 if vip.get("maintenance") else 0)
+        yield maintenance
         gobgp = anycast.get("gobgp")
         if gobgp is not None:
             connected = _gauge(

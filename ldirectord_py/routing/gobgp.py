@@ -25,6 +25,7 @@ names the target and what was being done; no grpc exception escapes.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -224,6 +225,8 @@ class GoBGPClient:
             response: Any = None
             try:
                 response = await stub.GetBgp(dialect.pb.GetBgpRequest(), timeout=self.timeout)
+            except asyncio.CancelledError:
+                raise self._closed("GetBgp") from None
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                     continue
@@ -259,6 +262,16 @@ class GoBGPClient:
         if channel is not None:
             await channel.close(grace=None)
 
+    def _closed(self, action: str) -> BaseException:
+        """What to raise for a call that ended in CancelledError: the cancellation
+        itself when our task is being cancelled; otherwise another task closed the
+        channel under the call (the route writer reconnecting while converge_now()
+        reads), which is a lost connection, reported like one."""
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            return asyncio.CancelledError()
+        return GoBGPError(self.target, action, "the connection was closed", unavailable=True)
+
     def _error(self, action: str, exc: BaseException) -> GoBGPError:
         detail, unavailable = _describe(exc)
         timed_out = (
@@ -273,6 +286,8 @@ class GoBGPClient:
             return await getattr(stub, method)(request, timeout=timeout or self.timeout)
         except grpc.aio.AioRpcError as exc:
             raise self._error(action, exc) from None
+        except asyncio.CancelledError:
+            raise self._closed(action) from None
         except grpc.RpcError as exc:  # pragma: no cover - aio raises AioRpcError
             raise self._error(action, exc) from None
 
@@ -343,6 +358,8 @@ class GoBGPClient:
             await stub.AddPathStream(iter(requests), timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise self._error(action, exc) from None
+        except asyncio.CancelledError:
+            raise self._closed(action) from None
 
     async def delete_path(self, prefix: HostPrefix, *, timeout: float | None = None) -> None:
         """Withdraw the locally originated path for `prefix` (a no-op if there is none)."""
@@ -384,6 +401,8 @@ class GoBGPClient:
                             continue  # a NLRI type we do not model: never ours
         except grpc.aio.AioRpcError as exc:
             raise self._error(action, exc) from None
+        except asyncio.CancelledError:
+            raise self._closed(action) from None
         return paths
 
     async def list_peers(self, *, timeout: float | None = None) -> list[PeerView]:
@@ -396,6 +415,8 @@ class GoBGPClient:
                 peers.append(parse_peer(d, response.peer))
         except grpc.aio.AioRpcError as exc:
             raise self._error("ListPeer", exc) from None
+        except asyncio.CancelledError:
+            raise self._closed("ListPeer") from None
         return peers
 
     async def watch_peers(self) -> AsyncIterator[PeerView]:
@@ -415,6 +436,8 @@ class GoBGPClient:
                 yield parse_peer(d, event.peer.peer)
         except grpc.aio.AioRpcError as exc:
             raise self._error("WatchEvent (peers)", exc) from None
+        except asyncio.CancelledError:
+            raise self._closed("WatchEvent (peers)") from None
         finally:
             call.cancel()
         raise GoBGPError(self.target, "WatchEvent (peers)", "gobgpd ended the stream")

@@ -66,10 +66,12 @@ class Route:
             raise ValueError(f"{self.prefix} is not a host prefix (/32 or /128)")
 
 
-VipState = Literal["announced", "depreferred", "withdrawn", "held", "unknown"]
+VipState = Literal["announced", "depreferred", "withdrawn", "held", "unknown", "maintenance"]
 """announced: full route; depreferred: route kept with anycastdown's softer form;
 withdrawn: no route; held: healthy again but inside anycastholddown (still down);
-unknown: the first check round has not decided yet (nothing is announced)."""
+unknown: the first check round has not decided yet (nothing is announced);
+maintenance: an operator moved the route away (`ldirectordctl maintenance on`:
+withdrawn, or de-preferred as anycastdown says), whatever the VIP's health."""
 
 
 @dataclass(frozen=True)

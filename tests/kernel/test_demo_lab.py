@@ -4,8 +4,8 @@ It runs the whole lab as a user would (`python -m demo.lab --short`): two sites
 with our daemon, gobgpd and direct-routing backends, a BIRD router, a client.
 The summary it writes must show what the paper promises: when site A's backends
 die, the client's traffic moves to site B; when they come back, it comes back;
-when site A's load balancer dies silently, the router drops it after the BGP
-hold time; and no request fails outside the windows the lab measures.
+when site A's load balancer dies silently, BFD makes the router drop it well
+before the BGP hold time; and no request fails outside the windows the lab measures.
 """
 
 from __future__ import annotations
@@ -82,15 +82,36 @@ def test_traffic_comes_back_when_site_a_recovers(lab_run: tuple[dict[str, Any], 
     assert restored["recovery_s"] is not None and restored["recovery_s"] < 20, log
 
 
-def test_router_drops_a_dead_load_balancer_after_the_hold_time(
+def test_bfd_drops_a_dead_load_balancer_well_before_the_hold_time(
     lab_run: tuple[dict[str, Any], str],
 ) -> None:
     summary, log = lab_run
     killed = summary["lb_killed"]
     assert summary["checks"]["router_dropped_killed_lb"], log
     assert killed["traffic_moved"], log
-    # Hold time 3 s; the last keepalive came up to 1 s before the kill.
-    assert 0.5 <= killed["router_drop_s"] <= killed["hold_time_s"] + 3, log
+    assert killed["detector"].startswith("BFD"), log
+    # The router says why it ended the session: BFD, not the hold timer (3 s).
+    # The time is bounded loosely: the guest is emulated and shares its host.
+    assert killed["dropped_by"] == "BFD session down", log
+    assert 0 < killed["router_drop_s"] < killed["hold_time_s"], log
+    # BFD flaps (a session down although nothing failed) are counted in the summary
+    # (session_flaps, the lab's check no_bgp_session_flap) but not failed on here:
+    # on a heavily shared machine the emulated guest is sometimes starved for most
+    # of a second (demo/README.md, "BFD in the guest").
+
+
+def test_planned_maintenance_moves_the_traffic_before_the_backends_stop(
+    lab_run: tuple[dict[str, Any], str],
+) -> None:
+    summary, log = lab_run
+    planned = summary["planned_maintenance"]
+    assert summary["checks"]["planned_maintenance_drained_and_moved"], log
+    # Only requests in flight at the instant the router switches may fail (the goal
+    # is at most 1 per switch at 25 requests/s; loose here, demo/README.md has the
+    # figures); none while site A's backends are down: no client is there any more.
+    assert planned["failed_otherwise"] == 0, log
+    assert planned["failed_switch_away"] <= 5 and planned["failed_switch_back"] <= 5, log
+    assert planned["drained_s"] is not None and planned["drained_s"] < 30, log
 
 
 def test_no_request_is_lost_outside_the_measured_windows(

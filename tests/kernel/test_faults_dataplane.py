@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 import test_anycast_daemon as harness  # noqa: E402 (beside this file, as pytest imports it)
 from test_anycast_daemon import BACKENDS, LDIRECTORDCTL, ROUTE, WAIT, Site, wait_for  # noqa: E402
 
-from tests.integration.routing.lab import Lab  # noqa: E402
+from tests.integration.routing.lab import Lab, LabError  # noqa: E402
 
 # The lab and site of the anycast daemon tests (gobgpd peering with BIRD).
 lab = harness.lab
@@ -43,6 +43,14 @@ def _two_vips(site: Site, extra: str = "") -> None:
     site.cfg.write_text(text)
 
 
+def _route(lab: Lab, site: Site, prefix: str, *, present: bool = True) -> None:
+    """Wait for the route at the router; on timeout, fail with the daemon's log."""
+    try:
+        lab.wait_route(prefix, present=present, timeout=WAIT)
+    except LabError as exc:
+        raise AssertionError(f"{exc}\n--- daemon log ---\n{site.log_text()[-8000:]}") from None
+
+
 def _ctl(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
     return site.ns_run(LDIRECTORDCTL, *args, "-c", site.cfg.name)
 
@@ -53,8 +61,8 @@ def test_faults_finding1_a_scheduler_typo_withdraws_no_anycast_route(lab: Lab, s
         site.backend_up(address)
     _two_vips(site)
     site.start()
-    lab.wait_route(ROUTE, timeout=WAIT)
-    lab.wait_route(f"{SECOND}/32", timeout=WAIT)
+    _route(lab, site, ROUTE)
+    _route(lab, site, f"{SECOND}/32")
 
     site.cfg.write_text(site.cfg.read_text() + TYPO)
     done = _ctl(site, "reload")
@@ -72,7 +80,7 @@ def test_faults_finding1_a_scheduler_typo_withdraws_no_anycast_route(lab: Lab, s
     assert "192.0.2.200" in status.stdout and "refused" in status.stdout
     # the real fault of a VIP's own: its one backend dies -> withdrawn (one allowed)
     site.backend_down(BACKENDS[1])
-    lab.wait_route(f"{SECOND}/32", present=False, timeout=WAIT)
+    _route(lab, site, f"{SECOND}/32", present=False)
     assert lab.route(ROUTE) is not None
 
 
@@ -84,7 +92,7 @@ def test_faults_sigkill_mid_reload_then_start_keeps_drains_and_writes_nothing(
         site.backend_up(address)
     _two_vips(site)
     site.start()
-    lab.wait_route(ROUTE, timeout=WAIT)
+    _route(lab, site, ROUTE)
     done = _ctl(site, "drain", f"{BACKENDS[0]}:8080")
     assert done.returncode == 0, done.stderr
     wait_for(

@@ -353,7 +353,7 @@ class Lab:
                     proc.wait(timeout=3)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-                    proc.wait(timeout=3)
+                    proc.wait(timeout=60)  # a gobgpd with a full table frees GiBs
         for site in self.sites:
             site.proc = None
         self._router_procs = []
@@ -462,7 +462,12 @@ class Lab:
         """Wait until the site's gobgpd holds the whole foreign table."""
         want = self.foreign_routes + len(FOREIGN_INSIDE)
         deadline = time.monotonic() + timeout
-        while (have := self.table_size(site)) < want:
+        have = 0
+        while True:
+            with contextlib.suppress(LabError):  # gobgpd busy taking the table in
+                have = self.table_size(site)
+            if have >= want:
+                return
             if time.monotonic() >= deadline:
                 raise LabError(f"gobgpd holds {have} routes after {timeout:g} s, not {want}")
             time.sleep(0.25)  # each `gobgp` run costs CPU gobgpd needs
@@ -471,7 +476,10 @@ class Lab:
         """Run the `gobgp` CLI against a site's gobgpd; returns stdout."""
         cli = gobgpd_binary(self.gobgpd_version).with_name("gobgp")
         cmd = [str(cli), "--target", f"unix://{self.sites[site].socket}", *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+        except subprocess.TimeoutExpired:
+            raise LabError(f"{' '.join(cmd)}: no answer within 30 s") from None
         if check and done.returncode != 0:
             raise LabError(f"{' '.join(cmd)}: {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
@@ -689,7 +697,10 @@ class Lab:
             shutil.chown(path, "frr", "frr")
         common = ["-u", "frr", "-g", "frr", "-z", str(frr / "zserv.api"),
                   "--vty_socket", str(frr), "-P", "0"]  # fmt: skip
-        for daemon, conf in (("zebra", "zebra.conf"), ("bgpd", "frr.conf")):
+        daemons = [("zebra", "zebra.conf"), ("bgpd", "frr.conf")]
+        if re.search(r"^bfd$", self.router_config or "", re.MULTILINE):
+            daemons.append(("bfdd", "frr.conf"))  # examples/router-frr-bfd.conf
+        for daemon, conf in daemons:
             binary = f"{FRR_DIR}/{daemon}"
             cmd = [binary, *common, "-i", str(frr / f"{daemon}.pid"), "-f", str(frr / conf)]
             self._router_procs.append(self._spawn(self.rtr_ns, cmd, frr / f"{daemon}.log"))

@@ -25,11 +25,13 @@ class FakeGoBGP:
         self.target = f"unix:{socket}"
         self.dialects = dialects
         self.calls: list[str] = []
+        self.delay = 0.0
         self.server: grpc.aio.Server | None = None
 
     def _handler(self, d: Dialect) -> grpc.GenericRpcHandler:
         async def get_bgp(request: Any, context: Any) -> Any:
             self.calls.append(f"{d.service}/GetBgp")
+            await asyncio.sleep(self.delay)
             return d.pb.GetBgpResponse(**{"global": d.pb.Global(asn=65001, router_id="192.0.2.2")})
 
         handler = grpc.unary_unary_rpc_method_handler(
@@ -143,3 +145,30 @@ def test_failure_log_reports_each_text_once_and_counts_repeats() -> None:
     log.add("deadline", 200.0)
     assert "121 failed attempts" in (log.reset() or "")
     assert log.add("deadline", 201.0)  # a new outage: reported again
+
+
+def test_a_call_cut_by_a_reconnect_is_a_lost_connection_not_a_cancellation(
+    tmp_path: Path,
+) -> None:
+    # The route writer closes its client when it reconnects; converge_now() may
+    # be reading through that client at that moment, in another task.
+    async def scenario() -> None:
+        async with FakeGoBGP(tmp_path / "api.sock", (V4,)) as fake:
+            client = await connect(fake)
+            fake.delay = 1.0  # the next call waits in the server
+            call = asyncio.create_task(client.get_bgp())
+            await asyncio.sleep(0.2)
+            await client.close()
+            with pytest.raises(GoBGPError, match="connection was closed") as info:
+                await call
+            assert info.value.unavailable
+            # Our own cancellation stays a cancellation.
+            client = await connect(fake)
+            call = asyncio.create_task(client.get_bgp())
+            await asyncio.sleep(0.2)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            await client.close()
+
+    asyncio.run(scenario())
