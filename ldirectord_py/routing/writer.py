@@ -168,6 +168,12 @@ class RouteWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.busy_since: float | None = None
+        """Monotonic start of the round in progress (None while waiting or
+        reconnecting): the daemon's WriterSupervisor reports a round that never
+        ends as a stall. Every gRPC call has its own deadline, so only a bug can
+        keep a round going; GoBGP being down is not a stall (a restart of the
+        daemon would not bring it back)."""
         self.calls_total = 0
         """AddPath + DeletePath calls issued so far (for tests and benchmarks)."""
 
@@ -391,6 +397,7 @@ class RouteWriter:
                 self._set_error(f"unexpected error: {type(exc).__name__}: {exc}")
                 raise
             finally:
+                self.busy_since = None
                 if peer_task is not None:
                     peer_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, GoBGPError):
@@ -411,6 +418,7 @@ class RouteWriter:
             while True:
                 self._wake.clear()
                 now = time.monotonic()
+                self.busy_since = now
                 if self._held is None or now >= next_resync:
                     self._held = await self._read_known(client, timeout=self._timeout)
                     next_resync = now + self._resync_interval
@@ -424,6 +432,7 @@ class RouteWriter:
                 generation = self._generation
                 await self._apply(client)
                 self._applied_generation = generation
+                self.busy_since = None
                 waker = asyncio.ensure_future(self._wake.wait())
                 watched: set[asyncio.Future[Any]] = {waker, peer_task}
                 if scan is not None:
