@@ -33,6 +33,7 @@ from typing import Any
 
 from ldirectord_py.config import Config
 from ldirectord_py.daemon.anycast import AnycastCoordinator
+from ldirectord_py.daemon.runfiles import replace_file
 from ldirectord_py.engine.planned_maintenance import vip_settings
 from ldirectord_py.ipvs.connections import Connection, read_connections
 from ldirectord_py.ipvs.quiescence import Activity, QuiescenceWatch
@@ -140,11 +141,8 @@ class MaintenanceStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path)
             else:
-                tmp = f"{self.path}.tmp"
-                with open(tmp, "w") as fh:
-                    json.dump(vips, fh, sort_keys=True)
-                    fh.write("\n")
-                os.replace(tmp, self.path)
+                data = json.dumps(vips, sort_keys=True) + "\n"
+                replace_file(self.path, data.encode(), f"{os.path.basename(self.path)}.tmp")
         self.vips = dict(vips)
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.pidfile import PidFile
+from ldirectord_py.daemon.planned_maintenance import MaintenanceStore
 from ldirectord_py.engine.drain import DrainKey
 from tests.integration.conftest import Sandbox
 
@@ -40,6 +41,19 @@ def test_faults_finding5_the_drain_file_never_follows_a_planted_link(tmp_path: P
     assert store.drain(DrainKey.parse("10.0.0.1:80"))
     assert victim.read_text() == "precious\n"
     assert DrainStore(str(path)).keys == {DrainKey.parse("10.0.0.1:80")}
+
+
+def test_faults_finding5_the_site_maintenance_file_never_follows_a_planted_link(
+    tmp_path: Path,
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "ldirectord.t.cf.maintenance"
+    (tmp_path / "ldirectord.t.cf.maintenance.tmp").symlink_to(victim)
+    MaintenanceStore(str(path)).save({"198.51.100.10/32": 1.0})
+    assert victim.read_text() == "precious\n"
+    assert MaintenanceStore(str(path)).vips == {"198.51.100.10/32": 1.0}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, "victim"]
 
 
 @contextlib.contextmanager
