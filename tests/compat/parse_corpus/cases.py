@@ -12,7 +12,7 @@ in `.invalid`. Addresses are loopback or documentation ranges (RFC 5737 / RFC 38
 except where a rule needs a particular numeric value (noted on the case); nothing is
 ever contacted: `status` only parses.
 
-Spec references are to shared/reference/ldirectord-spec.md (section 2, quirk 9.7).
+Spec references are to the compatibility specification, ldirectord-spec.md (section 2, quirk 9.7).
 """
 
 from __future__ import annotations

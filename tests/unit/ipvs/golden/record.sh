@@ -8,6 +8,5 @@ repo=$(cd "$here/../../../.." && pwd)
 so=/tmp/ipvs-golden-observe_shim.so
 gcc -shared -fPIC -O2 -o "$so" "$here/observe_shim.c" -ldl
 runner="$repo/scripts/ipvs-vm/run"
-[ -x "$runner" ] || runner=/work/shared/reference/ipvs-vm/run-in-ipvs-vm.sh
 cd "$repo"
 exec env OBSERVE_SHIM_SO="$so" "$runner" python3 "$here/record_goldens.py" "$@"
