@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import NamedTuple
+
+
+class FailureKind(StrEnum):
+    """Why a check failed, as a closed set: metrics labels and the events use it, so
+    nothing downstream has to parse the free-text reason. `NONE` is a success."""
+
+    NONE = "none"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    RESET = "reset"
+    CLOSED = "closed"
+    UNREACHABLE = "unreachable"
+    RECEIVE_MISMATCH = "receive_mismatch"
+    TLS = "tls"
+    EXIT_STATUS = "exit_status"
+    HTTP_STATUS = "http_status"
+    MAINTENANCE = "maintenance"
+    LOGIN = "login"
+    NO_ANSWER = "no_answer"
+    MALFORMED = "malformed"
+    INTERNAL = "internal"
+    OTHER = "other"
 
 
 class CheckResult(NamedTuple):
@@ -11,6 +34,8 @@ class CheckResult(NamedTuple):
     `reason` is short and meant for logs and status output: "ok", "status 503",
     "connect refused", "timeout after 3s", "receive did not match", ...
     `latency` is the wall time of the check in seconds (monotonic clock).
+    `kind` is the reason's class (issue 12: checks set it where they fail; until
+    every check does, `kind_of(reason)` classifies the text).
     (A NamedTuple: immutable like a frozen dataclass, several times cheaper to
     make, and one is made per check.)
     """
@@ -18,11 +43,13 @@ class CheckResult(NamedTuple):
     ok: bool
     reason: str
     latency: float
+    kind: FailureKind = FailureKind.NONE
 
 
 class CheckFailed(Exception):
     """Raised inside a check to say "down" with a short reason."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: FailureKind = FailureKind.OTHER) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
