@@ -53,3 +53,46 @@ class CheckFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+
+
+_REASON_KINDS = (
+    ("timeout", FailureKind.TIMEOUT),
+    ("connect refused", FailureKind.REFUSED),
+    ("connection reset", FailureKind.RESET),
+    ("connection closed", FailureKind.CLOSED),
+    ("no route", FailureKind.UNREACHABLE),
+    ("receive did not match", FailureKind.RECEIVE_MISMATCH),
+    ("tls error", FailureKind.TLS),
+    ("exit status", FailureKind.EXIT_STATUS),
+    ("status ", FailureKind.HTTP_STATUS),
+    ("server in maintenance", FailureKind.MAINTENANCE),
+    ("login failed", FailureKind.LOGIN),
+    ("no answer", FailureKind.NO_ANSWER),
+    ("no reply", FailureKind.NO_ANSWER),
+    ("no echo reply", FailureKind.NO_ANSWER),
+    ("malformed", FailureKind.MALFORMED),
+    ("bad ", FailureKind.MALFORMED),
+)
+
+
+def kind_of(reason: str) -> FailureKind:
+    """The class of a check's free-text failure reason, for checks that do not set
+    `CheckResult.kind` yet (the one place that reads a reason's words)."""
+    text = reason.lower()
+    for prefix in ("connect: ", "negotiate: "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    for start, kind in _REASON_KINDS:
+        if text.startswith(start):
+            return kind
+    return FailureKind.OTHER
+
+
+def failure_kind(result: CheckResult) -> FailureKind:
+    """The result's kind: NONE for a success, the check's own class where it set
+    one, else the class of its reason text."""
+    if result.ok:
+        return FailureKind.NONE
+    if result.kind is FailureKind.NONE or result.kind is FailureKind.OTHER:
+        return kind_of(result.reason)
+    return result.kind

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ldirectord_py.config import Config
 from ldirectord_py.config.model import GoBGPVersion, VirtualAnycast
+from ldirectord_py.daemon.actuators.log import log_event
 from ldirectord_py.engine import Engine
 from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
 from ldirectord_py.engine.planned_maintenance import PlannedMaintenance, vip_settings
@@ -203,8 +204,8 @@ class AnycastCoordinator:
             real_counts=counts,
             services=services,
         )
-        for line in lines:
-            self.log.info(line.text)
+        for event in lines:
+            log_event(self.log, event)
         self._push(*self._effective())
         self._schedule(engine, dataplane)
 

@@ -1,9 +1,11 @@
-"""The Director that does the real work: checks in, ip_vs out.
+"""The Director that does the real work: checks in, ip_vs out -- wiring only.
 
 The scheduler runs the checks and hands each result to the engine; the engine
-decides; the writers act -- the ip_vs writer converges the kernel, the command
-queue runs fallbackcommands one at a time in order, monitor lines are appended,
-log lines logged. Nothing here decides anything itself.
+decides and returns typed events; `Actuators` hands each event to the one
+actuator for its type (daemon/actuators: log, metrics, monitor files, mail,
+fallbackcommands, the ip_vs table and anycast routes). Drains live in
+daemon/drains.py, stall detection in daemon/stall.py, readiness in
+daemon/readiness.py. Nothing here decides anything itself.
 """
 
 from __future__ import annotations
@@ -13,33 +15,38 @@ import contextlib
 import gc
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from ldirectord_py.checks.result import CheckResult
-from ldirectord_py.checks.runner import CombinedState, run_check
+from ldirectord_py.checks.result import CheckResult, FailureKind, failure_kind
+from ldirectord_py.checks.runner import CombinedState, plan, run_check
 from ldirectord_py.checks.scheduler import Scheduler
 from ldirectord_py.checks.spec import CheckSpec
-from ldirectord_py.config import Config, Real
-from ldirectord_py.daemon import shell
+from ldirectord_py.config import Config
+from ldirectord_py.daemon.actuators import (
+    Actuators,
+    CommandQueue,
+    MonitorFiles,
+    TableSubmission,
+)
+from ldirectord_py.daemon.actuators.log import checking_text
 from ldirectord_py.daemon.anycast import AnycastCoordinator
-from ldirectord_py.daemon.drains import DrainStore
+from ldirectord_py.daemon.drains import DrainKey, Drains, DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.mainloop import STOP_BOUND
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.daemon.offloop import collector_paused, in_thread
 from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
+from ldirectord_py.daemon.readiness import Readiness
 from ldirectord_py.daemon.reload_plan import plan_reload
 from ldirectord_py.daemon.snapshot import StatusBook, encode
-from ldirectord_py.daemon.stall import WatchdogRule
+from ldirectord_py.daemon.stall import StallWatch
 from ldirectord_py.daemon.supervisor import SupervisedWriter, WriterSupervisor
-from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
-from ldirectord_py.engine.drain import DrainKey, apply_drains
-from ldirectord_py.engine.table import destination_for
-from ldirectord_py.ipvs.model import Destination, ServiceKey, Table, VirtualService
-from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
+from ldirectord_py.engine import Engine, Event
+from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService
+from ldirectord_py.ipvs.netlink import UNAVAILABLE_MESSAGE, AsyncIPVS, IPVSError
 from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
-from ldirectord_py.observe.log import Log, localtime_text
+from ldirectord_py.observe.log import Log, Priority
 from ldirectord_py.observe.metrics import Metrics
 
 MAINTENANCE_REASON = "Server in maintenance"
@@ -92,34 +99,31 @@ class CheckingDirector:
         self.writer.on_dataplane_change = self._dataplane_changed
         self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
         self.supervisor = WriterSupervisor(log.info, self._writers)
-        self.drains = DrainStore(None)
+        self.drain = Drains()
         self.planned = MaintenanceControl(log, self.anycast, clock=clock)
         """`ldirectordctl maintenance`, and the wait for traffic to move on stop."""
-        self._drain_cache: tuple[Config, frozenset[DrainKey], frozenset[DrainKey]] | None = None
         self.metrics: Metrics | None = None
-        self._metric_names_for: Config | None = None
-        self._metric_names_cache: dict[str, str] = {}
         self.config_path: str | None = None
         self.started_at = time.time()
-        self.last_result_at: float | None = None
-        self._first_round_done = asyncio.Event()
-        self.stalled = False
-        self._stall_limit: float | None = None
-        self._watch_since = clock()
-        """Monotonic time of the last check result: the watchdog's evidence."""
+        self.watch = StallWatch(clock())
+        self.readiness = Readiness()
         self.engine: Engine | None = None
         self.scheduler: Scheduler | None = None
-        self._commands: asyncio.Queue[RunCommand] = asyncio.Queue()
-        self._command_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._maintenance_hits: set[str] = set()
+        self.mailer = Mailer(log)
+        self.commands = CommandQueue(log)
+        self.monitor = MonitorFiles(log.err)
+        self.table = TableSubmission(
+            self.writer, lambda: self.writer.state.view, self.anycast, self.drain
+        )
+        self.actuators = Actuators(
+            log, self.monitor, self.commands, self.mailer, self.table, lambda: self.status_word
+        )
         # Per-result work is batched per loop iteration: monitor lines are appended
         # with one open() per file, and the desired table is handed to the writer
         # only when the engine's decisions changed it.
-        self._monitor_lines: dict[str, list[str]] = {}
-        self._submitted: tuple[Engine, int] | None = None
         self._flush_handle: asyncio.Handle | None = None
-        self.mailer = Mailer(log)
         self._maintenance: MaintenanceDirectory | None = None
         self.status_word = "starting"
         """The original's daemon status, which `emailalertstatus` filters on."""
@@ -129,14 +133,38 @@ class CheckingDirector:
         """Check results that arrived while a reload prepares the next engine."""
         self._specs: tuple[CheckSpec, ...] = ()
         """What the scheduler runs now."""
+        self._debug_names: dict[str, str] = {}
+        """`-d`: each check identity's virtual, for the original's per-check line."""
+
+    # ---------------------------------------------------------------- inputs of the status document
+
+    @property
+    def drains(self) -> DrainStore:
+        return self.drain.store
+
+    @property
+    def last_result_at(self) -> float | None:
+        return self.watch.last_result_at
+
+    @property
+    def stalled(self) -> bool:
+        return self.watch.stalled
+
+    @property
+    def _stall_limit(self) -> float | None:
+        return self.watch.limit
+
+    def _drain_keys(self) -> frozenset[DrainKey]:
+        return self.drain.keys_for(self.engine)
 
     # ---------------------------------------------------------------- Director
 
     def use_state_file(self, drain_path: str) -> None:
         """Where drained reals are kept (next to the pid file; before start)."""
-        self.drains = DrainStore(drain_path)
+        self.drain = Drains(DrainStore(drain_path))
+        self.table.drains = self.drain
         if self.drains.load_error:
-            self.log.info(f"Drained reals: {self.drains.load_error}")
+            self.log.warning(f"Drained reals: {self.drains.load_error}")
         self.planned.use_file(drain_path.removesuffix(".drained") + ".maintenance")
 
     async def start(self, config: Config) -> None:
@@ -146,18 +174,18 @@ class CheckingDirector:
         self._book = StatusBook(self.engine, self._drain_keys(), self._wall_offset)
         self._use_maintenancedir(config)
         self._use_metrics(config)
-        self._command_task = asyncio.create_task(self._run_commands(), name="commands")
+        self.commands.start()
         self.writer.start()
         await self.anycast.start(config)
         self.supervisor.start()
         self._apply(self.engine.take_effects())
         self.scheduler = Scheduler(self._on_result, runner=self._run)
-        self._specs = tuple(self._check_specs())
+        self._use_specs(tuple(self._check_specs()))
         self.scheduler.update(self._specs)
         self.scheduler.start()
         settle_gc()
         # The original checks every real once while starting: so do we, at once.
-        self._spawn(self._first_round(self.scheduler.check_now()))
+        self._spawn(self.readiness.first_round(self.scheduler.check_now(), self._running))
         self._spawn(self._tick())
 
     async def reload(self, config: Config) -> None:
@@ -182,26 +210,25 @@ class CheckingDirector:
         self._book = plan.book
         self._book.set_drains(self._drain_keys())
         self.config_path = config.path
-        self._watch_since = self.clock()
+        self.watch.restart(self.clock())
         self._use_maintenancedir(config)
         self._use_metrics(config)
         await self.anycast.reload(config)
         if plan.same_desired:
             # the writer already holds this table (and owns its services)
-            self._submitted = (self.engine, self.engine.version)
+            self.table.held(self.engine)
             self._apply(plan.effects)
-            self.anycast.update(self.engine, self.writer.state.view)
         else:
             self._apply(plan.effects, also_owned=plan.old_keys)
         await self._replay_held()
         new: frozenset[str] = frozenset()
         if not plan.same_checks:
             new = self.scheduler.update(plan.specs)
-            self._specs = plan.specs
+            self._use_specs(plan.specs)
         gc.freeze()  # the switch's objects too; no collection (see collector_paused)
         if new:
             self.status_word = "reloading"
-            self._spawn(self._first_round(self.scheduler.check_now(new)))
+            self._spawn(self.readiness.first_round(self.scheduler.check_now(new), self._running))
 
     async def refused_services(self, timeout: float = RELOAD_SETTLE_TIMEOUT) -> list[str]:
         """The running config's services that the kernel refused (after one attempt
@@ -245,15 +272,17 @@ class CheckingDirector:
         await self._stop_step("stopping the ip_vs writer", self.writer.stop())
         if self.engine is not None:
             await self._stop_step("cleanstop", self._clean_stop(self.engine))
-        if self._command_task is not None:
-            await self._stop_step("finishing fallbackcommands", self._drain_commands())
+        if self.commands.started:
+            await self._stop_step(
+                "finishing fallbackcommands", self.commands.drain(STOP_COMMANDS_WAIT)
+            )
         await self._stop_step("sending alerts", self.mailer.drain())
         await self._stop_step("closing ip_vs", self.ipvs.close())
         if self.metrics is not None:
             try:
                 self.metrics.close()
             except Exception as exc:
-                self.log.info(f"Error while closing the metrics exporter: {exc!r}")
+                self.log.err(f"Error while closing the metrics exporter: {exc!r}")
 
     async def _clean_stop(self, engine: Engine) -> None:
         remove = set(engine.cleanstop_keys())
@@ -268,7 +297,7 @@ class CheckingDirector:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.log.info(f"Error while stopping ({what}): {type(exc).__name__}: {exc}")
+            self.log.err(f"Error while stopping ({what}): {type(exc).__name__}: {exc}")
 
     def status(self) -> dict[str, Any]:
         """Each virtual's reals with their check state, and the dataplane's state
@@ -346,16 +375,23 @@ class CheckingDirector:
         for target in self.engine.checks():
             yield CheckSpec.for_real(target.virtual, target.real)
 
+    def _use_specs(self, specs: tuple[CheckSpec, ...]) -> None:
+        self._specs = specs
+        if self.log.debug and self.engine is not None:
+            self._debug_names = {t.identity: t.virtual.identity for t in self.engine.checks()}
+
     async def _read_live(self) -> dict[ServiceKey, VirtualService] | None:
         try:
             table: Table = await self.ipvs.read_table()
         except IPVSError as exc:
-            self.log.info(f"{exc}; the table is programmed once it is")
+            if str(exc) != UNAVAILABLE_MESSAGE:
+                self.log.err(f"{exc}; the table is programmed once it is")
+            # else: the ip_vs writer says it, once (README: logged once at start)
             return None
         except Exception as exc:
             # A reply that does not decode must not stop the daemon from starting:
             # the writer reads the table again (and is supervised).
-            self.log.info(f"Reading the ip_vs table failed: {type(exc).__name__}: {exc}")
+            self.log.err(f"Reading the ip_vs table failed: {type(exc).__name__}: {exc}")
             return None
         return {s.key: s for s in table.services}
 
@@ -372,14 +408,29 @@ class CheckingDirector:
             spec.address, spec.family, spec.port
         ):
             self._maintenance_hits.add(spec.identity)
-            self.last_result_at = self.clock()  # decided: the checker is alive
-            return CheckResult(False, MAINTENANCE_REASON, 0.0)
+            self.watch.result(self.clock())  # decided: the checker is alive
+            return CheckResult(False, MAINTENANCE_REASON, 0.0, FailureKind.MAINTENANCE)
         self._maintenance_hits.discard(spec.identity)
+        if self.log.debug:
+            self._debug_checking(spec, combined)
         result = await run_check(spec, combined)
-        self.last_result_at = self.clock()
+        self.watch.result(self.clock())
         if self.metrics is not None:
-            self.metrics.observe_check(spec.checktype, result.ok, result.reason, result.latency)
+            self.metrics.observe_check(
+                spec.checktype, result.ok, result.reason, result.latency, failure_kind(result)
+            )
         return result
+
+    def _debug_checking(self, spec: CheckSpec, combined: CombinedState | None) -> None:
+        """`-d`: the original's line before each check."""
+        checktype = spec.checktype
+        if checktype == "combined":
+            kind = plan(spec, combined)[0] if combined is not None else "negotiate"
+            checktype = "negotiate" if kind == "negotiate" else "combined-connect"
+        virtual = self._debug_names.get(spec.identity, "")
+        self.log.write(
+            checking_text(checktype, spec.protocol, spec.identity, virtual), Priority.DEBUG
+        )
 
     def _on_result(self, identity: str, result: CheckResult) -> None:
         if self.engine is None:
@@ -405,62 +456,37 @@ class CheckingDirector:
 
     def _record(self, identity: str, result: CheckResult, maintenance: bool) -> None:
         assert self.engine is not None
-        effects = self.engine.record(
+        events = self.engine.record(
             identity,
             result.ok,
             result.reason,
             self.clock(),
             result.latency,
             maintenance=maintenance,
+            kind=failure_kind(result) if not result.ok else FailureKind.NONE,
         )
         if self._book is not None:
             self._book.mark(identity)
-        self._apply(effects)
+        self._apply(events)
 
-    def _apply(self, effects: list[Effect], also_owned: Iterable[ServiceKey] | None = None) -> None:
-        assert self.engine is not None
-        for effect in effects:
-            if isinstance(effect, MonitorLine):
-                self._monitor_lines.setdefault(effect.path, []).append(effect.text)
-            elif isinstance(effect, LogLine):
-                self.log.info(effect.text)
-                if self.metrics is not None:
-                    self.metrics.observe_log(effect.text, self._metric_names())
-            elif isinstance(effect, RunCommand):
-                self._commands.put_nowait(effect)
-            elif isinstance(effect, Alert):
-                self.mailer.send(effect, self.status_word)
+    def _apply(self, events: list[Event], also_owned: Iterable[ServiceKey] | None = None) -> None:
+        """Hand the events to their actuators; submit the table at once when a reload
+        hands over services (`also_owned`), else once at the end of this batch."""
+        engine = self.engine
+        assert engine is not None
+        if events:
+            self.actuators.apply(events)
         if also_owned is not None:
-            self._submit(also_owned)
-        elif self._flush_handle is None and (
-            self._monitor_lines or self._submitted != (self.engine, self.engine.version)
-        ):
+            self.table.submit(engine, also_owned)
+        elif self._flush_handle is None and (self.monitor.pending or self.table.pending(engine)):
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
 
-    def _submit(self, also_owned: Iterable[ServiceKey] = ()) -> None:
-        assert self.engine is not None
-        self._submitted = (self.engine, self.engine.version)
-        self.writer.submit(apply_drains(self.engine.desired(), self._drain_keys()), also_owned)
-        self.anycast.update(self.engine, self.writer.state.view)
-
-    def _drain_keys(self) -> frozenset[DrainKey]:
-        """The drained reals as the kernel stores them: a gate real on another port
-        than its virtual's is stored on the virtual's port, so `drain ADDR:PORT`
-        with the configured port means that stored form too."""
-        if not self.drains.keys or self.engine is None:
-            return frozenset()
-        cache_key = frozenset(self.drains.keys)
-        cached = self._drain_cache
-        if cached is not None and cached[0] is self.engine.config and cached[1] == cache_key:
-            return cached[2]
-        keys = set(self.drains.keys)
-        for _service, real, destination, stored in self._configured_reals():
-            for key in self.drains.keys:
-                if key.port == real.port and key.matches(destination):
-                    keys.add(DrainKey(key.address, stored.port))
-        result = frozenset(keys)
-        self._drain_cache = (self.engine.config, cache_key, result)
-        return result
+    def _flush(self) -> None:
+        """Write the monitor lines and submit the desired table, once per batch."""
+        self._flush_handle = None
+        self.monitor.flush()
+        if self.engine is not None and self.table.pending(self.engine):
+            self.table.submit(self.engine)
 
     def _has_checks(self) -> bool:
         """False when nothing is checked (no virtual, or only checktype on/off):
@@ -479,18 +505,6 @@ class CheckingDirector:
         if self.engine is not None:
             self.anycast.update(self.engine, view)
 
-    def _metric_names(self) -> dict[str, str]:
-        """`ADDR:PORT` (as log lines name a virtual) -> identity, where unambiguous."""
-        assert self.engine is not None
-        config = self.engine.config
-        if self._metric_names_for is not config:
-            seen: dict[str, list[str]] = {}
-            for virtual in config.virtuals:
-                seen.setdefault(virtual.hostport, []).append(virtual.identity)
-            self._metric_names_cache = {k: v[0] for k, v in seen.items() if len(v) == 1}
-            self._metric_names_for = config
-        return self._metric_names_cache
-
     def _use_metrics(self, config: Config) -> None:
         """Start the exporter once `metricsaddress` is set (a change needs a restart)."""
         address = config.settings.metricsaddress
@@ -500,67 +514,32 @@ class CheckingDirector:
         try:
             metrics.serve(address)
         except (OSError, ValueError) as exc:
-            self.log.info(f"metricsaddress {address}: cannot serve metrics: {exc}")
+            self.log.err(f"metricsaddress {address}: cannot serve metrics: {exc}")
             return
         self.metrics = metrics
+        self.actuators.metrics = metrics
 
     # ---------------------------------------------------------------- commands
 
     async def command(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """What `ldirectordctl drain|undrain|check-now` ask, answered with the result."""
         if name in ("drain", "undrain"):
-            return self._drain_command(name, str(args.get("real", "")))
+            return self.drain.command(
+                name, str(args.get("real", "")), self.engine, self._drains_changed
+            )
         if name == "check-now":
             return await self._check_now_command()
         if name == "maintenance":
             return await self.planned.command(self.engine.config if self.engine else None, args)
         return {"ok": False, "error": f"unknown command {name!r}"}
 
-    def _drain_command(self, name: str, text: str) -> dict[str, Any]:
-        try:
-            key = DrainKey.parse(text)
-        except ValueError as exc:
-            return {"ok": False, "error": f"{name}: {exc}"}
-        matched = self._matching_reals(key)
-        try:
-            changed = self.drains.drain(key) if name == "drain" else self.drains.undrain(key)
-        except OSError as exc:
-            return {"ok": False, "error": f"{name} {key}: cannot save the drained reals: {exc}"}
-        if not changed:
-            already = "already drained" if name == "drain" else "not drained"
-            return {"ok": True, "message": f"{key}: {already}"}
-        self.log.info(f"{'Drained' if name == 'drain' else 'Undrained'} real server: {key}")
+    def _drains_changed(self, key: DrainKey) -> None:
+        drained = key in self.drain.store.keys
+        self.log.notice(f"{'Drained' if drained else 'Undrained'} real server: {key}")
         if self.engine is not None:
-            self._submit()
+            self.table.submit(self.engine)
         if self._book is not None:
             self._book.set_drains(self._drain_keys())
-        where = ", ".join(matched) if matched else "no configured real (kept for later)"
-        verb = "drained (weight 0)" if name == "drain" else "undrained"
-        return {"ok": True, "message": f"{key}: {verb} in {where}"}
-
-    def _matching_reals(self, key: DrainKey) -> list[str]:
-        """The services that have the real as configured (before drain's change)."""
-        out: list[str] = []
-        for service, _real, destination, stored in self._configured_reals():
-            name = str(service.key)
-            if (key.matches(destination) or key.matches(stored)) and name not in out:
-                out.append(name)
-        return out
-
-    def _configured_reals(
-        self,
-    ) -> Iterator[tuple[VirtualService, Real, Destination, Destination]]:
-        """Each configured real with its service, its destination as configured,
-        and as the kernel stores it (a gate real takes its virtual's port)."""
-        if self.engine is None:
-            return
-        for virtual in self.engine.config.virtuals:
-            service = self.engine.service(virtual)
-            if service is None:
-                continue
-            for real in virtual.reals:
-                destination = destination_for(real)
-                yield service, real, destination, service.stored_destination(destination)
 
     async def _check_now_command(self) -> dict[str, Any]:
         if self.scheduler is None or self.engine is None:
@@ -582,105 +561,36 @@ class CheckingDirector:
             "seconds": took,
         }
 
-    def _flush(self) -> None:
-        """Write the monitor lines and submit the desired table, once per batch."""
-        self._flush_handle = None
-        if self._monitor_lines:
-            self._write_monitor(self._monitor_lines)
-            self._monitor_lines = {}
-        if self.engine is not None and self._submitted != (self.engine, self.engine.version):
-            self._submit()
+    # ---------------------------------------------------------------- time
 
-    async def _first_round(self, checks: Coroutine[Any, Any, None]) -> None:
-        """Alerts during the first round go out as "starting" (or "reloading")."""
-        await checks
+    def _running(self) -> None:
+        """The first round is over: alerts during it went out as "starting" (or
+        "reloading")."""
         if self.status_word in ("starting", "reloading"):
             self.status_word = "running"
-        self._first_round_done.set()
 
     async def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Return once the first check round is over and the table it decided is
         programmed (systemd's READY=1), or the dataplane has reported why not."""
-        await self._first_round_done.wait()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            state = self.writer.state
-            if state.converged or state.last_error is not None:
-                return
-            await asyncio.sleep(0.05)
+        await self.readiness.wait(lambda: self.writer.state, timeout)
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(TICK_INTERVAL)
             if self.engine is not None and self._held is None:
-                effects = self.engine.tick(self.clock())
-                if effects:
-                    self._apply(effects)
+                events = self.engine.tick(self.clock())
+                if events:
+                    self._apply(events)
                 self._watch_checks()
 
     def _watch_checks(self) -> None:
         """Log and report a stalled checker (no check completed for too long); the
         systemd watchdog (mainloop) goes unfed by the same rule."""
-        assert self.engine is not None
-        if not self._has_checks():
-            self.stalled = False
-            return
-        rule = WatchdogRule.for_config(self.engine.config, 0.0)
-        now = self.clock()
-        stalled = rule.stalled(self.last_result_at, self._watch_since, now)
-        if stalled and not self.stalled:
-            last = self.last_result_at if self.last_result_at is not None else self._watch_since
-            self.log.info(
-                f"Health checks stalled: no check has completed for {now - last:.0f} seconds "
-                f"(limit {rule.limit:g})"
-            )
-        elif self.stalled and not stalled:
-            self.log.info("Health checks are completing again")
-        self.stalled, self._stall_limit = stalled, rule.limit
-
-    _prefix_cache: tuple[int, int, str] = (-1, -1, "")
-
-    def _monitor_prefix(self) -> str:
-        """`[localtime] [pid] `, formatted once per second (and per pid)."""
-        now = int(time.time())
-        pid = os.getpid()
-        when, cached_pid, prefix = self._prefix_cache
-        if when != now or cached_pid != pid:
-            prefix = f"[{localtime_text(now)}] [{pid}] "
-            self._prefix_cache = (now, pid, prefix)
-        return prefix
-
-    def _write_monitor(self, lines: dict[str, list[str]]) -> None:
-        # opened for each batch (as the original opens it for each line), so a
-        # rotated file is followed at once
-        prefix = self._monitor_prefix()
-        joint = "\n" + prefix
-        for path, texts in lines.items():
-            try:
-                with open(path, "a") as fh:
-                    fh.write(prefix + joint.join(texts) + "\n")
-            except OSError as exc:
-                # The original dies here; losing monitor lines is the lesser harm.
-                self.log.info(f"Error writing to monitorfile '{path}': {exc.strerror or exc}")
-
-    async def _run_commands(self) -> None:
-        while True:
-            command = await self._commands.get()
-            try:
-                await shell.run_async(command.command, self.log)
-            finally:
-                self._commands.task_done()
-
-    async def _drain_commands(self) -> None:
-        """Let queued fallbackcommands finish, for a while: a hung one is killed
-        (with its process group) so that the stop stays within its bound."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._commands.join(), STOP_COMMANDS_WAIT)
-        assert self._command_task is not None
-        self._command_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._command_task
+        change = self.watch.check(
+            self.engine.config if self.engine else None, self._has_checks(), self.clock()
+        )
+        if change is not None:
+            self.log.write(change.text, Priority.ERR if change.stalled else Priority.NOTICE)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

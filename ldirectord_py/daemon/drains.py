@@ -1,17 +1,104 @@
-"""The drained reals, kept in a file next to the pid file so that they survive
-reload and a restart of the daemon, as a file in `maintenancedir` would."""
+"""Drained reals, in one place: what a drain is, where drains are kept, and the
+`ldirectordctl drain|undrain` command.
+
+An operator drains a real (`ldirectordctl drain 10.0.0.5:80`) to let its
+connections finish before maintenance. Unlike a failed check or a
+`maintenancedir` file it does not depend on `quiescent`: a drained real stays in
+the table at weight 0 in every virtual that has it, so established connections
+keep their server, and its checks go on. Drains are applied to the engine's
+desired table as a last step (`apply_drains`), so the engine's decisions are
+untouched and undrain restores exactly what the engine wants. They are kept in a
+file next to the pid file (`DrainStore`) so that they survive reload and a
+restart of the daemon, as a file in `maintenancedir` would.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import ipaddress
 import json
-import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from ldirectord_py.daemon.runfiles import replace_file
-from ldirectord_py.engine.drain import DrainKey
+from ldirectord_py.config import Real
+from ldirectord_py.daemon.runfiles import store_json
+from ldirectord_py.engine import Engine
+from ldirectord_py.engine.table import destination_for
+from ldirectord_py.ipvs.model import Destination, VirtualService
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class DrainKey:
+    """A real by address, and port unless every port of that address is meant."""
+
+    address: str
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> DrainKey:
+        """`ADDR`, `ADDR:PORT`, `[V6]:PORT` or `V6` (raises ValueError, naming it)."""
+        raw = text.strip()
+        host, port = raw, None
+        if raw.startswith("["):
+            end = raw.find("]")
+            if end < 0:
+                raise ValueError(f"{text!r}: unbalanced '['")
+            host, rest = raw[1:end], raw[end + 1 :]
+            if rest:
+                if not rest.startswith(":"):
+                    raise ValueError(f"{text!r}: expected ':PORT' after ']'")
+                port = rest[1:]
+        elif raw.count(":") == 1:
+            host, port = raw.split(":")
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: not an IP address (use the real's address)") from None
+        number: int | None = None
+        if port is not None:
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{text!r}: port must be 1-65535")
+            number = int(port)
+        return cls(str(address), number)
+
+    def matches(self, destination: Destination) -> bool:
+        return str(destination.address) == self.address and (
+            self.port is None or destination.port == self.port
+        )
+
+    def __str__(self) -> str:
+        if self.port is None:
+            return self.address
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+def apply_drains(
+    desired: tuple[VirtualService, ...], drained: Iterable[DrainKey]
+) -> tuple[VirtualService, ...]:
+    """The desired table with every drained real at weight 0."""
+    keys = tuple(drained)
+    if not keys:
+        return desired
+    out = []
+    for service in desired:
+        if any(k.matches(d) and d.weight for d in service.destinations for k in keys):
+            service = dataclasses.replace(
+                service,
+                destinations=tuple(
+                    dataclasses.replace(d, weight=0)
+                    if d.weight and any(k.matches(d) for k in keys)
+                    else d
+                    for d in service.destinations
+                ),
+            )
+        out.append(service)
+    return tuple(out)
 
 
 class DrainStore:
+    """The drained reals and the file that keeps them."""
+
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.keys: set[DrainKey] = set()
@@ -47,11 +134,83 @@ class DrainStore:
 
     def _save(self, keys: set[DrainKey]) -> None:
         """Write `keys` (raises OSError: then nothing changed, on disk or here)."""
-        if self.path is None:
-            return
-        if not keys:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-            return
-        data = json.dumps(sorted(str(k) for k in keys)) + "\n"
-        replace_file(self.path, data.encode(), f"{os.path.basename(self.path)}.tmp")
+        if self.path is not None:
+            store_json(self.path, sorted(str(k) for k in keys))
+
+
+def configured_reals(
+    engine: Engine,
+) -> Iterator[tuple[VirtualService, Real, Destination, Destination]]:
+    """Each configured real with its service, its destination as configured, and
+    as the kernel stores it (a gate real takes its virtual's port)."""
+    for virtual in engine.config.virtuals:
+        service = engine.service(virtual)
+        if service is None:
+            continue
+        for real in virtual.reals:
+            destination = destination_for(real)
+            yield service, real, destination, service.stored_destination(destination)
+
+
+class Drains:
+    """The daemon's drains: the store, the keys as the running table stores them,
+    and the drain/undrain command."""
+
+    def __init__(self, store: DrainStore | None = None) -> None:
+        self.store = store if store is not None else DrainStore(None)
+        self._cache: tuple[object, frozenset[DrainKey], frozenset[DrainKey]] | None = None
+
+    def keys_for(self, engine: Engine | None) -> frozenset[DrainKey]:
+        """The drained reals as the kernel stores them: a gate real on another port
+        than its virtual's is stored on the virtual's port, so `drain ADDR:PORT`
+        with the configured port means that stored form too."""
+        if not self.store.keys or engine is None:
+            return frozenset()
+        cache_key = frozenset(self.store.keys)
+        cached = self._cache
+        if cached is not None and cached[0] is engine.config and cached[1] == cache_key:
+            return cached[2]
+        keys = set(self.store.keys)
+        for _service, real, destination, stored in configured_reals(engine):
+            for key in self.store.keys:
+                if key.port == real.port and key.matches(destination):
+                    keys.add(DrainKey(key.address, stored.port))
+        result = frozenset(keys)
+        self._cache = (engine.config, cache_key, result)
+        return result
+
+    def command(
+        self,
+        name: str,
+        text: str,
+        engine: Engine | None,
+        changed: Callable[[DrainKey], None],
+    ) -> dict[str, Any]:
+        """`drain`/`undrain` TEXT: the answer for ldirectordctl; `changed(key)` is
+        called once the store changed (log it, submit the table)."""
+        try:
+            key = DrainKey.parse(text)
+        except ValueError as exc:
+            return {"ok": False, "error": f"{name}: {exc}"}
+        matched = matching_services(engine, key) if engine is not None else []
+        try:
+            done = self.store.drain(key) if name == "drain" else self.store.undrain(key)
+        except OSError as exc:
+            return {"ok": False, "error": f"{name} {key}: cannot save the drained reals: {exc}"}
+        if not done:
+            already = "already drained" if name == "drain" else "not drained"
+            return {"ok": True, "message": f"{key}: {already}"}
+        changed(key)
+        where = ", ".join(matched) if matched else "no configured real (kept for later)"
+        verb = "drained (weight 0)" if name == "drain" else "undrained"
+        return {"ok": True, "message": f"{key}: {verb} in {where}"}
+
+
+def matching_services(engine: Engine, key: DrainKey) -> list[str]:
+    """The services that have the real as configured (before drain's change)."""
+    out: list[str] = []
+    for service, _real, destination, stored in configured_reals(engine):
+        name = str(service.key)
+        if (key.matches(destination) or key.matches(stored)) and name not in out:
+            out.append(name)
+    return out

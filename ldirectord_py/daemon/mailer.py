@@ -16,7 +16,7 @@ import socket
 import subprocess
 from email.message import EmailMessage
 
-from ldirectord_py.engine import Alert
+from ldirectord_py.engine.events import Alert
 from ldirectord_py.observe.log import Log
 
 SENDMAIL = "/usr/sbin/sendmail"

@@ -22,10 +22,8 @@ single real servers out of their pools.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ from typing import Any
 
 from ldirectord_py.config import Config
 from ldirectord_py.daemon.anycast import AnycastCoordinator
-from ldirectord_py.daemon.runfiles import replace_file
+from ldirectord_py.daemon.runfiles import store_json
 from ldirectord_py.engine.planned_maintenance import vip_settings
 from ldirectord_py.ipvs.connections import Connection, read_connections
 from ldirectord_py.ipvs.quiescence import Activity, QuiescenceWatch
@@ -137,12 +135,7 @@ class MaintenanceStore:
     def save(self, vips: dict[str, float]) -> None:
         """Write `vips` (raises OSError: then nothing changed, on disk or here)."""
         if self.path is not None:
-            if not vips:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path)
-            else:
-                data = json.dumps(vips, sort_keys=True) + "\n"
-                replace_file(self.path, data.encode(), f"{os.path.basename(self.path)}.tmp")
+            store_json(self.path, vips)
         self.vips = dict(vips)
 
 

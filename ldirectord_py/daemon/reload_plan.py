@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
 from ldirectord_py.daemon.snapshot import StatusBook
-from ldirectord_py.engine import Effect, Engine
+from ldirectord_py.engine import Engine, Event
 from ldirectord_py.ipvs.model import ServiceKey
 
 
 @dataclass(frozen=True)
 class ReloadPlan:
     engine: Engine
-    effects: list[Effect]
+    effects: list[Event]
     """What settling the new engine produced (log lines, commands, alerts)."""
     old_keys: list[ServiceKey]
     """The services the running engine wanted: still ours to delete."""

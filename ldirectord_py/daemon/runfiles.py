@@ -11,6 +11,7 @@ OSError: nothing is left behind, and the target keeps its previous content.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -36,3 +37,15 @@ def replace_file(path: str, data: bytes, tmp_name: str, mode: int = 0o644) -> No
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def store_json(path: str, data: object) -> None:
+    """Keep `data` as one line of JSON in `path` (as replace_file writes it), or
+    remove the file when `data` is empty: the drained reals and the VIPs in
+    maintenance are kept this way (raises OSError; then nothing changed)."""
+    if not data:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    text = json.dumps(data, sort_keys=True) + "\n"
+    replace_file(path, text.encode(), f"{os.path.basename(path)}.tmp")

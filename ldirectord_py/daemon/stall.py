@@ -51,3 +51,55 @@ class WatchdogRule:
         """True if nothing completed within `limit` seconds of `now`."""
         latest = since if last_result_at is None else max(last_result_at, since)
         return now - latest > self.limit
+
+
+@dataclass(frozen=True)
+class StallChange:
+    """The checker stalled (`stalled`) or recovered; `quiet` is how long no check
+    has completed, `limit` the rule's limit."""
+
+    stalled: bool
+    quiet: float
+    limit: float
+
+    @property
+    def text(self) -> str:
+        if self.stalled:
+            return (
+                f"Health checks stalled: no check has completed for {self.quiet:.0f} "
+                f"seconds (limit {self.limit:g})"
+            )
+        return "Health checks are completing again"
+
+
+class StallWatch:
+    """The director's own report of a stalled checker (log, status, metrics): the
+    time of the last check result, and the rule applied at each tick."""
+
+    def __init__(self, since: float) -> None:
+        self.last_result_at: float | None = None
+        self.since = since
+        """When counting started: start, or the last reload."""
+        self.stalled = False
+        self.limit: float | None = None
+
+    def result(self, now: float) -> None:
+        """A check completed (or was decided without running: maintenance)."""
+        self.last_result_at = now
+
+    def restart(self, now: float) -> None:
+        self.since = now
+
+    def check(self, config: Config | None, has_checks: bool, now: float) -> StallChange | None:
+        """Apply the rule at `now`; the change to report, if the state changed."""
+        if config is None or not has_checks:
+            self.stalled = False
+            return None
+        rule = WatchdogRule.for_config(config, 0.0)
+        stalled = rule.stalled(self.last_result_at, self.since, now)
+        change = None
+        if stalled != self.stalled:
+            last = self.last_result_at if self.last_result_at is not None else self.since
+            change = StallChange(stalled, now - last, rule.limit)
+        self.stalled, self.limit = stalled, rule.limit
+        return change

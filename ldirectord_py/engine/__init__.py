@@ -1,16 +1,34 @@
-"""The pure engine: configuration and check results in, desired state and effects out."""
+"""The pure engine: configuration and check results in, desired state and typed events out."""
 
-from ldirectord_py.engine.effects import Alert, Effect, LogLine, MonitorLine, RunCommand
 from ldirectord_py.engine.engine import CheckTarget, Engine, RealStatus, VirtualStatus
+from ldirectord_py.engine.events import (
+    Alert,
+    CommandRequested,
+    DesiredTableChanged,
+    Event,
+    FailureCountReset,
+    FallbackChanged,
+    MonitorRecord,
+    RealChanged,
+    RealState,
+    ServiceRefusedByConfig,
+    SoftFailure,
+)
 
 __all__ = [
     "Alert",
     "CheckTarget",
-    "Effect",
+    "CommandRequested",
+    "DesiredTableChanged",
     "Engine",
-    "LogLine",
-    "MonitorLine",
+    "Event",
+    "FailureCountReset",
+    "FallbackChanged",
+    "MonitorRecord",
+    "RealChanged",
+    "RealState",
     "RealStatus",
-    "RunCommand",
+    "ServiceRefusedByConfig",
+    "SoftFailure",
     "VirtualStatus",
 ]

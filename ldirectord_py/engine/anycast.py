@@ -61,7 +61,12 @@ from typing import Literal
 
 from ldirectord_py.config import Config, Virtual
 from ldirectord_py.config.model import VirtualAnycast
-from ldirectord_py.engine.effects import LogLine
+from ldirectord_py.engine.events import (
+    AnycastDataplaneChanged,
+    AnycastEvent,
+    VipDecided,
+    WithdrawGuardChanged,
+)
 from ldirectord_py.routing.model import (
     AnycastDesired,
     HostPrefix,
@@ -151,7 +156,7 @@ class AnycastPolicy:
         """False until the first update: the dataplane is not programmed yet at
         start, which is not news (the ip_vs writer says so if it cannot be)."""
         self._guard_engaged = False
-        self._pending: list[LogLine] = []
+        self._pending: list[AnycastEvent] = []
         self._states: dict[HostPrefix, _VipState] = {}
         for vip in self._vips:
             state = _VipState()
@@ -238,7 +243,7 @@ class AnycastPolicy:
         dataplane_ok: bool,
         real_counts: Mapping[str, tuple[int, int]] | None = None,
         services: Mapping[str, ServiceDataplane] | None = None,
-    ) -> list[LogLine]:
+    ) -> list[AnycastEvent]:
         """Take the virtuals' health at `now`; return the log lines for what changed.
 
         `real_counts`: optional (reals up, reals configured) per Virtual.identity,
@@ -257,14 +262,7 @@ class AnycastPolicy:
         logs = self._pending
         self._pending = []
         if dataplane_ok != self._dataplane_ok and self._vips and self._dataplane_known:
-            logs.append(
-                LogLine(
-                    "Anycast: dataplane available again: anycast VIPs follow their health"
-                    if dataplane_ok
-                    else "Anycast: dataplane unavailable (ip_vs not programmed): "
-                    "withdrawing the anycast VIPs it served (anycastmaxwithdraw applies)"
-                )
-            )
+            logs.append(AnycastDataplaneChanged(dataplane_ok))
         self._dataplane_ok = dataplane_ok
         self._dataplane_known = self._dataplane_known or dataplane_ok
         logs += self._evaluate(now)
@@ -375,7 +373,7 @@ class AnycastPolicy:
         else:
             state.health = "held"
 
-    def _evaluate(self, now: float) -> list[LogLine]:
+    def _evaluate(self, now: float) -> list[AnycastEvent]:
         for vip in self._vips:
             self._step_health(vip, self._states[vip.prefix], now)
             self._step_dataplane(vip, self._states[vip.prefix], now)
@@ -385,7 +383,7 @@ class AnycastPolicy:
         if self._limit is not None and len(to_withdraw) > self._limit:
             to_withdraw.sort(key=self._withdraw_order)
             guarded = {vip.prefix for vip in to_withdraw[self._limit :]}
-        logs: list[LogLine] = []
+        logs: list[AnycastEvent] = []
         for vip in self._vips:
             state = self._states[vip.prefix]
             decision, route = self._decide(vip, state, vip.prefix in guarded, now)
@@ -396,7 +394,7 @@ class AnycastPolicy:
             ):
                 decision = replace(decision, since=previous.since)
             else:
-                logs.append(LogLine(_describe(decision)))
+                logs.append(VipDecided(decision))
             state.decision = decision
             state.route = route
             state.announced_once = state.announced_once or route is not None
@@ -516,29 +514,12 @@ class AnycastPolicy:
                 parts.append(f"{virtual.label}: {'a real' if serving else 'no real'} up")
         return "; ".join(parts)
 
-    def _guard_logs(self, down: int, guarded: set[HostPrefix]) -> list[LogLine]:
+    def _guard_logs(self, down: int, guarded: set[HostPrefix]) -> list[AnycastEvent]:
         if guarded and not self._guard_engaged:
             self._guard_engaged = True
-            kept = ", ".join(str(p) for p in sorted(guarded, key=address_order))
-            return [
-                LogLine(
-                    f"ANYCAST GUARD ENGAGED: {down} of {len(self._vips)} anycast VIPs are "
-                    f"down but anycastmaxwithdraw allows {self._limit} withdrawn: keeping "
-                    f"{kept} announced although down. A local checker failure is likely; "
-                    "check the health checks"
-                )
-            ]
+            kept = tuple(sorted(guarded, key=address_order))
+            return [WithdrawGuardChanged(True, down, len(self._vips), self._limit, kept)]
         if not guarded and self._guard_engaged:
             self._guard_engaged = False
-            return [
-                LogLine(
-                    f"Anycast guard released: {down} anycast VIPs down, within "
-                    f"anycastmaxwithdraw ({self._limit})"
-                )
-            ]
+            return [WithdrawGuardChanged(False, down, len(self._vips), self._limit)]
         return []
-
-
-def _describe(decision: VipDecision) -> str:
-    guarded = " (guarded)" if decision.guarded else ""
-    return f"Anycast {decision.vip}: {decision.state}{guarded} ({decision.reason})"

@@ -28,14 +28,28 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ldirectord_py.checks.result import FailureKind
 from ldirectord_py.config import Config, Real, Virtual
-from ldirectord_py.engine.effects import Alert, Effect, LogLine, MonitorLine, RunCommand
+from ldirectord_py.engine.events import (
+    Alert,
+    CommandRequested,
+    DesiredTableChanged,
+    Event,
+    FailureCountReset,
+    FallbackChanged,
+    MonitorRecord,
+    RealChanged,
+    RealState,
+    ServiceRefusedByConfig,
+    SoftFailure,
+)
 from ldirectord_py.engine.table import (
     ServiceSpecError,
     destination_for,
     fallback_destination,
     service_for,
 )
+from ldirectord_py.engine.wording import inaccessible_text, original_text
 from ldirectord_py.ipvs.model import Destination, DestinationKey, ServiceKey, VirtualService
 
 UNCHECKED_TYPES = ("on", "off")
@@ -119,7 +133,7 @@ class Engine:
         self._reals: dict[tuple[str, str], RealStatus] = {}
         self._virtuals: dict[str, VirtualStatus] = {}
         self._sharing: dict[str, list[tuple[Virtual, Real]]] = {}
-        self._effects: list[Effect] = []
+        self._events: list[Event] = []
         # Per-result fast paths (record() runs once per check result): the sharers
         # of an identity with their status objects and monitorfile identities, and
         # per virtual the number of distinct reals that are up / not yet decided.
@@ -143,12 +157,12 @@ class Engine:
             try:
                 self._services[virtual.identity] = service_for(virtual)
             except ServiceSpecError as exc:
-                self._effects.append(LogLine(f"Error: virtual service not programmed: {exc}"))
+                self._events.append(ServiceRefusedByConfig(virtual.identity, str(exc)))
         for virtual in config.virtuals:
             self._init_virtual(virtual, now, live or {}, previous)
         self._index()
         for virtual in config.virtuals:
-            self._effects += self._settle(virtual, now)
+            self._events += self._settle(virtual, now)
 
     # ------------------------------------------------------------------ setup
 
@@ -194,10 +208,18 @@ class Engine:
                 if live_dest is None:
                     # never checked, so no result will announce it: say it here, as
                     # the original does when it adds the real
-                    self._effects.append(
-                        LogLine(
-                            f"Added real server: {real.hostport} ({_where(virtual)}) "
-                            f"(Weight set to {real.weight})"
+                    self._events.append(
+                        RealChanged(
+                            virtual.identity,
+                            _where(virtual),
+                            real.hostport,
+                            RealState.UNKNOWN,
+                            RealState.UP,
+                            real.weight,
+                            virtual.quiescent,
+                            "",
+                            FailureKind.NONE,
+                            checked=False,
                         )
                     )
             elif live_dest is not None and live_dest.weight > 0:
@@ -252,10 +274,10 @@ class Engine:
 
     # ------------------------------------------------------------------ queries
 
-    def take_effects(self) -> list[Effect]:
-        """Effects produced while building this engine (settling at start/reload)."""
-        effects, self._effects = self._effects, []
-        return effects
+    def take_effects(self) -> list[Event]:
+        """Events produced while building this engine (settling at start/reload)."""
+        events, self._events = self._events, []
+        return events
 
     def checks(self) -> list[CheckTarget]:
         """What the scheduler runs: one entry per check identity."""
@@ -344,10 +366,13 @@ class Engine:
         latency: float | None = None,
         *,
         maintenance: bool = False,
-    ) -> list[Effect]:
-        """A check result for every real that shares `identity`."""
-        effects: list[Effect] = []
+        kind: FailureKind = FailureKind.NONE,
+    ) -> list[Event]:
+        """A check result for every real that shares `identity` (`kind`: the
+        failure's class, carried on the events it causes)."""
+        events: list[Event] = []
         message = ""
+        version = self._version
         for virtual, real, status, squeezed in self._targets.get(identity, ()):
             status.last_ok, status.last_reason = ok, reason
             status.last_latency, status.last_at = latency, now
@@ -355,16 +380,18 @@ class Engine:
                 if not message:
                     message = _monitor_message(reason)
                 state = "[up]" if ok else "[down]"
-                effects.append(MonitorLine(virtual.monitorfile, f"{squeezed} {state} {message}"))
+                events.append(MonitorRecord(virtual.monitorfile, f"{squeezed} {state} {message}"))
             if ok:
                 if status.up and status.decided and not status.failures:
                     continue  # the steady state: nothing changes, nothing to settle
-                effects += self._up(virtual, real, status, now)
+                events += self._up(virtual, real, status, now, reason)
             else:
-                effects += self._down(virtual, real, status, now, force=maintenance)
+                events += self._down(virtual, real, status, now, reason, kind, force=maintenance)
             if not self._virtuals[virtual.identity].settled:
-                effects += self._settle(virtual, now)
-        return effects
+                events += self._settle(virtual, now)
+        if self._version != version:
+            events.append(DesiredTableChanged(self._version))
+        return events
 
     def reload(self, config: Config, now: float) -> Engine:
         """The engine for a new configuration: unchanged virtuals and reals keep
@@ -378,14 +405,15 @@ class Engine:
     def _alert(
         self,
         virtual: Virtual,
-        subject: str,
+        about: RealChanged | FallbackChanged,
         *,
         real: Real | None = None,
         down_since: float | None = None,
-    ) -> list[Effect]:
-        """An alert for this event. A real going down (`down_since`) is remembered so
-        that `tick` repeats "Inaccessible real server" every `emailalertfreq`
-        seconds until it comes back, as the original does."""
+    ) -> list[Event]:
+        """An alert for this event, worded as the original's log line. A real
+        going down (`down_since`) is remembered so that `tick` repeats
+        "Inaccessible real server" every `emailalertfreq` seconds until it comes
+        back, as the original does."""
         mail = virtual.emailalert
         if not mail.to:
             return []
@@ -395,50 +423,70 @@ class Engine:
                 self._inaccessible[key] = (virtual, down_since)
             else:
                 self._inaccessible.pop(key, None)
-        return [
-            Alert(
-                virtual.identity,
-                subject,
-                mail.to,
-                mail.statuses,
-                mail.smtp,
-                mail.sender,
-                virtual.servicename,
-                virtual.comment,
-            )
-        ]
+        return [self._mail(virtual, original_text(about) or "")]
 
-    def tick(self, now: float) -> list[Effect]:
+    @staticmethod
+    def _mail(virtual: Virtual, subject: str) -> Alert:
+        mail = virtual.emailalert
+        return Alert(
+            virtual.identity,
+            subject,
+            mail.to,
+            mail.statuses,
+            mail.smtp,
+            mail.sender,
+            virtual.servicename,
+            virtual.comment,
+        )
+
+    def tick(self, now: float) -> list[Event]:
         """Time passing: repeat the alerts of reals that are still down."""
-        effects: list[Effect] = []
+        events: list[Event] = []
         for key, (virtual, since) in list(self._inaccessible.items()):
             if now - since >= virtual.emailalert.frequency:
                 self._inaccessible[key] = (virtual, now)
-                effects += self._alert(virtual, f"Inaccessible real server: {key}")
-        return effects
+                if virtual.emailalert.to:
+                    events.append(self._mail(virtual, inaccessible_text(key)))
+        return events
 
-    def _up(self, virtual: Virtual, real: Real, status: RealStatus, now: float) -> list[Effect]:
-        effects: list[Effect] = []
+    def _up(
+        self, virtual: Virtual, real: Real, status: RealStatus, now: float, reason: str
+    ) -> list[Event]:
+        events: list[Event] = []
         if status.failures > 0:
-            effects.append(
-                LogLine(f"Resetting soft failure count: {real.hostport} ({virtual.identity})")
-            )
+            events.append(FailureCountReset(virtual.identity, real.hostport))
             status.failures = 0
         if status.up and status.decided:
-            return effects
+            return events
+        old = RealState.UP if status.up else RealState.DOWN if status.decided else RealState.UNKNOWN
         self._mark(virtual, status, True)
         status.since = now
-        verb = "Restored" if virtual.quiescent else "Added"
-        text = (
-            f"{verb} real server: {real.hostport} ({_where(virtual)}) (Weight set to {real.weight})"
+        change = RealChanged(
+            virtual.identity,
+            _where(virtual),
+            real.hostport,
+            old,
+            RealState.UP,
+            real.weight,
+            virtual.quiescent,
+            reason,
+            FailureKind.NONE,
         )
-        effects += [LogLine(text), *self._alert(virtual, text, real=real)]
-        effects += self._fallback(virtual, now)
-        return effects
+        events += [change, *self._alert(virtual, change, real=real)]
+        events += self._fallback(virtual, now)
+        return events
 
     def _down(
-        self, virtual: Virtual, real: Real, status: RealStatus, now: float, *, force: bool
-    ) -> list[Effect]:
+        self,
+        virtual: Virtual,
+        real: Real,
+        status: RealStatus,
+        now: float,
+        reason: str,
+        kind: FailureKind,
+        *,
+        force: bool,
+    ) -> list[Event]:
         if not status.decided:
             self._mark(virtual, status, False)
             status.since = now
@@ -448,27 +496,38 @@ class Engine:
         status.failures += 1
         if not force and status.failures < virtual.failurecount:
             return [
-                LogLine(
-                    f"Soft failure real server: {real.hostport} ({virtual.identity}) "
-                    f"failure {status.failures}/{virtual.failurecount}"
+                SoftFailure(
+                    virtual.identity,
+                    real.hostport,
+                    status.failures,
+                    virtual.failurecount,
+                    reason,
+                    kind,
                 )
             ]
         self._mark(virtual, status, False)
         status.since = now
-        if virtual.quiescent:
-            text = f"Quiescent real server: {real.hostport} ({_where(virtual)}) (Weight set to 0)"
-        else:
-            text = f"Deleted real server: {real.hostport} ({_where(virtual)})"
+        change = RealChanged(
+            virtual.identity,
+            _where(virtual),
+            real.hostport,
+            RealState.UP,
+            RealState.DOWN,
+            0,
+            virtual.quiescent,
+            reason,
+            kind,
+        )
         return [
-            LogLine(text),
-            *self._alert(virtual, text, real=real, down_since=now),
+            change,
+            *self._alert(virtual, change, real=real, down_since=now),
             *self._fallback(virtual, now),
         ]
 
     def _any_up(self, virtual: Virtual) -> bool:
         return self._up_count[virtual.identity] > 0
 
-    def _settle(self, virtual: Virtual, now: float) -> list[Effect]:
+    def _settle(self, virtual: Virtual, now: float) -> list[Event]:
         """Decide fallback and fallbackcommand once every real has a first result."""
         vstate = self._virtuals[virtual.identity]
         if vstate.settled:
@@ -478,34 +537,28 @@ class Engine:
         vstate.settled = True
         return self._fallback(virtual, now)
 
-    def _fallback(self, virtual: Virtual, now: float) -> list[Effect]:
+    def _fallback(self, virtual: Virtual, now: float) -> list[Event]:
         vstate = self._virtuals[virtual.identity]
         if not vstate.settled:
             return []
-        effects: list[Effect] = []
+        events: list[Event] = []
         want = not self._any_up(virtual)
         fallback = virtual.fallback
         if fallback is not None and want != vstate.fallback_active:
             vstate.fallback_active = want
             vstate.since = now
             self._version += 1
-            if want:
-                text = (
-                    f"Added fallback server: {fallback.hostport} ({_where(virtual)}) "
-                    "(Weight set to 1)"
-                )
-            else:
-                text = f"Deleted fallback server: {fallback.hostport} ({_where(virtual)})"
-            effects += [LogLine(text), *self._alert(virtual, text)]
+            change = FallbackChanged(virtual.identity, _where(virtual), fallback.hostport, want)
+            events += [change, *self._alert(virtual, change)]
         word = "start" if want else "stop"
         if virtual.fallbackcommand and vstate.command_sent != word:
             vstate.command_sent = word
             # A fwmark virtual has no address: the original passes `:0` (kept).
             target = ":0" if virtual.fwmark is not None else virtual.hostport
-            effects.append(
-                RunCommand(
+            events.append(
+                CommandRequested(
                     f"{virtual.fallbackcommand} {word} {target} {virtual.protocol}",
                     virtual.identity,
                 )
             )
-        return effects
+        return events

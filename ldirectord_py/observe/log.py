@@ -6,10 +6,17 @@ hook, so the format and the open-per-line behaviour are part of the contract:
 * a `logfile` starting with `/` is a file; every line is
   `[Fri Nov 27 01:24:29 2026|CFGNAME|PID] message`, and the file is opened and
   closed for every line (a rotated file is simply recreated);
-* anything else names a syslog facility (ident `ldirectord`, option pid,
-  priority info);
+* anything else names a syslog facility (ident `ldirectord`, option pid);
 * `-d` sends every message to stderr, `supervised=yes` to stdout as
   `[<localtime>] message`.
+
+Every line has a syslog priority (issue 15): err for failures, warning for what
+degrades service without a state change, notice for transitions, info for the
+rest, debug for `-d` detail. The original logs everything at info; the text stays
+the original's, only the priority is new. Syslog gets it as the message's
+priority; a stream that is systemd's journal (`JOURNAL_STREAM` names its device
+and inode) gets it as a `<N>` prefix, which journald strips and keeps as the
+priority; a log file and a terminal get the plain line.
 
 If a line cannot be written to the file, the message goes to stderr instead.
 """
@@ -20,7 +27,19 @@ import os
 import sys
 import syslog
 import time
+from enum import IntEnum
 from typing import TextIO
+
+
+class Priority(IntEnum):
+    """Syslog priorities (RFC 5424 severities) the daemon uses."""
+
+    ERR = syslog.LOG_ERR
+    WARNING = syslog.LOG_WARNING
+    NOTICE = syslog.LOG_NOTICE
+    INFO = syslog.LOG_INFO
+    DEBUG = syslog.LOG_DEBUG
+
 
 # Facility names as syslog.conf spells them; the original passes the name to
 # Sys::Syslog, which accepts these (with or without a LOG_ prefix).
@@ -60,6 +79,10 @@ class Sink:
     def write(self, message: str) -> None:
         raise NotImplementedError
 
+    def emit(self, message: str, priority: Priority) -> None:
+        """One line at `priority`; sinks that cannot carry a priority just write it."""
+        self.write(message)
+
     def close(self) -> None:
         """Release anything held open between lines (only syslog holds anything)."""
 
@@ -88,10 +111,13 @@ class SyslogSink(Sink):
         self._opened = False
 
     def write(self, message: str) -> None:
+        self.emit(message, Priority.INFO)
+
+    def emit(self, message: str, priority: Priority) -> None:
         if not self._opened:
             syslog.openlog("ldirectord", syslog.LOG_PID, self.facility)
             self._opened = True
-        syslog.syslog(syslog.LOG_INFO, message)
+        syslog.syslog(int(priority), message)
 
     def close(self) -> None:
         """Drop the connection before daemonizing closes descriptors behind its back
@@ -101,18 +127,61 @@ class SyslogSink(Sink):
             self._opened = False
 
 
-class StderrSink(Sink):
+def is_journal(stream: TextIO, journal_stream: str | None = None) -> bool:
+    """Whether `stream` is systemd's journal: `JOURNAL_STREAM` (`DEVICE:INODE`,
+    set by systemd for a unit's stdout/stderr) names the stream's file."""
+    value = os.environ.get("JOURNAL_STREAM") if journal_stream is None else journal_stream
+    if not value:
+        return False
+    try:
+        device, inode = (int(part) for part in value.split(":"))
+        info = os.fstat(stream.fileno())
+    except (ValueError, OSError, AttributeError):
+        return False
+    return (info.st_dev, info.st_ino) == (device, inode)
+
+
+class StreamSink(Sink):
+    """A line per message on a stream; `<N>` priority prefixes when it is the journal."""
+
+    def __init__(self, journal: bool | None = None) -> None:
+        self._journal = journal
+
+    def stream(self) -> TextIO:
+        raise NotImplementedError
+
+    def line(self, message: str) -> str:
+        return message
+
+    def journal(self) -> bool:
+        """Decided on first use (the stream may be replaced before the first line)."""
+        if self._journal is None:
+            self._journal = is_journal(self.stream())
+        return self._journal
+
+    def write(self, message: str) -> None:
+        self.emit(message, Priority.INFO)
+
+    def emit(self, message: str, priority: Priority) -> None:
+        prefix = f"<{int(priority)}>" if self.journal() else ""
+        _write_stream(self.stream(), f"{prefix}{self.line(message)}\n")
+
+
+class StderrSink(StreamSink):
     """`-d`: every message on stderr, as it happens."""
 
-    def write(self, message: str) -> None:
-        _write_stream(sys.stderr, message + "\n")
+    def stream(self) -> TextIO:
+        return sys.stderr
 
 
-class SupervisedSink(Sink):
+class SupervisedSink(StreamSink):
     """`supervised=yes`: `[<localtime>] message` on stdout, for a supervisor to collect."""
 
-    def write(self, message: str) -> None:
-        _write_stream(sys.stdout, f"[{localtime_text()}] {message}\n")
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    def line(self, message: str) -> str:
+        return f"[{localtime_text()}] {message}"
 
 
 def _write_stream(stream: TextIO, text: str) -> None:
@@ -150,12 +219,27 @@ class Log:
             sink = SyslogSink(logfile)
         return cls(sink, debug=debug)
 
+    def write(self, message: str, priority: Priority = Priority.INFO) -> None:
+        self.sink.emit(message.removesuffix("\n"), priority)
+
     def info(self, message: str) -> None:
-        self.sink.write(message.removesuffix("\n"))
+        self.write(message, Priority.INFO)
+
+    def notice(self, message: str) -> None:
+        """A transition: something an operator watches changed state."""
+        self.write(message, Priority.NOTICE)
+
+    def warning(self, message: str) -> None:
+        """Service is degraded or at risk, nothing failed outright."""
+        self.write(message, Priority.WARNING)
+
+    def err(self, message: str) -> None:
+        """Something failed: a write, a command, a configuration the kernel refuses."""
+        self.write(message, Priority.ERR)
 
     def close(self) -> None:
         self.sink.close()
 
     def debug_detail(self, message: str) -> None:
         if self.debug:
-            self.info(message)
+            self.write(message, Priority.DEBUG)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -26,7 +25,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from ldirectord_py.checks.result import FailureKind, kind_of
 from ldirectord_py.daemon.offloop import in_thread
+from ldirectord_py.engine.events import Event, FallbackChanged, RealChanged, RealState
 from ldirectord_py.observe.clients import BoundedListener, ClientLimits, Outcome, receive, send
 
 SCRAPE_TIMEOUT = 5.0
@@ -34,44 +35,6 @@ SCRAPE_TIMEOUT = 5.0
 LIMITS = ClientLimits(max_clients=4, idle_timeout=5.0, write_timeout=10.0, max_request=8 * 1024)
 LISTEN_BACKLOG = 16
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-
-_REASON_KINDS = (
-    ("timeout", "timeout"),
-    ("connect refused", "refused"),
-    ("connection reset", "reset"),
-    ("connection closed", "closed"),
-    ("no route", "unreachable"),
-    ("receive did not match", "receive_mismatch"),
-    ("tls error", "tls"),
-    ("exit status", "exit_status"),
-    ("status ", "http_status"),
-    ("server in maintenance", "maintenance"),
-    ("login failed", "login"),
-    ("no answer", "no_answer"),
-    ("no reply", "no_answer"),
-    ("no echo reply", "no_answer"),
-    ("malformed", "malformed"),
-    ("bad ", "malformed"),
-)
-
-
-# The engine's log lines for transitions (the original's wording, which operators grep).
-_TRANSITION = re.compile(
-    r"^(?P<verb>Added|Restored|Quiescent|Deleted) (?P<kind>real|fallback) server: "
-    r"\S+ \((?P<where>[^)]+)\)"
-)
-
-
-def reason_kind(reason: str) -> str:
-    """A failure reason reduced to a label of bounded cardinality."""
-    text = reason.lower()
-    for prefix in ("connect: ", "negotiate: "):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    for start, kind in _REASON_KINDS:
-        if text.startswith(start):
-            return kind
-    return "other"
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -134,26 +97,31 @@ class Metrics:
         )
         self.registry.register(_StatusCollector(self._scrape_snapshot))
 
-    def observe_log(self, text: str, identities: Mapping[str, str]) -> None:
-        """Count a transition from the engine's log line; `identities` maps the
-        line's `ADDR:PORT` to the virtual's identity (the gauges' label)."""
-        match = _TRANSITION.match(text)
-        if match is None:
-            return
-        where = match["where"]
-        virtual = identities.get(where, where)
-        if match["kind"] == "fallback":
-            if match["verb"] == "Added":
-                self.fallbacks.labels(virtual).inc()
-            return
-        self.transitions.labels(
-            virtual, "up" if match["verb"] in ("Added", "Restored") else "down"
-        ).inc()
+    def observe(self, event: Event) -> None:
+        """Count what the engine says happened: reals going up or down, fallbacks
+        taking over (labelled with the virtual's identity, as the gauges are)."""
+        match event:
+            case RealChanged(new=RealState.UP):
+                self.transitions.labels(event.virtual, "up").inc()
+            case RealChanged(new=RealState.DOWN):
+                self.transitions.labels(event.virtual, "down").inc()
+            case FallbackChanged(active=True):
+                self.fallbacks.labels(event.virtual).inc()
 
-    def observe_check(self, checktype: str, ok: bool, reason: str, latency: float) -> None:
+    def observe_check(
+        self,
+        checktype: str,
+        ok: bool,
+        reason: str,
+        latency: float,
+        kind: FailureKind | None = None,
+    ) -> None:
+        """One check's latency, and its failure by class (`kind`, or the class of
+        `reason` where the check set none)."""
         self.check_latency.labels(checktype).observe(latency)
         if not ok:
-            self.check_failures.labels(checktype, reason_kind(reason)).inc()
+            label = kind_of(reason) if kind is None else kind
+            self.check_failures.labels(checktype, label.value).inc()
 
     def serve(self, address: str) -> None:
         """Start the exporter on `address` (raises ValueError or OSError)."""

@@ -17,7 +17,7 @@ import pytest
 from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.planned_maintenance import MaintenanceStore
-from ldirectord_py.engine.drain import DrainKey
+from ldirectord_py.daemon.drains import DrainKey
 from tests.integration.conftest import Sandbox
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ldirectord_py.config import Config, parse_text
 from ldirectord_py.config.resolve import StaticResolver
 from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
+from ldirectord_py.engine.wording import original_text
 from ldirectord_py.routing.model import Route, VipDecision, host_prefix
 
 RESOLVER = StaticResolver({}, {})
@@ -58,7 +59,7 @@ def route(policy: AnycastPolicy, address: str) -> Route | None:
 
 
 def texts(lines: list[object]) -> list[str]:
-    return [line.text for line in lines]  # type: ignore[attr-defined]
+    return [original_text(line) for line in lines]  # type: ignore[arg-type,misc]
 
 
 def up(*addresses: str) -> dict[str, bool | None]:

@@ -3,7 +3,8 @@ Perl original was recorded in (compat-harness), as the tables they end in."""
 
 from __future__ import annotations
 
-from ldirectord_py.engine import Engine, LogLine, MonitorLine, RunCommand
+from ldirectord_py.engine import CommandRequested, Engine, MonitorRecord
+from ldirectord_py.engine.wording import original_text
 from ldirectord_py.ipvs.model import (
     Destination,
     Forwarding,
@@ -43,11 +44,12 @@ def ident(e: Engine, address: str, index: int = 0) -> str:
 
 
 def logs(effects: list[object]) -> list[str]:
-    return [e.text for e in effects if isinstance(e, LogLine)]
+    """The original's log lines for these events."""
+    return [text for e in effects if (text := original_text(e)) is not None]  # type: ignore[arg-type]
 
 
 def commands(effects: list[object]) -> list[str]:
-    return [e.command for e in effects if isinstance(e, RunCommand)]
+    return [e.command for e in effects if isinstance(e, CommandRequested)]
 
 
 def test_start_then_kill_and_restore_quiescent_no() -> None:
@@ -228,9 +230,9 @@ def test_checktype_on_and_off() -> None:
     on = Engine(parse("virtual=127.0.0.100:80\n\treal=127.0.0.11:80 gate\n\tchecktype=on\n"), 0.0)
     assert on.checks() == [] and dests(on) == {"127.0.0.11:80": 1}
     # never checked: the start says it is added, as the original logs it
-    assert "Added real server: 127.0.0.11:80 (127.0.0.100:80) (Weight set to 1)" in [
-        e.text for e in on.take_effects() if isinstance(e, LogLine)
-    ]
+    assert "Added real server: 127.0.0.11:80 (127.0.0.100:80) (Weight set to 1)" in logs(
+        on.take_effects()  # type: ignore[arg-type]
+    )
     off = Engine(
         parse(
             'fallback=127.0.0.1:80\nfallbackcommand="/fb"\n'
@@ -255,7 +257,7 @@ def test_maintenance_takes_a_real_down_at_once() -> None:
 def test_monitorfile_lines() -> None:
     e = engine(extra_virtual="\tmonitorfile=/tmp/mon.log\n")
     out = e.record(ident(e, "127.0.0.11"), False, "bad|reply\n", 1.0)
-    (line,) = [x for x in out if isinstance(x, MonitorLine)]
+    (line,) = [x for x in out if isinstance(x, MonitorRecord)]
     assert line.path == "/tmp/mon.log"
     assert line.text == (
         "negotiate http tcp 127.0.0.11 8080 1 gate /index.html OK [down] bad%7creply%0a"

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from ldirectord_py.observe.metrics import Metrics, parse_address, reason_kind
+from ldirectord_py.checks.result import FailureKind
+from ldirectord_py.engine.events import (
+    FailureCountReset,
+    FallbackChanged,
+    RealChanged,
+    RealState,
+)
+from ldirectord_py.observe.metrics import Metrics, parse_address
 
 STATUS: dict[str, Any] = {
     "status": "running",
@@ -86,21 +93,6 @@ def test_before_serving_a_scrape_gets_an_empty_document_not_an_exception() -> No
     assert metrics._scrape_snapshot() == {}
 
 
-@pytest.mark.parametrize(
-    ("reason", "kind"),
-    [
-        ("timeout after 5s", "timeout"),
-        ("negotiate: receive did not match", "receive_mismatch"),
-        ("connect: connect refused", "refused"),
-        ("status 503", "http_status"),
-        ("Server in maintenance", "maintenance"),
-        ("something new", "other"),
-    ],
-)
-def test_reasons_become_bounded_labels(reason: str, kind: str) -> None:
-    assert reason_kind(reason) == kind
-
-
 @pytest.mark.parametrize("text", ["9100", "host:", "host:0", "host:99999", ":x"])
 def test_bad_metricsaddress_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="host:port"):
@@ -113,20 +105,33 @@ def test_addresses() -> None:
     assert parse_address(":9100") == ("0.0.0.0", 9100)
 
 
-def test_transitions_and_fallbacks_are_counted_from_the_engines_lines() -> None:
+def test_transitions_and_fallbacks_are_counted_from_the_engines_events() -> None:
     metrics = Metrics(lambda: STATUS)
-    names = {"198.51.100.10:80": "tcp:198.51.100.10:80"}
-    for text in (
-        "Added real server: 192.0.2.1:80 (198.51.100.10:80) (Weight set to 1)",
-        "Deleted real server: 192.0.2.1:80 (198.51.100.10:80)",
-        "Quiescent real server: 192.0.2.1:80 (198.51.100.10:80) (Weight set to 0)",
-        "Restored real server: 192.0.2.1:80 (198.51.100.10:80) (Weight set to 1)",
-        "Added fallback server: 127.0.0.1:80 (198.51.100.10:80) (Weight set to 1)",
-        "Deleted fallback server: 127.0.0.1:80 (198.51.100.10:80)",
-        "Resetting soft failure count: 192.0.2.1:80 (tcp:198.51.100.10:80)",
+    virtual, where, real = "tcp:198.51.100.10:80", "198.51.100.10:80", "192.0.2.1:80"
+
+    def change(old: RealState, new: RealState, quiescent: bool) -> RealChanged:
+        weight = 1 if new is RealState.UP else 0
+        return RealChanged(virtual, where, real, old, new, weight, quiescent, "", FailureKind.NONE)
+
+    for event in (
+        change(RealState.UNKNOWN, RealState.UP, False),  # Added real server
+        change(RealState.UP, RealState.DOWN, False),  # Deleted real server
+        change(RealState.UP, RealState.DOWN, True),  # Quiescent real server
+        change(RealState.DOWN, RealState.UP, True),  # Restored real server
+        FallbackChanged(virtual, where, "127.0.0.1:80", True),
+        FallbackChanged(virtual, where, "127.0.0.1:80", False),
+        FailureCountReset(virtual, real),
     ):
-        metrics.observe_log(text, names)
+        metrics.observe(event)
     up = metrics.transitions.labels("tcp:198.51.100.10:80", "up")._value.get()
     down = metrics.transitions.labels("tcp:198.51.100.10:80", "down")._value.get()
     assert (up, down) == (2, 2)
     assert metrics.fallbacks.labels("tcp:198.51.100.10:80")._value.get() == 1
+
+
+def test_check_failures_are_counted_by_the_kind_the_check_set() -> None:
+    metrics = Metrics(lambda: STATUS)
+    metrics.observe_check("connect", False, "whatever the text", 0.1, FailureKind.RESET)
+    metrics.observe_check("connect", False, "timeout after 3s", 0.1)  # kind from the text
+    assert metrics.check_failures.labels("connect", "reset")._value.get() == 1
+    assert metrics.check_failures.labels("connect", "timeout")._value.get() == 1
