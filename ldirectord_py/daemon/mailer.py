@@ -77,7 +77,7 @@ class Mailer:
                 await loop.run_in_executor(None, self._sendmail, message)
         except (OSError, smtplib.SMTPException, subprocess.SubprocessError) as exc:
             kind = "SMTP email" if alert.smtp else "email"
-            self.log.info(f"failed to send {kind} message: {exc}")
+            self.log.err(f"failed to send {kind} message: {exc}")
 
     def _smtp(self, alert: Alert, message: EmailMessage) -> None:
         assert alert.smtp is not None

@@ -51,10 +51,10 @@ def run_sync(command: str, log: Log) -> int:
     try:
         returncode = subprocess.run(["/bin/sh", "-c", command], check=False).returncode
     except OSError as err:
-        log.info(f"system({command}) failed: {err.strerror or err}")
+        log.err(f"system({command}) failed: {err.strerror or err}")
         return 127
     if returncode != 0:
-        log.info(f"system({command}) failed: {describe_status(returncode)}")
+        log.err(f"system({command}) failed: {describe_status(returncode)}")
     return returncode
 
 
@@ -68,7 +68,7 @@ async def run_async(command: str, log: Log, timeout: float = COMMAND_TIMEOUT) ->
             "/bin/sh", "-c", command, start_new_session=True
         )
     except OSError as err:
-        log.info(f"system({command}) failed: {err.strerror or err}")
+        log.err(f"system({command}) failed: {err.strerror or err}")
         return 127
     _running_groups.add(proc.pid)
     try:
@@ -76,17 +76,17 @@ async def run_async(command: str, log: Log, timeout: float = COMMAND_TIMEOUT) ->
     except TimeoutError:
         _kill_group(proc.pid)
         await proc.wait()
-        log.info(f"system({command}) failed: still running after {timeout:g} seconds, killed")
+        log.err(f"system({command}) failed: still running after {timeout:g} seconds, killed")
         return -1
     except asyncio.CancelledError:
         # The daemon is stopping and its bound ran out: the command goes with it.
         _kill_group(proc.pid)
-        log.info(f"system({command}) killed: the daemon is stopping")
+        log.warning(f"system({command}) killed: the daemon is stopping")
         raise
     finally:
         _running_groups.discard(proc.pid)
     if returncode != 0:
-        log.info(f"system({command}) failed: {describe_status(returncode)}")
+        log.err(f"system({command}) failed: {describe_status(returncode)}")
     return returncode
 
 
