@@ -19,7 +19,6 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from ldirectord_py.checks.result import CheckResult, FailureKind, failure_kind
-from ldirectord_py.checks.runner import CombinedState, plan, run_check
 from ldirectord_py.checks.scheduler import Scheduler
 from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
@@ -29,12 +28,11 @@ from ldirectord_py.daemon.actuators import (
     MonitorFiles,
     TableSubmission,
 )
-from ldirectord_py.daemon.actuators.log import checking_text
 from ldirectord_py.daemon.anycast import AnycastCoordinator
+from ldirectord_py.daemon.check_runner import CheckRunner
 from ldirectord_py.daemon.drains import DrainKey, Drains, DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.mainloop import STOP_BOUND
-from ldirectord_py.daemon.maintenance import MaintenanceDirectory
 from ldirectord_py.daemon.offloop import collector_paused, in_thread
 from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
 from ldirectord_py.daemon.readiness import Readiness
@@ -49,7 +47,6 @@ from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, Priority
 from ldirectord_py.observe.metrics import Metrics
 
-MAINTENANCE_REASON = "Server in maintenance"
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
 # of thousands of small objects: with the default threshold (700) the collector
 # runs hundreds of times a second and its full passes over the configuration,
@@ -107,10 +104,10 @@ class CheckingDirector:
         self.started_at = time.time()
         self.watch = StallWatch(clock())
         self.readiness = Readiness()
+        self.runner = CheckRunner(log, self.watch, clock)
         self.engine: Engine | None = None
         self.scheduler: Scheduler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._maintenance_hits: set[str] = set()
         self.mailer = Mailer(log)
         self.commands = CommandQueue(log)
         self.monitor = MonitorFiles(log.err)
@@ -124,7 +121,6 @@ class CheckingDirector:
         # with one open() per file, and the desired table is handed to the writer
         # only when the engine's decisions changed it.
         self._flush_handle: asyncio.Handle | None = None
-        self._maintenance: MaintenanceDirectory | None = None
         self.status_word = "starting"
         """The original's daemon status, which `emailalertstatus` filters on."""
         self._book: StatusBook | None = None
@@ -133,8 +129,6 @@ class CheckingDirector:
         """Check results that arrived while a reload prepares the next engine."""
         self._specs: tuple[CheckSpec, ...] = ()
         """What the scheduler runs now."""
-        self._debug_names: dict[str, str] = {}
-        """`-d`: each check identity's virtual, for the original's per-check line."""
 
     # ---------------------------------------------------------------- inputs of the status document
 
@@ -172,15 +166,15 @@ class CheckingDirector:
         live = await self._read_live()
         self.engine = Engine(config, self.clock(), live=live)
         self._book = StatusBook(self.engine, self._drain_keys(), self._wall_offset)
-        self._use_maintenancedir(config)
+        self.runner.use_config(config, self.engine.checks())
         self._use_metrics(config)
         self.commands.start()
         self.writer.start()
         await self.anycast.start(config)
         self.supervisor.start()
         self._apply(self.engine.take_effects())
-        self.scheduler = Scheduler(self._on_result, runner=self._run)
-        self._use_specs(tuple(self._check_specs()))
+        self.scheduler = Scheduler(self._on_result, runner=self.runner.run)
+        self._specs = tuple(self._check_specs())
         self.scheduler.update(self._specs)
         self.scheduler.start()
         settle_gc()
@@ -211,7 +205,7 @@ class CheckingDirector:
         self._book.set_drains(self._drain_keys())
         self.config_path = config.path
         self.watch.restart(self.clock())
-        self._use_maintenancedir(config)
+        self.runner.use_config(config, self.engine.checks())
         self._use_metrics(config)
         await self.anycast.reload(config)
         if plan.same_desired:
@@ -224,7 +218,7 @@ class CheckingDirector:
         new: frozenset[str] = frozenset()
         if not plan.same_checks:
             new = self.scheduler.update(plan.specs)
-            self._use_specs(plan.specs)
+            self._specs = plan.specs
         gc.freeze()  # the switch's objects too; no collection (see collector_paused)
         if new:
             self.status_word = "reloading"
@@ -375,11 +369,6 @@ class CheckingDirector:
         for target in self.engine.checks():
             yield CheckSpec.for_real(target.virtual, target.real)
 
-    def _use_specs(self, specs: tuple[CheckSpec, ...]) -> None:
-        self._specs = specs
-        if self.log.debug and self.engine is not None:
-            self._debug_names = {t.identity: t.virtual.identity for t in self.engine.checks()}
-
     async def _read_live(self) -> dict[ServiceKey, VirtualService] | None:
         try:
             table: Table = await self.ipvs.read_table()
@@ -395,47 +384,10 @@ class CheckingDirector:
             return None
         return {s.key: s for s in table.services}
 
-    def _use_maintenancedir(self, config: Config) -> None:
-        path = config.settings.maintenancedir
-        if path is None:
-            self._maintenance = None
-        elif self._maintenance is None or self._maintenance.path != path:
-            self._maintenance = MaintenanceDirectory(path)
-
-    async def _run(self, spec: CheckSpec, combined: CombinedState | None) -> CheckResult:
-        assert self.engine is not None
-        if self._maintenance is not None and await self._maintenance.holds(
-            spec.address, spec.family, spec.port
-        ):
-            self._maintenance_hits.add(spec.identity)
-            self.watch.result(self.clock())  # decided: the checker is alive
-            return CheckResult(False, MAINTENANCE_REASON, 0.0, FailureKind.MAINTENANCE)
-        self._maintenance_hits.discard(spec.identity)
-        if self.log.debug:
-            self._debug_checking(spec, combined)
-        result = await run_check(spec, combined)
-        self.watch.result(self.clock())
-        if self.metrics is not None:
-            self.metrics.observe_check(
-                spec.checktype, result.ok, result.reason, result.latency, failure_kind(result)
-            )
-        return result
-
-    def _debug_checking(self, spec: CheckSpec, combined: CombinedState | None) -> None:
-        """`-d`: the original's line before each check."""
-        checktype = spec.checktype
-        if checktype == "combined":
-            kind = plan(spec, combined)[0] if combined is not None else "negotiate"
-            checktype = "negotiate" if kind == "negotiate" else "combined-connect"
-        virtual = self._debug_names.get(spec.identity, "")
-        self.log.write(
-            checking_text(checktype, spec.protocol, spec.identity, virtual), Priority.DEBUG
-        )
-
     def _on_result(self, identity: str, result: CheckResult) -> None:
         if self.engine is None:
             return
-        maintenance = identity in self._maintenance_hits
+        maintenance = identity in self.runner.in_maintenance
         if self._held is not None:  # a reload is reading the engine: later
             self._held.append((identity, result, maintenance))
             return
@@ -516,8 +468,7 @@ class CheckingDirector:
         except (OSError, ValueError) as exc:
             self.log.err(f"metricsaddress {address}: cannot serve metrics: {exc}")
             return
-        self.metrics = metrics
-        self.actuators.metrics = metrics
+        self.metrics = self.runner.metrics = self.actuators.metrics = metrics
 
     # ---------------------------------------------------------------- commands
 

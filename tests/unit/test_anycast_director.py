@@ -259,7 +259,7 @@ def test_a_stalled_checker_is_logged_and_reported(tmp_path: Path) -> None:
         await asyncio.Event().wait()  # a checker that never completes a check
         raise AssertionError
 
-    director._run = never  # type: ignore[method-assign,assignment]
+    director.runner.run = never  # type: ignore[method-assign,assignment]
 
     async def scenario() -> None:
         await director.start(config)

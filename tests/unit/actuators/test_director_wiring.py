@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 
 from ldirectord_py.checks.result import FailureKind
-from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import parse_text
 from ldirectord_py.daemon.checking import CheckingDirector
 from ldirectord_py.engine import (
@@ -133,35 +132,3 @@ def test_ip_vs_not_available_is_logged_once_at_start(tmp_path: Path) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 30))
     said = [text for text, _ in sink.lines if "ip_vs is not available" in text]
     assert said == ["ip_vs is not available: load the ip_vs module"], sink.lines
-
-
-def test_debug_prints_the_originals_line_before_each_check() -> None:
-    sink = Emitted()
-    config = parse(
-        CONFIG + "virtual=127.0.0.100:81\n\treal=127.0.0.12:81 gate\n\tchecktype=2\n"
-        "\tservice=http\n"
-    )
-
-    async def scenario() -> None:
-        d = director(sink, debug=True)
-        d.engine = Engine(config, 0.0)
-        d._use_specs(tuple(d._check_specs()))
-        for target in d.engine.checks():
-            d._debug_checking(CheckSpec.for_real(target.virtual, target.real), None)
-
-    asyncio.run(scenario())
-    first, second = (config.virtuals[i].check_identity(config.virtuals[i].reals[0]) for i in (0, 1))
-    assert sink.lines == [
-        (f"DEBUG2: Checking negotiate: real server={first} (virtual={V})", Priority.DEBUG),
-        (
-            f"DEBUG2: Checking negotiate: real server={second} (virtual=tcp:127.0.0.100:81)",
-            Priority.DEBUG,
-        ),
-    ]
-
-
-def test_without_debug_no_per_check_line_is_prepared() -> None:
-    d = director(Emitted())
-    d.engine = Engine(parse(CONFIG), 0.0)
-    d._use_specs(tuple(d._check_specs()))
-    assert d._debug_names == {}

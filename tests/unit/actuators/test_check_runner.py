@@ -1,0 +1,64 @@
+"""The scheduler's runner: maintenancedir before the check, the `-d` line the
+original prints before each check, the stall watch told of every result."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ldirectord_py.checks.result import FailureKind
+from ldirectord_py.checks.spec import CheckSpec
+from ldirectord_py.daemon.check_runner import CheckRunner
+from ldirectord_py.daemon.stall import StallWatch
+from ldirectord_py.engine import Engine
+from ldirectord_py.observe.log import Log, Priority
+
+from ..config.conftest import parse
+from .test_log_actuator import Emitted
+
+CONFIG = (
+    "virtual=127.0.0.100:80\n\treal=127.0.0.11:80 gate\n\tservice=http\n"
+    "virtual=127.0.0.100:81\n\treal=127.0.0.12:81 gate\n\tchecktype=2\n\tservice=http\n"
+)
+
+
+def test_debug_prints_the_originals_line_before_each_check() -> None:
+    sink = Emitted()
+    config = parse(CONFIG)
+    runner = CheckRunner(Log(sink, debug=True), StallWatch(0.0), lambda: 0.0)
+    engine = Engine(config, 0.0)
+    runner.use_config(config, engine.checks())
+    for target in engine.checks():
+        runner.debug_line(CheckSpec.for_real(target.virtual, target.real), None)
+    first, second = (v.check_identity(v.reals[0]) for v in config.virtuals)
+    assert sink.lines == [
+        (
+            f"DEBUG2: Checking negotiate: real server={first} (virtual=tcp:127.0.0.100:80)",
+            Priority.DEBUG,
+        ),
+        (
+            f"DEBUG2: Checking negotiate: real server={second} (virtual=tcp:127.0.0.100:81)",
+            Priority.DEBUG,
+        ),
+    ]
+
+
+def test_a_real_in_maintenancedir_is_down_without_a_check(tmp_path: Path) -> None:
+    (tmp_path / "127.0.0.11:80").write_text("")
+    config = parse(f"maintenancedir={tmp_path}\n" + CONFIG)
+    sink = Emitted()
+    watch = StallWatch(0.0)
+    runner = CheckRunner(Log(sink, debug=True), watch, lambda: 42.0)
+    engine = Engine(config, 0.0)
+    runner.use_config(config, engine.checks())
+    virtual = config.virtuals[0]
+    spec = CheckSpec.for_real(virtual, virtual.reals[0])
+    result = asyncio.run(runner.run(spec, None))
+    assert (result.ok, result.reason, result.kind) == (
+        False,
+        "Server in maintenance",
+        FailureKind.MAINTENANCE,
+    )
+    assert runner.in_maintenance == {spec.identity}
+    assert watch.last_result_at == 42.0
+    assert sink.lines == []  # the original prints no "Checking" line for it either
