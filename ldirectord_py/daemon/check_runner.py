@@ -31,6 +31,7 @@ class CheckRunner:
         """Identities whose last result came from `maintenancedir` (forced down)."""
         self._debug_names: dict[str, str] = {}
         """`-d`: each check identity's virtual, for the original's per-check line."""
+        self._per_check = False
 
     def use_config(self, config: Config, targets: Iterable[CheckTarget]) -> None:
         path = config.settings.maintenancedir
@@ -38,7 +39,8 @@ class CheckRunner:
             self.maintenance = None
         elif self.maintenance is None or self.maintenance.path != path:
             self.maintenance = MaintenanceDirectory(path)
-        if self.log.debug:
+        self._per_check = self.log.per_check
+        if self._per_check:
             self._debug_names = {t.identity: t.virtual.identity for t in targets}
 
     async def run(self, spec: CheckSpec, combined: CombinedState | None) -> CheckResult:
@@ -49,7 +51,7 @@ class CheckRunner:
             self.watch.result(self.clock())  # decided: the checker is alive
             return CheckResult(False, MAINTENANCE_REASON, 0.0, FailureKind.MAINTENANCE)
         self.in_maintenance.discard(spec.identity)
-        if self.log.debug:
+        if self._per_check:
             self.debug_line(spec, combined)
         result = await run_check(spec, combined)
         self.watch.result(self.clock())

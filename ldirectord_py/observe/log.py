@@ -86,6 +86,10 @@ class Sink:
     def close(self) -> None:
         """Release anything held open between lines (only syslog holds anything)."""
 
+    def is_journal(self) -> bool:
+        """Whether lines go to systemd's journal (which rate-limits a chatty unit)."""
+        return False
+
 
 class FileSink(Sink):
     """A log file, reopened for every line so logrotate needs no signal."""
@@ -158,6 +162,9 @@ class StreamSink(Sink):
         if self._journal is None:
             self._journal = is_journal(self.stream())
         return self._journal
+
+    def is_journal(self) -> bool:
+        return self.journal()
 
     def write(self, message: str) -> None:
         self.emit(message, Priority.INFO)
@@ -239,6 +246,13 @@ class Log:
 
     def close(self) -> None:
         self.sink.close()
+
+    @property
+    def per_check(self) -> bool:
+        """`-d` on a terminal or file: the original's line before every check. Not
+        into the journal (`-d` under the systemd unit): thousands of lines a
+        second would trip journald's rate limit and lose the lines that matter."""
+        return self.debug and not self.sink.is_journal()
 
     def debug_detail(self, message: str) -> None:
         if self.debug:

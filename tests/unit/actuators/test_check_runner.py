@@ -62,3 +62,16 @@ def test_a_real_in_maintenancedir_is_down_without_a_check(tmp_path: Path) -> Non
     assert runner.in_maintenance == {spec.identity}
     assert watch.last_result_at == 42.0
     assert sink.lines == []  # the original prints no "Checking" line for it either
+
+
+def test_no_per_check_lines_into_the_journal(tmp_path: Path) -> None:
+    class Journal(Emitted):
+        def is_journal(self) -> bool:
+            return True
+
+    config = parse(CONFIG)
+    engine = Engine(config, 0.0)
+    runner = CheckRunner(Log(Journal(), debug=True), StallWatch(0.0), lambda: 0.0)
+    runner.use_config(config, engine.checks())
+    assert not runner.log.per_check and runner._debug_names == {}
+    assert Log(Emitted(), debug=True).per_check and not Log(Emitted()).per_check
