@@ -65,6 +65,8 @@ class RealStatus:
     since: float = 0.0
     last_ok: bool | None = None
     last_reason: str = ""
+    last_kind: FailureKind = FailureKind.NONE
+    """The class of the last result's failure (NONE after a success)."""
     last_latency: float | None = None
     last_at: float | None = None
 
@@ -374,7 +376,7 @@ class Engine:
         message = ""
         version = self._version
         for virtual, real, status, squeezed in self._targets.get(identity, ()):
-            status.last_ok, status.last_reason = ok, reason
+            status.last_ok, status.last_reason, status.last_kind = ok, reason, kind
             status.last_latency, status.last_at = latency, now
             if virtual.monitorfile:
                 if not message:
