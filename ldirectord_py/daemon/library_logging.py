@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from ldirectord_py.observe.log import Log
+from ldirectord_py.observe.log import Log, Priority
 
 LIBRARY_LEVEL = logging.WARNING
 
@@ -21,8 +21,9 @@ class _ToDaemonLog(logging.Handler):
             text = f"{record.name}: {record.getMessage()}"
             if record.exc_info:
                 text += "\n" + logging.Formatter().formatException(record.exc_info)
+            priority = Priority.ERR if record.levelno >= logging.ERROR else Priority.WARNING
             for line in text.split("\n"):
-                self.log.info(line)
+                self.log.write(line, priority)
         except Exception:
             self.handleError(record)
 

@@ -84,3 +84,33 @@ def test_the_log_file_keeps_the_originals_bytes(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.startswith("[") and f"|t.cf|{os.getpid()}] Error: virtual" in text
     assert "<3>" not in text
+
+
+def test_library_messages_keep_their_level_as_priority() -> None:
+    import logging
+
+    from ldirectord_py.daemon.library_logging import _ToDaemonLog
+
+    seen: list[tuple[str, Priority]] = []
+
+    class Sink_(logmod.Sink):
+        def write(self, message: str) -> None:
+            raise AssertionError("emit is used")
+
+        def emit(self, message: str, priority: Priority) -> None:
+            seen.append((message, priority))
+
+    handler = _ToDaemonLog(Log(Sink_()))
+    logger = logging.getLogger("h12e.library")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("slow")
+        logger.error("broken")
+        logger.info("not passed on")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == [
+        ("h12e.library: slow", Priority.WARNING),
+        ("h12e.library: broken", Priority.ERR),
+    ]
