@@ -97,3 +97,15 @@ def test_a_drain_that_cannot_be_saved_does_not_take_effect(tmp_path: Path) -> No
     with pytest.raises(OSError):
         store.drain(DrainKey.parse("198.51.100.1"))
     assert store.keys == set()
+
+
+def test_the_run_file_store_writes_json_and_removes_an_empty_file(tmp_path: Path) -> None:
+    from ldirectord_py.daemon.runfiles import store_json
+
+    path = tmp_path / "x.maintenance"
+    store_json(str(path), {"198.51.100.10/32": 1.5})
+    assert path.read_text() == '{"198.51.100.10/32": 1.5}\n'
+    store_json(str(path), {})
+    assert not path.exists()
+    store_json(str(path), [])  # nothing to remove: fine
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
