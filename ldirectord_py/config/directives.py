@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from ldirectord_py.config.errors import ConfigError
 from ldirectord_py.config.model import (
     CHECKTYPES,
     SERVICES,
@@ -68,9 +69,20 @@ class ParseContext:
     warnings: list[tuple[int | None, str]] = field(default_factory=list)
     logfile: str | None = None
     """The `logfile` in effect so far (where a failing command logs its exit)."""
+    keep_going: bool = False
+    """Read on after an error (`ldirectordctl validate`); else the first one is raised,
+    as the original stops at it."""
+    errors: list[ConfigError] = field(default_factory=list)
 
     def warn(self, line: int | None, message: str) -> None:
         self.warnings.append((line, message))
+
+    def error(self, line: int | None, message: str) -> None:
+        """Raise the error, or, when reading on, keep it and return."""
+        error = ConfigError(self.path, line, message)
+        if not self.keep_going:
+            raise error
+        self.errors.append(error)
 
 
 ANYCAST = "anycast."
