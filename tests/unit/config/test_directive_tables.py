@@ -34,7 +34,7 @@ def test_a_row_without_a_model_field_is_refused() -> None:
 def test_a_nested_row_without_a_model_field_is_refused() -> None:
     half_added = row("emailalertcc", _plain, fields=("emailalert.cc",))
     with pytest.raises(
-        DirectiveTableError, match="'emailalert.cc', which is not a field of EmailAlert"
+        DirectiveTableError, match=r"'emailalert\.cc', which is not a field of EmailAlert"
     ):
         check_tables(GLOBAL_DIRECTIVES, (*VIRTUAL_DIRECTIVES, half_added))
 
