@@ -168,6 +168,11 @@ class Directive:
     pattern: re.Pattern[str]
 
     @property
+    def refused(self) -> bool:
+        """Only there to refuse the name with a message (deprecated, global-only)."""
+        return not self.fields
+
+    @property
     def key(self) -> str:
         """The field a one-value handler sets (the name for a refused directive)."""
         return self.fields[0] if self.fields else self.name

@@ -207,3 +207,8 @@ def test_what_is_not_checked_is_said() -> None:
     assert "iptables" in note
     plain = parse("virtual=127.0.0.100:80\n\treal=127.0.0.11:80 gate\n" + HTTP)
     assert not_checked(plain, MACHINE) == []
+
+
+def test_every_code_is_documented_in_the_man_page() -> None:
+    page = (Path(__file__).resolve().parents[3] / "man" / "src" / "ldirectordctl.txt").read_text()
+    assert [c for c in CODES if f"`{c}`" not in page] == []
