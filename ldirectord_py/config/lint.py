@@ -266,9 +266,18 @@ def _timeout_interval(config: Config, machine: Machine) -> Warnings:
         if not written:
             continue  # the original's defaults (negotiatetimeout 30, checkinterval 10)
         what = "checkcount x checktimeout" if v.checktype == "ping" else name
+        where = next(
+            (
+                scope[key]
+                for key in (name, "checkinterval")
+                for scope in (v.sources, settings.sources)
+                if key in scope
+            ),
+            v.line,
+        )
         yield _warn(
             config,
-            v.sources.get(name, v.line),
+            where,
             "timeout-interval",
             f"{what} {timeout} of virtual {v.hostport} is not below its checkinterval "
             f"{v.checkinterval}: a check that hangs outlasts the interval, the next one "

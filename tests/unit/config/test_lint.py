@@ -79,7 +79,7 @@ def test_checktimeout_not_below_checkinterval() -> None:
     assert "checktimeout 5 of virtual 127.0.0.100:80 is not below its checkinterval 5" in w.message
     assert codes(text + "\tchecktype=connect\n\tchecktimeout=4\n") == []
     # a negotiate check lasts negotiatetimeout (default 30) against checkinterval 5
-    assert codes(text + HTTP) == [(2, "timeout-interval")]
+    assert codes(text + HTTP) == [(1, "timeout-interval")]  # where checkinterval is
     # the original's defaults alone (30 and 10) say nothing
     assert codes("virtual=127.0.0.100:80\n\treal=127.0.0.11:80 gate\n" + HTTP) == []
 
