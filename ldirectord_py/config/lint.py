@@ -504,6 +504,21 @@ def _execute(config: Config, machine: Machine) -> Warnings:
             )
 
 
+def _resolver_timeouts(config: Config, machine: Machine) -> Warnings:
+    """Names that failed because the resolver did not answer in time (resolve.py
+    bounds each lookup), not because they do not exist: run last, so that the
+    lookups of the checks above count too."""
+    names = sorted(set(getattr(machine.resolver, "timed_out", ())))
+    if names:
+        yield _warn(
+            config,
+            None,
+            "resolver-timeout",
+            f"the resolver did not answer in time for {', '.join(names)}: counted as "
+            "unresolved (check /etc/resolv.conf, or use addresses)",
+        )
+
+
 _CHECKS: tuple[Callable[[Config, Machine], Warnings], ...] = (
     _gate_port,
     _commands,
@@ -518,6 +533,7 @@ _CHECKS: tuple[Callable[[Config, Machine], Warnings], ...] = (
     _udp_connect,
     _secrets_readable,
     _execute,
+    _resolver_timeouts,
 )
 CODES = (
     "gate-port",
@@ -538,5 +554,6 @@ CODES = (
     "udp-connect",
     "secret-readable",
     "execute-missing",
+    "resolver-timeout",
 )
 """Every code a lint warning may carry (documented in ldirectordctl(8))."""

@@ -212,3 +212,29 @@ def test_what_is_not_checked_is_said() -> None:
 def test_every_code_is_documented_in_the_man_page() -> None:
     page = (Path(__file__).resolve().parents[3] / "man" / "src" / "ldirectordctl.txt").read_text()
     assert [c for c in CODES if f"`{c}`" not in page] == []
+
+
+class _SlowResolver:
+    """Answers nothing and remembers the names, as SystemResolver does on a timeout."""
+
+    def __init__(self) -> None:
+        self.timed_out: list[str] = []
+
+    def host(self, name: str, family: int) -> str | None:
+        self.timed_out.append(name)
+        return None
+
+    def service(self, name: str, protocol: str) -> int | None:
+        return None
+
+
+def test_a_resolver_that_does_not_answer_is_named() -> None:
+    slow = _SlowResolver()
+    machine = Machine(resolver=slow, sendmail=OK, perl=OK, sysctl=lambda p: None)  # type: ignore[arg-type]
+    found = warnings(
+        "smtp = mail.example.org\nvirtual=127.0.0.100:80\n\treal=127.0.0.11:80 gate\n"
+        '\temailalert="ops@example.org"\n' + HTTP,
+        machine,
+    )
+    assert [(w.line, w.code) for w in found] == [(None, "resolver-timeout"), (1, "unresolvable")]
+    assert "did not answer in time for mail.example.org" in found[0].message
