@@ -10,11 +10,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from ldirectord_py.config import ConfigError, parse_text
+from ldirectord_py.config.lint import CODES, Machine, lint
 from ldirectord_py.config.parser import load_all, parse_all
 
 from .conftest import RESOLVER
+from .test_fuzz import mutated
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "compat" / "parse_corpus"
 
@@ -114,3 +117,31 @@ def test_unreadable_file_is_one_error(tmp_path: Path) -> None:
     report = load_all(str(tmp_path / "missing.cf"))
     assert report.config is None
     assert [e.message for e in report.errors] == [f"can not open file {tmp_path / 'missing.cf'}"]
+
+
+@settings(
+    max_examples=2_000,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(mutated())
+def test_reading_on_never_crashes_and_agrees_on_the_first_error(data: bytes) -> None:
+    """Whatever the bytes: no exception, the drop-in's error first, and the
+    linter runs on what was read."""
+    path = "/etc/ha.d/fuzz.cf"
+    report = parse_all(data, path, resolver=RESOLVER, check_files=False)
+    assert report.config is not None
+    lines = data.count(b"\n") + 1
+    assert all(e.line is None or 0 <= e.line <= lines for e in report.errors)
+    try:
+        parse_text(data, path, resolver=RESOLVER, check_files=False)
+    except ConfigError as first:
+        assert report.errors[0].message == first.message
+        assert report.errors[0].line == first.line
+    else:
+        assert report.errors == ()
+    machine = Machine(resolver=RESOLVER, sendmail="/bin/sh", sysctl=lambda p: None)
+    for warning in lint(report.config, machine):
+        assert warning.code in CODES
