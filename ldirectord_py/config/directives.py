@@ -747,6 +747,30 @@ NOT_FROM_DIRECTIVES: dict[type[Any], frozenset[str]] = {
 """Model fields that no directive fills (the virtual line itself, bookkeeping)."""
 
 
+DERIVED_VIRTUAL_FIELDS = frozenset(
+    {
+        "protocol",
+        "reals",
+        "fallback",
+        "checktimeout",
+        "negotiatetimeout",
+        "checkcount",
+        "failurecount",
+        "checkinterval",
+        "quiescent",
+        "cleanstop",
+        "fallbackcommand",
+        "emailalert",
+        "anycast",
+    }
+)
+"""Virtual fields the parser computes (inherited from a global, cascaded, resolved);
+every other field a virtual row fills is taken as read (PLAIN_VIRTUAL_FIELDS)."""
+PLAIN_VIRTUAL_FIELDS = tuple(
+    sorted({f.split(".")[0] for d in VIRTUAL_DIRECTIVES for f in d.fields} - DERIVED_VIRTUAL_FIELDS)
+)
+
+
 class DirectiveTableError(Exception):
     """A directive table and the model disagree: a half-added directive."""
 

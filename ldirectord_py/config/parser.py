@@ -14,6 +14,7 @@ from typing import Any
 
 from ldirectord_py.config.directives import (
     GLOBAL_DIRECTIVES,
+    PLAIN_VIRTUAL_FIELDS,
     VIRTUAL_DIRECTIVES,
     GlobalDraft,
     ParseContext,
@@ -551,6 +552,9 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
         anycast = _virtual_anycast(draft, settings.anycast, ctx)
     except _Refused:
         return None
+    # Values taken as read (or the block's default): a new directive of this kind
+    # needs a table row and a model field, no line here.
+    as_read: dict[str, Any] = {name: v.get(name) for name in PLAIN_VIRTUAL_FIELDS}
     return Virtual(
         line=draft.line,
         family=draft.family,
@@ -558,25 +562,7 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
         address=v.get("address"),
         port=port,
         fwmark=None if draft.fwmark is None else int(draft.fwmark),
-        scheduler=v["scheduler"],
-        persistent=v.get("persistent"),
-        netmask=v.get("netmask"),
-        schedflags=v.get("schedflags"),
-        ops=v["ops"],
-        checktype=v["checktype"],
-        num_connects=v["num_connects"],
-        service=v["service"],
-        checkcommand=v["checkcommand"],
-        request=v["request"],
-        receive=v["receive"],
-        httpmethod=v["httpmethod"],
-        virtualhost=v.get("virtualhost"),
-        login=v["login"],
-        passwd=v["passwd"],
-        database=v["database"],
-        secret=v["secret"],
-        load=v.get("load"),
-        checkport=v.get("checkport"),
+        **as_read,
         checktimeout=checktimeout,
         negotiatetimeout=negotiatetimeout,
         checkcount=_effective(draft, "checkcount", settings.checkcount),
@@ -597,9 +583,6 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
             smtp=_effective(draft, "emailalert.smtp", settings.smtp),
             sender=settings.emailalertfrom,
         ),
-        monitorfile=v.get("monitorfile"),
-        servicename=v.get("servicename"),
-        comment=v.get("comment"),
         reals=tuple(draft.reals),
         sources=MappingProxyType(dict(draft.sources)),
         anycast=anycast,

@@ -57,3 +57,20 @@ def test_every_field_a_row_names_is_real() -> None:
     assert all(d.fields == () or d.fields[0].split(".")[0] in names for d in GLOBAL_DIRECTIVES)
     virtual = {f.name for f in dataclasses.fields(Virtual)}
     assert all(d.fields == () or d.fields[0].split(".")[0] in virtual for d in VIRTUAL_DIRECTIVES)
+
+
+def test_a_virtual_field_is_taken_as_read_unless_the_parser_derives_it() -> None:
+    """So a new per-virtual directive is one row and one model field: the parser
+    takes its value as read (PLAIN_VIRTUAL_FIELDS) without a line of its own."""
+    from ldirectord_py.config.directives import (
+        DERIVED_VIRTUAL_FIELDS,
+        NOT_FROM_DIRECTIVES,
+        PLAIN_VIRTUAL_FIELDS,
+    )
+
+    fields = {f.name for f in dataclasses.fields(Virtual)}
+    assert (
+        set(PLAIN_VIRTUAL_FIELDS) | DERIVED_VIRTUAL_FIELDS | NOT_FROM_DIRECTIVES[Virtual] == fields
+    )
+    assert not set(PLAIN_VIRTUAL_FIELDS) & DERIVED_VIRTUAL_FIELDS
+    assert {"servicename", "comment", "monitorfile", "passwd"} <= set(PLAIN_VIRTUAL_FIELDS)
