@@ -20,7 +20,7 @@ import click
 from ldirectord_py.cli.ctl import cli
 from ldirectord_py.config import Config, ConfigError, ConfigWarning, Virtual
 from ldirectord_py.config.export import config_to_dict, render_anycast, warning_to_dict
-from ldirectord_py.config.lint import Machine, lint, not_checked, router_prefixes
+from ldirectord_py.config.lint import Machine, RouterPrefix, lint, not_checked, router_prefixes
 from ldirectord_py.config.locate import locate_config
 from ldirectord_py.config.parser import load_all
 from ldirectord_py.config.schedulers import unknown_schedulers
@@ -126,15 +126,9 @@ def _origin(virtual: Virtual, field: str, inherits: str | None, config: Config) 
     return "default"
 
 
-def render_text(
-    config: Config,
-    warnings: tuple[ConfigWarning, ...] | None = None,
-    unchecked: list[str] | None = None,
-) -> str:
+def render_text(config: Config, warnings: tuple[ConfigWarning, ...], unchecked: list[str]) -> str:
     """The effective configuration as an operator reads it, then the warnings
-    (the parser's unless `warnings` is given) and what no check can see."""
-    if warnings is None:
-        warnings = config.warnings
+    and what no check can see."""
     out = [f"configuration {config.path} (md5 {config.digest}): valid", "", "global:"]
     settings = config.settings
     for field in _GLOBAL_FIELDS:
@@ -197,20 +191,19 @@ def _warning_text(warning: ConfigWarning) -> str:
     return f"{text} [{warning.code}]" if warning.code else text
 
 
-def _source_line(path: str, line: int | None) -> str | None:
-    """The offending line, shown under the error (control bytes escaped, secrets masked)."""
-    if not line:
-        return None
+def _source_lines(path: str) -> list[str]:
+    """The file's lines as shown under an error (control bytes escaped, secrets
+    masked), read once however many errors there are."""
     try:
         with open(path, "rb") as f:
-            for number, raw in enumerate(f, 1):
-                if number == line:
-                    text = raw.decode("latin-1").rstrip("\n")
-                    escaped = text.encode("unicode_escape").decode("ascii").replace("\\t", "\t")
-                    return mask_secrets(escaped)
+            raw = f.read()
     except OSError:
-        return None
-    return None
+        return []
+    shown = []
+    for line in raw.decode("latin-1").split("\n"):
+        escaped = line.encode("unicode_escape").decode("ascii").replace("\\t", "\t")
+        shown.append(mask_secrets(escaped))
+    return shown
 
 
 def _error_to_dict(error: ConfigError) -> dict[str, Any]:
@@ -227,23 +220,24 @@ def _masked_warning(warning: ConfigWarning) -> dict[str, Any]:
     return data
 
 
-def _machine(resolver: Any, router_config: str | None) -> Machine:
-    router = None
-    if router_config is not None:
-        try:
-            with open(router_config, encoding="utf-8", errors="replace") as f:
-                router = tuple(router_prefixes(f.read()))
-        except OSError as exc:
-            click.echo(f"cannot read --router-config {router_config}: {exc.strerror}", err=True)
-            sys.exit(1)
-        if not router:
-            click.echo(
-                f"--router-config {router_config}: no prefix list (FRR `ip prefix-list ... "
-                "permit`) or BIRD prefix set (`[ NET{a,b} ]`) found",
-                err=True,
-            )
-            sys.exit(1)
-    return Machine(resolver=resolver, sendmail=SENDMAIL, router=router)
+def _router(router_config: str | None) -> tuple[RouterPrefix, ...] | None:
+    """The prefixes `--router-config` accepts (exit 1 if it has none to offer)."""
+    if router_config is None:
+        return None
+    try:
+        with open(router_config, encoding="utf-8", errors="replace") as f:
+            router = tuple(router_prefixes(f.read()))
+    except OSError as exc:
+        click.echo(f"cannot read --router-config {router_config}: {exc.strerror}", err=True)
+        sys.exit(1)
+    if not router:
+        click.echo(
+            f"--router-config {router_config}: no prefix list (FRR `ip prefix-list ... "
+            "permit`) or BIRD prefix set (`[ NET{a,b} ]`) found",
+            err=True,
+        )
+        sys.exit(1)
+    return router
 
 
 @cli.command()
@@ -268,6 +262,7 @@ def validate(configfile: str, as_json: bool, strict: bool, router_config: str | 
     if path is None:
         click.echo(f"Config file {configfile} not found", err=True)
         sys.exit(1)
+    router = _router(router_config)
     report = load_all(path)
     errors = list(report.errors)
     config = report.config
@@ -277,7 +272,7 @@ def validate(configfile: str, as_json: bool, strict: bool, router_config: str | 
         # Parsed as the original parses; a scheduler no ip_vs module provides is
         # refused by the kernel at run time, so validation refuses it now.
         errors += unknown_schedulers(config)
-        machine = _machine(report.resolver, router_config)
+        machine = Machine(resolver=report.resolver, sendmail=SENDMAIL, router=router)
         warnings = tuple(sorted(config.warnings + tuple(lint(config, machine)), key=_line))
         unchecked = not_checked(config, machine)
     errors.sort(key=_line)
@@ -300,14 +295,14 @@ def validate(configfile: str, as_json: bool, strict: bool, router_config: str | 
         click.echo(render_text(config, warnings, unchecked), nl=False)
         sys.exit(status)
     diagnostics: list[ConfigError | ConfigWarning] = [*errors, *warnings]
+    lines = _source_lines(path)
     for item in sorted(diagnostics, key=_line):
         if isinstance(item, ConfigWarning):
             click.echo(_warning_text(item), err=True)
             continue
         click.echo(mask_secrets(item.describe()), err=True)
-        quoted = _source_line(item.path, item.line)
-        if quoted:
-            click.echo(f"    {quoted}", err=True)
+        if item.line and item.line <= len(lines) and lines[item.line - 1]:
+            click.echo(f"    {lines[item.line - 1]}", err=True)
     count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
     count += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
     click.echo(f"{path}: invalid: {count}", err=True)

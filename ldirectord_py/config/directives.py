@@ -3,10 +3,14 @@
 A directive is a row: its name, a handler, the model field(s) it fills and a
 pattern (by default `NAME = value`, built from the name). Patterns are tried in
 table order, the way the original's if/elsif chain tries them, so overlapping
-names resolve the same way. To add a directive, add one row here and one field
-to the model: `check_tables`, run when this module is imported, refuses a row
-whose field the model lacks and a model field no row fills, so a directive
-cannot be half-added.
+names resolve the same way.
+
+To add a directive, add one row here and one field to the model (and its entry
+in man/src/directives.txt). `check_tables`, run when this module is imported,
+refuses a row whose field the model lacks and a model field no row fills, so a
+directive cannot be half-added. A per-virtual value is taken as read; only one
+that a virtual inherits from a global (DERIVED_VIRTUAL_FIELDS) also needs its
+line in parser._derive.
 """
 
 from __future__ import annotations
