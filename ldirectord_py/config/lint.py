@@ -28,23 +28,6 @@ from ldirectord_py.config.model import Config, Forward, Virtual
 from ldirectord_py.config.resolve import Resolver
 
 
-def not_checked(config: Config, machine: Machine) -> list[str]:
-    """What this file needs that no check can see, said in every report so that
-    an operator does not take silence for a pass."""
-    out = []
-    if any(v.fwmark is not None for v in config.virtuals):
-        out.append(
-            "fwmark virtuals: that iptables/nftables rules mark packets with the fwmark "
-            "(the rules are outside this file)"
-        )
-    if machine.router is None and any(v.anycast is not None for v in config.virtuals):
-        out.append(
-            "anycast VIPs: that the routers accept their host routes (give the router's "
-            "configuration with --router-config to check its prefix lists)"
-        )
-    return out
-
-
 EXPIRE_QUIESCENT_TEMPLATE = "/proc/sys/net/ipv4/vs/expire_quiescent_template"
 
 
@@ -83,14 +66,22 @@ _BIRD = re.compile(r"([0-9A-Fa-f.:]+/\d+)(?:\{(\d+),(\d+)\}|(\+))?")
 
 
 def router_prefixes(text: str) -> list[RouterPrefix]:
-    """The prefixes a BIRD (`define X = [ NET{a,b}, ... ]`) or FRR (`ip prefix-list
-    ... permit NET ge A le B`) configuration accepts, as in examples/router-*.conf."""
+    """The prefixes a BIRD (`define X = [ NET{a,b}, NET+, NET ]`) or FRR (`ip
+    prefix-list ... permit NET [ge A] [le B]`) configuration accepts, as in
+    examples/router-*.conf. Only the permits are read (a deny listed before a
+    permit is not seen): a VIP none of them accepts is surely refused."""
     found: list[RouterPrefix] = []
     for m in _FRR.finditer(text):
         network = _network(m.group(1))
-        if network is not None:
-            ge = int(m.group(2) or network.prefixlen)
-            found.append(RouterPrefix(network, ge, int(m.group(3) or ge)))
+        if network is None:
+            continue
+        # FRR: no ge/le is an exact match; `ge N` alone runs to the longest length.
+        ge = int(m.group(2)) if m.group(2) else network.prefixlen
+        if m.group(3):
+            le = int(m.group(3))
+        else:
+            le = network.max_prefixlen if m.group(2) else network.prefixlen
+        found.append(RouterPrefix(network, ge, le))
     for define in re.finditer(r"\[([^\]]*)\]", text):
         for m in _BIRD.finditer(define.group(1)):
             network = _network(m.group(1))
@@ -122,6 +113,23 @@ class Machine:
     sysctl: Callable[[str], str | None] = read_sysctl
     router: tuple[RouterPrefix, ...] | None = None
     """The prefixes the routers accept (--router-config), or None: not checked."""
+
+
+def not_checked(config: Config, machine: Machine) -> list[str]:
+    """What this file needs that no check can see, said in every report so that
+    an operator does not take silence for a pass."""
+    out = []
+    if any(v.fwmark is not None for v in config.virtuals):
+        out.append(
+            "fwmark virtuals: that iptables/nftables rules mark packets with the fwmark "
+            "(the rules are outside this file)"
+        )
+    if machine.router is None and any(v.anycast is not None for v in config.virtuals):
+        out.append(
+            "anycast VIPs: that the routers accept their host routes (give the router's "
+            "configuration with --router-config to check its prefix lists)"
+        )
+    return out
 
 
 def lint(config: Config, machine: Machine) -> list[ConfigWarning]:

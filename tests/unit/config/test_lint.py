@@ -238,3 +238,14 @@ def test_a_resolver_that_does_not_answer_is_named() -> None:
     )
     assert [(w.line, w.code) for w in found] == [(None, "resolver-timeout"), (1, "unresolvable")]
     assert "did not answer in time for mail.example.org" in found[0].message
+
+
+def test_frr_ge_and_le_as_frr_reads_them() -> None:
+    (exact,) = router_prefixes("ip prefix-list A seq 5 permit 198.51.100.0/24\n")
+    assert (exact.ge, exact.le) == (24, 24)
+    (longer,) = router_prefixes("ip prefix-list A permit 198.51.100.0/24 ge 28\n")
+    assert (longer.ge, longer.le) == (28, 32)
+    (upto,) = router_prefixes("ipv6 prefix-list B seq 5 permit 2001:db8::/32 le 128\n")
+    assert (upto.ge, upto.le) == (32, 128)
+    (plus,) = router_prefixes("define A = [ 198.51.100.0/24+ ];\n")
+    assert (plus.ge, plus.le) == (24, 32)
