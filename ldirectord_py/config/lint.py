@@ -27,7 +27,6 @@ from ldirectord_py.config.locate import locate_config
 from ldirectord_py.config.model import Config, Forward, Virtual
 from ldirectord_py.config.resolve import Resolver
 
-
 EXPIRE_QUIESCENT_TEMPLATE = "/proc/sys/net/ipv4/vs/expire_quiescent_template"
 
 
