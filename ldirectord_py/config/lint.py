@@ -305,7 +305,7 @@ def _hosts(config: Config, machine: Machine) -> Warnings:
             )
     names += [(host, line, "smtp") for host, line in sorted(smtps, key=lambda s: s[1] or 0)]
     gobgp = settings.anycast.gobgpapi
-    if "gobgpapi" in settings.anycast.sources and not gobgp.startswith("unix:"):
+    if "gobgpapi" in settings.anycast.sources and not gobgp.startswith(("unix:", "[")):
         names.append((gobgp.rsplit(":", 1)[0], settings.anycast.sources["gobgpapi"], "gobgpapi"))
     if settings.metricsaddress and not settings.metricsaddress.startswith("["):
         host = settings.metricsaddress.rsplit(":", 1)[0]
