@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from ldirectord_py.cli.ctl import cli
 from ldirectord_py.config import Config, ConfigError, Virtual, load
 from ldirectord_py.config.export import config_to_dict, render_anycast
 from ldirectord_py.config.locate import locate_config
@@ -187,7 +186,7 @@ def _source_line(path: str, line: int | None) -> str | None:
     return None
 
 
-@cli.command()
+@click.command()
 @click.argument("configfile")
 @click.option("--json", "as_json", is_flag=True, help="Print the configuration as JSON.")
 def validate(configfile: str, as_json: bool) -> None:
