@@ -17,9 +17,9 @@ from ldirectord_py.cli.daemon_client import (
     NoDaemon,
     config_option,
     fail,
+    one_status,
     report,
     send,
-    statuses,
 )
 
 NEAR_MATCHES = 5
@@ -73,12 +73,9 @@ def refuse_unknown_real(config: str | None, name: str, real: str) -> None:
     except ValueError as exc:
         fail(f"{name}: {exc}")
     try:
-        found = statuses(config)
+        status = one_status(config)
     except NoDaemon as exc:
         fail(str(exc))
-    if len(found) != 1:
-        fail(f"{len(found)} daemons are running; name one with --config")
-    status = found[0][1]
     reals = configured_reals(status)
     if any(_matches(key, r) for _s, r in reals):
         return
@@ -142,10 +139,9 @@ def check_now_command(config: str | None, timeout: float) -> None:
     reply = send(config, "check-now", {}, timeout)
     if reply.get("ok") and reply.get("down"):
         try:
-            found = statuses(config)
+            lines = down_lines(one_status(config))
         except NoDaemon:
-            found = []
-        lines = [line for _path, status in found[:1] for line in down_lines(status)]
+            lines = []
         if lines:
             reply = {**reply, "message": "\n".join([str(reply.get("message", "")), *lines])}
     report(reply)

@@ -112,6 +112,15 @@ def statuses(config: str | None, quiet: bool = False) -> list[tuple[str, dict[st
     return out
 
 
+def one_status(config: str | None) -> dict[str, Any]:
+    """The status document of the one daemon a command is meant for (NoDaemon)."""
+    path = the_socket(config)
+    try:
+        return read_status(path)
+    except (OSError, ValueError) as exc:
+        raise NoDaemon(why(path, exc)) from exc
+
+
 def statuses_or_exit(config: str | None) -> list[tuple[str, dict[str, Any]]]:
     """The running daemons' status documents, or exit 1 saying why there are none."""
     try:

@@ -42,6 +42,7 @@ from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, localtime_text
 from ldirectord_py.observe.metrics import Metrics
 from ldirectord_py.observe.reloads import ReloadResult
+from ldirectord_py.runpaths import RunPaths
 
 MAINTENANCE_REASON = "Server in maintenance"
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
@@ -140,7 +141,7 @@ class CheckingDirector:
         self.drains = DrainStore(drain_path)
         if self.drains.load_error:
             self.log.info(f"Drained reals: {self.drains.load_error}")
-        self.planned.use_file(drain_path.removesuffix(".drained") + ".maintenance")
+        self.planned.use_file(RunPaths.beside(drain_path).maintenance)
 
     async def start(self, config: Config) -> None:
         self.config_path = config.path
