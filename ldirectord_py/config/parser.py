@@ -20,6 +20,7 @@ from ldirectord_py.config.directives import (
     dispatch,
 )
 from ldirectord_py.config.errors import ConfigError, ConfigWarning
+from ldirectord_py.config.extensions import unmask
 from ldirectord_py.config.extras import missing_extra
 from ldirectord_py.config.lexer import GlobalLine, VirtualBlock, lex, split_lines
 from ldirectord_py.config.model import (
@@ -114,7 +115,7 @@ def parse_text(
         check_files=check_files,
     )
     try:
-        settings, drafts = _read(data.decode("latin-1"), ctx)
+        settings, drafts = _read(unmask(data.decode("latin-1"), path), ctx)
         virtuals = tuple(_derive(d, settings, ctx) for d in drafts)
         _check_anycast(settings.anycast, virtuals, ctx)
     except ConfigError as exc:
