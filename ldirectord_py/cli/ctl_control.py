@@ -16,6 +16,7 @@ import click
 from ldirectord_py.cli.daemon_client import (
     NoDaemon,
     config_option,
+    configured_real_names,
     fail,
     one_status,
     report,
@@ -92,7 +93,7 @@ def refuse_unknown_real(config: str | None, name: str, real: str) -> None:
 @click.command(name="drain")
 @config_option
 @click.option("--force", is_flag=True, help="Also a real no virtual service has (yet).")
-@click.argument("real")
+@click.argument("real", shell_complete=configured_real_names)
 def drain_command(config: str | None, force: bool, real: str) -> None:
     """Weight 0 for REAL (ADDR or ADDR:PORT) everywhere.
 
@@ -107,7 +108,7 @@ def drain_command(config: str | None, force: bool, real: str) -> None:
 @click.command(name="undrain")
 @config_option
 @click.option("--force", is_flag=True, help="Also a real no virtual service has.")
-@click.argument("real")
+@click.argument("real", shell_complete=configured_real_names)
 def undrain_command(config: str | None, force: bool, real: str) -> None:
     """Give REAL back the weight its checks decide.
 

@@ -14,16 +14,48 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
+from click.shell_completion import CompletionItem
 
 from ldirectord_py import runpaths
 from ldirectord_py.observe.status_socket import read_status, send_command
 
 EXIT_FAILED = 1
 
+
+def running_configs(
+    _ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """TAB on --config: the instances that have a control socket now."""
+    names = [
+        os.path.basename(path).removeprefix(runpaths.PREFIX).removesuffix(".sock")
+        for path in runpaths.all_sockets()
+    ]
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def configured_real_names(
+    ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """TAB on a REAL: the reals of the daemon meant, as configured (quiet when it
+    cannot be asked: completion never prints an error)."""
+    try:
+        status = one_status(ctx.params.get("config"))
+    except Exception:  # NoDaemon, or a reply of another shape
+        return []
+    names = dict.fromkeys(
+        str(real.get("real"))
+        for virtual in status.get("virtuals") or []
+        for real in virtual.get("reals") or []
+        if real.get("real")
+    )
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
 config_option: Callable[[Any], Any] = click.option(
     "-c",
     "--config",
     metavar="NAME|PATH",
+    shell_complete=running_configs,
     help="The daemon of this config (default: the only one running; for status: all).",
 )
 """`--config`: one daemon, named like its pid file (the config's name after its last `/`)."""
