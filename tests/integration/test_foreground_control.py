@@ -155,3 +155,28 @@ def test_drain_refuses_an_unknown_real_and_check_now_names_the_down(sandbox: San
     assert rc == 0, err
     assert "0 up, 1 down" in out
     assert re.search(r"^  down: 127\.0\.0\.11:8080 in TCP 127\.0\.0\.100:8080: \S", out, re.M), out
+
+
+def test_an_autoreload_is_recorded_as_such(sandbox: Sandbox) -> None:
+    cfg = sandbox.config("auto.cf", globals_="autoreload=yes\n")
+    sandbox.start(cfg)
+    wait_until(lambda: ctl(sandbox, "status")[0] == 0, "the daemon answers")
+    cfg.write_text(cfg.read_text().replace("checkinterval=1", "checkinterval=3"))
+
+    def recorded() -> dict[str, object] | None:
+        last = json.loads(ctl(sandbox, "status", "--json")[1])["last_reload"]
+        return last if last and last["trigger"] == "autoreload" else None
+
+    wait_until(recorded, "the autoreload is recorded", timeout=10)
+    last = recorded()
+    assert last is not None and last["ok"] is True
+    assert last["change"] == {
+        "virtuals_added": [],
+        "virtuals_removed": [],
+        "virtuals_changed": ["tcp:127.0.0.100:8080"],
+        "reals_added": [],
+        "reals_removed": [],
+        "reals_changed": [],
+        "globals_changed": ["checkinterval"],
+    }
+    assert "(autoreload): virtuals +0 -0 ~1, reals +0 -0 ~0" in sandbox.log_text()
