@@ -26,10 +26,7 @@ def running_configs(
     _ctx: click.Context, _param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """TAB on --config: the instances that have a control socket now."""
-    names = [
-        os.path.basename(path).removeprefix(runpaths.PREFIX).removesuffix(".sock")
-        for path in runpaths.all_sockets()
-    ]
+    names = [runpaths.RunPaths.beside(path).cfgname for path in runpaths.all_sockets()]
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
