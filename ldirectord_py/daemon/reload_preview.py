@@ -91,10 +91,12 @@ def _route_text(route: Route) -> str:
 
 
 def route_change(
-    old: Mapping[HostPrefix, Route], new: Mapping[HostPrefix, Route], vips: Sequence[HostPrefix]
+    old: Mapping[HostPrefix, Route],
+    new: Mapping[HostPrefix, Route],
+    added: Sequence[HostPrefix],
 ) -> list[str]:
-    """`+` announced, `-` withdrawn, `~` attributes changed; VIPs the new file adds
-    wait for their first check (nothing is announced before it)."""
+    """`+` announced, `-` withdrawn, `~` attributes changed; the VIPs the new file
+    `added` wait for their first check (nothing is announced before it)."""
     lines: list[str] = []
     for prefix, route in new.items():
         if prefix not in old:
@@ -104,8 +106,8 @@ def route_change(
     lines += [f"- {_route_text(r)}" for p, r in old.items() if p not in new]
     lines += [
         f"? {prefix}: a new VIP, announced once its first check round says so"
-        for prefix in vips
-        if prefix not in new and prefix not in old
+        for prefix in added
+        if prefix not in new
     ]
     return lines
 
@@ -126,8 +128,9 @@ def preview(director: Any, config: Config, drained: frozenset[DrainKey]) -> list
     policy = getattr(getattr(director, "anycast", None), "policy", None)
     if policy is not None and (policy.enabled or config.settings.anycast.prefixes):
         successor = policy.reload(config, now)
-        vips = [d.vip for d in successor.decisions()]
-        rows = route_change(policy.desired().routes, successor.desired().routes, vips)
+        known = {d.vip for d in policy.decisions()}
+        added = [d.vip for d in successor.decisions() if d.vip not in known]
+        rows = route_change(policy.desired().routes, successor.desired().routes, added)
         lines.append("anycast routes:")
         lines += [f"  {line}" for line in rows] or ["  no change"]
     return lines

@@ -121,7 +121,7 @@ def test_route_change() -> None:
     a, b, c = net("198.51.100.10/32"), net("198.51.100.11/32"), net("198.51.100.12/32")
     old = {a: Route(a), b: Route(b, med=10)}
     new = {a: Route(a), b: Route(b, med=20)}
-    assert route_change(old, new, [a, b, c]) == [
+    assert route_change(old, new, [c]) == [
         "~ 198.51.100.11/32, med 10 => 198.51.100.11/32, med 20",
         "? 198.51.100.12/32: a new VIP, announced once its first check round says so",
     ]
@@ -160,3 +160,48 @@ def test_near_matches_for_a_real_no_virtual_has() -> None:
 
 def test_check_now_names_the_reals_down() -> None:
     assert down_lines(STATUS) == ["  down: 10.0.0.2:80 in TCP 192.0.2.10:80: connection refused"]
+
+
+ANYCAST = (
+    "checkinterval=5\n"
+    "anycastprefix=198.51.100.0/24\n"
+    "virtual=198.51.100.10:80\n"
+    "\treal=10.0.0.1:80 gate\n"
+    "\tchecktype=on\n"
+)
+
+
+class _Director:
+    """What preview() reads of the running director: its engine, clock and policy."""
+
+    def __init__(self, config: Config) -> None:
+        from ldirectord_py.engine.anycast import AnycastPolicy
+
+        self.engine = Engine(config, 0.0)
+        self.clock = lambda: 1.0
+        self.anycast = type("Coordinator", (), {"policy": AnycastPolicy(config, 0.0)})()
+
+
+def test_preview_of_a_new_anycast_virtual_and_a_drained_real() -> None:
+    from ldirectord_py.daemon.reload_preview import preview
+    from ldirectord_py.engine.drain import DrainKey
+
+    old = _config(ANYCAST)
+    new = _config(ANYCAST + "virtual=198.51.100.11:80\n\treal=10.0.0.2:80 gate\n\tchecktype=on\n")
+    lines = preview(_Director(old), new, frozenset({DrainKey("10.0.0.2", 80)}))
+    assert lines[0] == "desired ip_vs table:"
+    assert "  + TCP 198.51.100.11:80 wrr" in lines
+    assert "  +   -> 10.0.0.2:80 Route weight 0" in lines, "drained: weight 0"
+    assert "anycast routes:" in lines
+    assert lines[-1] == (
+        "  ? 198.51.100.11/32: a new VIP, announced once its first check round says so"
+    )
+    assert preview(_Director(old), old, frozenset()) == [
+        "desired ip_vs table:",
+        "  no change",
+        "anycast routes:",
+        "  no change",
+    ]
+    assert preview(object(), new, frozenset()) == [
+        "(no check state yet: the daemon has not started checking)"
+    ]
