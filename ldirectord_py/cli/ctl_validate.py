@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from ldirectord_py.cli.ctl import cli
 from ldirectord_py.config import Config, ConfigError, ConfigWarning, Virtual
 from ldirectord_py.config.export import config_to_dict, render_anycast, warning_to_dict
 from ldirectord_py.config.lint import Machine, RouterPrefix, lint, not_checked, router_prefixes
@@ -240,7 +239,7 @@ def _router(router_config: str | None) -> tuple[RouterPrefix, ...] | None:
     return router
 
 
-@cli.command()
+@click.command()
 @click.argument("configfile")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--strict", is_flag=True, help="Exit 1 when there are warnings.")

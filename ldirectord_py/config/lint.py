@@ -26,6 +26,7 @@ from ldirectord_py.config.errors import ConfigWarning
 from ldirectord_py.config.locate import locate_config
 from ldirectord_py.config.model import Config, Forward, Virtual
 from ldirectord_py.config.resolve import Resolver
+from ldirectord_py.networks import Network
 
 EXPIRE_QUIESCENT_TEMPLATE = "/proc/sys/net/ipv4/vs/expire_quiescent_template"
 
@@ -43,7 +44,7 @@ class RouterPrefix:
     """One `permit` of a router's prefix filter: routes inside `network` whose
     length is from `ge` to `le` are accepted."""
 
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    network: Network
     ge: int
     le: int
 
@@ -95,7 +96,7 @@ def router_prefixes(text: str) -> list[RouterPrefix]:
     return found
 
 
-def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+def _network(text: str) -> Network | None:
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:

@@ -22,6 +22,7 @@ from ldirectord_py.config.directives import (
     dispatch,
 )
 from ldirectord_py.config.errors import ConfigError, ConfigWarning
+from ldirectord_py.config.extensions import unmask
 from ldirectord_py.config.extras import missing_extra
 from ldirectord_py.config.lexer import GlobalLine, VirtualBlock, lex, split_lines
 from ldirectord_py.config.model import (
@@ -190,7 +191,7 @@ def _context(
 
 def _parse(text: str | bytes, ctx: ParseContext) -> Config:
     data = text.encode("latin-1") if isinstance(text, str) else text
-    settings, drafts = _read(data.decode("latin-1"), ctx)
+    settings, drafts = _read(unmask(data.decode("latin-1"), ctx.path), ctx)
     virtuals = tuple(v for d in drafts if (v := _derive(d, settings, ctx)) is not None)
     _check_anycast(settings.anycast, virtuals, ctx)
     warnings = list(_warnings(ctx))
