@@ -46,6 +46,8 @@ from ldirectord_py.ipvs.netlink import UNAVAILABLE_MESSAGE, AsyncIPVS, IPVSError
 from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, Priority
 from ldirectord_py.observe.metrics import Metrics
+from ldirectord_py.observe.reloads import ReloadResult
+from ldirectord_py.runpaths import RunPaths
 
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
 # of thousands of small objects: with the default threshold (700) the collector
@@ -101,6 +103,8 @@ class CheckingDirector:
         """`ldirectordctl maintenance`, and the wait for traffic to move on stop."""
         self.metrics: Metrics | None = None
         self.config_path: str | None = None
+        self.last_reload: ReloadResult | None = None
+        """Set by the main loop after each reload; shown in the status."""
         self.started_at = time.time()
         self.watch = StallWatch(clock())
         self.readiness = Readiness()
@@ -159,7 +163,7 @@ class CheckingDirector:
         self.table.drains = self.drain
         if self.drains.load_error:
             self.log.warning(f"Drained reals: {self.drains.load_error}")
-        self.planned.use_file(drain_path.removesuffix(".drained") + ".maintenance")
+        self.planned.use_file(RunPaths.beside(drain_path).maintenance)
 
     async def start(self, config: Config) -> None:
         self.config_path = config.path
@@ -357,6 +361,7 @@ class CheckingDirector:
             },
             "anycast": self.anycast.status(),
             "planned_maintenance": self.planned.status(),
+            "last_reload": None if self.last_reload is None else self.last_reload.as_json(),
             "writers": self.supervisor.status(),
             "virtuals": [],
         }

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ldirectord_py.config import Real, Virtual
-from ldirectord_py.daemon.drains import DrainKey
 from ldirectord_py.engine import Engine
+from ldirectord_py.engine.drain import DrainKey
 from ldirectord_py.engine.table import destination_for
 from ldirectord_py.ipvs.model import Destination
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ldirectord_py.daemon.drains import DrainKey, DrainStore
+from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.planned_maintenance import MaintenanceStore
+from ldirectord_py.engine.drain import DrainKey
 from tests.integration.conftest import Sandbox
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ldirectord_py.daemon.drains import DrainKey, DrainStore, apply_drains
+from ldirectord_py.daemon.drains import DrainStore
+from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.ipvs.model import Destination, VirtualService
 
 
