@@ -8,6 +8,9 @@ from click.testing import CliRunner
 
 from ldirectord_py.cli.ctl_routes import render_routes
 from ldirectord_py.cli.ctl_status import render_status
+from ldirectord_py.observe.schema import StatusSnapshot
+
+snap = StatusSnapshot.from_json
 
 NOW = 1_800_000_000.0
 
@@ -76,7 +79,7 @@ STATUS: dict[str, Any] = {
 
 
 def test_status_shows_every_real_with_state_weight_and_drain() -> None:
-    text = render_status("/run/ldirectord.ldirectord.cf.sock", STATUS, now=NOW)
+    text = render_status("/run/ldirectord.ldirectord.cf.sock", snap(STATUS), now=NOW)
     assert "config:    /etc/ha.d/ldirectord.cf" in text
     assert "uptime:    1h02m  (pid 4242)" in text
     assert "dataplane: converged (4 operations, 0 errors)" in text
@@ -91,7 +94,7 @@ def test_status_shows_every_real_with_state_weight_and_drain() -> None:
 
 
 def test_routes_shows_decision_reason_and_gobgp_view() -> None:
-    text = render_routes([("/run/x.sock", STATUS)])
+    text = render_routes([("/run/x.sock", snap(STATUS))])
     lines = text.splitlines()
     assert lines[0] == "/etc/ha.d/ldirectord.cf: anycast by gobgp"
     assert "gobgp 127.0.0.1:50051: connected" in text
@@ -104,10 +107,12 @@ def test_routes_shows_decision_reason_and_gobgp_view() -> None:
 
 
 def test_routes_without_anycast_and_with_gobgp_down() -> None:
-    plain = render_routes([("/run/x.sock", {"config": "a.cf", "anycast": {"enabled": False}})])
+    plain = render_routes(
+        [("/run/x.sock", snap({"config": "a.cf", "anycast": {"enabled": False}}))]
+    )
     assert plain == "a.cf: no anycast VIP configured\n"
     down = dict(STATUS["anycast"], gobgp={"target": "127.0.0.1:50051", "connected": False})
-    text = render_routes([("/run/x.sock", dict(STATUS, anycast=down))])
+    text = render_routes([("/run/x.sock", snap(dict(STATUS, anycast=down)))])
     assert "gobgp 127.0.0.1:50051: unreachable" in text
     assert "gobgp unreachable" in next(line for line in text.splitlines() if "10/32" in line)
 

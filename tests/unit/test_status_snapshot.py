@@ -12,25 +12,39 @@ from ldirectord_py.daemon.checking import CheckingDirector
 from ldirectord_py.daemon.snapshot import SLICE_REALS, encode
 from ldirectord_py.ipvs.netlink import AsyncIPVS
 from ldirectord_py.observe.log import Log
+from ldirectord_py.observe.schema import (
+    SCHEMA_VERSION,
+    DataplaneSnapshot,
+    RealSnapshot,
+    StatusSnapshot,
+    VirtualSnapshot,
+)
 
 from .config.conftest import RESOLVER
 from .test_checking_director import Kernel, Lines, free_port, run
 
 
 def test_encoding_in_slices_gives_the_text_of_one_dumps() -> None:
-    header = {"status": "running", "pid": 1, "nested": {"a": [1, 2.5, None]}, "odd": {1, 2}}
-    entries = [
-        {"virtual": f"v{i}", "service": None, "fallback_active": False, "reals": reals}
-        for i, reals in enumerate(
-            [
-                [],
-                [{"real": "a", "since": 1.5}],
-                [{"real": str(n)} for n in range(SLICE_REALS * 2 + 3)],
-            ]
-        )
-    ]
-    text = asyncio.run(encode(dict(header), entries))
-    assert text == (json.dumps(header | {"virtuals": entries}, default=str) + "\n").encode()
+    snapshot = StatusSnapshot(
+        schema=SCHEMA_VERSION,
+        status="running",
+        pid=1,
+        drained=("192.0.2.9:80",),
+        dataplane=DataplaneSnapshot(refused={"TCP 192.0.2.1:80": "why"}),
+        virtuals=tuple(
+            VirtualSnapshot(virtual=f"v{i}", reals=reals)
+            for i, reals in enumerate(
+                [
+                    (),
+                    (RealSnapshot(real="a", since=1.5),),
+                    tuple(RealSnapshot(real=str(n)) for n in range(SLICE_REALS * 2 + 3)),
+                ]
+            )
+        ),
+    )
+    text = asyncio.run(encode(snapshot))
+    assert text == (json.dumps(snapshot.to_json(), default=str) + "\n").encode()
+    assert StatusSnapshot.from_json(json.loads(text)) == snapshot
 
 
 def test_the_status_follows_results_drains_and_reloads(tmp_path: Path) -> None:
