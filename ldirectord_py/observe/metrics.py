@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -102,6 +102,9 @@ class Metrics:
     ) -> None:
         """`snapshot` is the status snapshot; `fresh`, if given, the same brought
         up to date without blocking the loop (preferred at scrape time)."""
+        # `_created` series double every counter and histogram for a timestamp that
+        # ldirectord_start_time_seconds already gives.
+        disable_created_metrics()
         self.registry = CollectorRegistry()
         self._snapshot = snapshot
         self._fresh = fresh

@@ -3,35 +3,55 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import urllib.request
-from typing import Any
 
 import pytest
 
 from ldirectord_py.observe.metrics import Metrics, parse_address, reason_kind
+from ldirectord_py.observe.schema import ReloadResult, StatusSnapshot
 
-STATUS: dict[str, Any] = {
-    "status": "running",
-    "dataplane": {"converged": True, "operations": 7, "errors": 1, "reconciles": 3},
-    "virtuals": [
-        {
-            "virtual": "tcp:198.51.100.10:80",
-            "fallback_active": False,
-            "reals": [
-                {"real": "192.0.2.1:80", "state": "up", "weight": 5},
-                {"real": "192.0.2.2:80", "state": "down", "weight": 0},
-                {"real": "192.0.2.3:80", "state": "unknown", "weight": None},
-            ],
-        }
-    ],
-    "watchdog": {"stalled": False},
-    "anycast": {
-        "enabled": True,
-        "vips": [{"vip": "198.51.100.10/32", "state": "announced"}],
-        "gobgp": {"connected": True, "peers": [{"address": "192.0.2.254", "state": "ESTABLISHED"}]},
-    },
-}
+STATUS = StatusSnapshot.from_json(
+    {
+        "schema": 2,
+        "status": "running",
+        "started_at": 1_800_000_000.0,
+        "build": {"version": "0.1.0", "python": "3.11.2"},
+        "dataplane": {"converged": True, "operations": 7, "errors": 1, "reconciles": 3},
+        "virtuals": [
+            {
+                "virtual": "tcp:198.51.100.10:80",
+                "service": "TCP 198.51.100.10:80",
+                "checktype": "negotiate",
+                "fallback": "127.0.0.1:80",
+                "fallback_active": False,
+                "reals": [
+                    {"real": "192.0.2.1:80", "state": "up", "weight": 5, "programmed_weight": 5},
+                    {
+                        "real": "192.0.2.2:80",
+                        "state": "down",
+                        "weight": 0,
+                        "programmed_weight": 5,
+                        "failures": 4,
+                    },
+                    {"real": "192.0.2.3:80", "state": "unknown", "weight": None},
+                ],
+            }
+        ],
+        "watchdog": {"stalled": False},
+        "anycast": {
+            "enabled": True,
+            "vips": [{"vip": "198.51.100.10/32", "state": "depreferred", "guarded": True}],
+            "gobgp": {
+                "connected": True,
+                "api": "4.x (api.GoBgpService)",
+                "peers": [{"address": "192.0.2.254", "state": "ESTABLISHED"}],
+            },
+            "interfaces": {"converged": True},
+        },
+    }
+)
 
 
 def _free_port() -> int:
@@ -64,26 +84,103 @@ def _scrape(metrics: Metrics, port: int) -> str:
 def test_scrape_shows_state_counters_and_histograms() -> None:
     text = _scrape(Metrics(lambda: STATUS), _free_port())
     lines = set(text.splitlines())
+    pair = 'real="{}",virtual="tcp:198.51.100.10:80"'
     assert "ldirectord_up 1.0" in lines
-    assert 'ldirectord_real_up{real="192.0.2.1:80",virtual="tcp:198.51.100.10:80"} 1.0' in lines
-    assert 'ldirectord_real_up{real="192.0.2.2:80",virtual="tcp:198.51.100.10:80"} 0.0' in lines
-    assert 'ldirectord_real_up{real="192.0.2.3:80",virtual="tcp:198.51.100.10:80"} -1.0' in lines
-    assert 'ldirectord_real_weight{real="192.0.2.1:80",virtual="tcp:198.51.100.10:80"} 5.0' in lines
+    assert 'ldirectord_build_info{python="3.11.2",version="0.1.0"} 1.0' in lines
+    assert f"ldirectord_real_up{{{pair.format('192.0.2.1:80')}}} 1.0" in lines
+    assert f"ldirectord_real_up{{{pair.format('192.0.2.2:80')}}} 0.0" in lines
+    assert f"ldirectord_real_up{{{pair.format('192.0.2.3:80')}}} 0.0" in lines  # no -1
+    for real, state in (("192.0.2.1:80", "up"), ("192.0.2.3:80", "unknown")):
+        for value in ("up", "down", "unknown"):
+            labels = f'real="{real}",state="{value}",virtual="tcp:198.51.100.10:80"'
+            assert f"ldirectord_real_state{{{labels}}} {float(value == state)}" in lines
+    assert f"ldirectord_real_weight{{{pair.format('192.0.2.1:80')}}} 5.0" in lines
+    # the desired weight and the kernel's, both; none for a real not in the table
+    assert f"ldirectord_real_weight{{{pair.format('192.0.2.2:80')}}} 0.0" in lines
+    assert f"ldirectord_real_programmed_weight{{{pair.format('192.0.2.2:80')}}} 5.0" in lines
+    assert not any(pair.format("192.0.2.3:80") in line for line in lines if "_weight{" in line)
+    assert f"ldirectord_real_consecutive_failures{{{pair.format('192.0.2.2:80')}}} 4.0" in lines
     assert 'ldirectord_virtual_reals_up{virtual="tcp:198.51.100.10:80"} 1.0' in lines
     assert "ldirectord_ipvs_converged 1.0" in lines
-    assert "ldirectord_ipvs_operations 7.0" in lines
+    assert "# TYPE ldirectord_ipvs_operations_total counter" in lines
+    assert "ldirectord_ipvs_operations_total 7.0" in lines
+    assert "ldirectord_ipvs_errors_total 1.0" in lines
+    assert 'ldirectord_ipvs_service_refused{service="TCP 198.51.100.10:80"} 0.0' in lines
+    assert 'ldirectord_writer_crashes_total{writer="ipvs"} 0.0' in lines
     assert 'ldirectord_anycast_route_announced{vip="198.51.100.10/32"} 1.0' in lines
+    assert 'ldirectord_anycast_vip_state{state="depreferred",vip="198.51.100.10/32"} 1.0' in lines
+    assert 'ldirectord_anycast_vip_state{state="withdrawn",vip="198.51.100.10/32"} 0.0' in lines
+    assert 'ldirectord_anycast_vip_guarded{vip="198.51.100.10/32"} 1.0' in lines
     assert "ldirectord_gobgp_connected 1.0" in lines
+    assert "ldirectord_gobgp_api_major 4.0" in lines
     assert 'ldirectord_gobgp_peer_up{peer="192.0.2.254"} 1.0' in lines
     assert 'ldirectord_check_failures_total{checktype="negotiate",reason="timeout"} 1.0' in lines
     assert 'ldirectord_check_failures_total{checktype="connect",reason="refused"} 1.0' in lines
     assert 'ldirectord_check_duration_seconds_count{checktype="negotiate"} 2.0' in lines
     assert 'ldirectord_config_reloads_total{result="ok"} 1.0' in lines
+    assert "ldirectord_config_last_reload_successful 1.0" in lines
+    assert "ldirectord_config_last_reload_success_timestamp_seconds 1.8e+09" in lines
+
+
+def test_every_counter_series_exists_from_the_start() -> None:
+    """Before any event: the labelled counters of the configured virtuals and check
+    types are there, at zero (a rate() over them works from the first scrape)."""
+    metrics = Metrics(lambda: STATUS)
+
+    async def scenario() -> str:
+        body, _, _ = await metrics.render("", "", {})
+        return body.decode()
+
+    lines = set(asyncio.run(scenario()).splitlines())
+    virtual = 'virtual="tcp:198.51.100.10:80"'
+    assert f'ldirectord_real_transitions_total{{to="down",{virtual}}} 0.0' in lines
+    assert f'ldirectord_real_transitions_total{{to="up",{virtual}}} 0.0' in lines
+    assert f"ldirectord_fallback_activations_total{{{virtual}}} 0.0" in lines
+    assert 'ldirectord_config_reloads_total{result="failed"} 0.0' in lines
+    assert 'ldirectord_check_failures_total{checktype="negotiate",reason="other"} 0.0' in lines
+    assert 'ldirectord_check_duration_seconds_count{checktype="negotiate"} 0.0' in lines
+
+
+def test_a_failed_reload_shows_in_the_reload_gauges() -> None:
+    failed = ReloadResult(at=1_800_000_100.0, ok=False, error="bad", last_success_at=1.9e9)
+    metrics = Metrics(lambda: dataclasses.replace(STATUS, reload=failed))
+
+    async def scenario() -> str:
+        body, _, _ = await metrics.render("", "", {})
+        return body.decode()
+
+    lines = set(asyncio.run(scenario()).splitlines())
+    assert "ldirectord_config_last_reload_successful 0.0" in lines
+    assert "ldirectord_config_last_reload_success_timestamp_seconds 1.9e+09" in lines
+
+
+def test_a_virtual_removed_by_a_reload_takes_its_counters_along() -> None:
+    current = [STATUS]
+    metrics = Metrics(lambda: current[0])
+
+    async def scenario() -> str:
+        await metrics.render("", "", {})
+        current[0] = dataclasses.replace(STATUS, virtuals=())
+        body, _, _ = await metrics.render("", "", {})
+        return body.decode()
+
+    assert "tcp:198.51.100.10:80" not in asyncio.run(scenario())
 
 
 def test_before_serving_a_scrape_gets_an_empty_document_not_an_exception() -> None:
     metrics = Metrics(lambda: STATUS)
-    assert metrics._scrape_snapshot() == {}
+    assert metrics._scrape_snapshot() is None
+
+
+def test_a_snapshot_that_fails_is_up_0_not_an_error() -> None:
+    def broken() -> StatusSnapshot:
+        raise RuntimeError("loop gone")
+
+    async def scenario() -> str:
+        body, _, _ = await Metrics(broken).render("", "", {})
+        return body.decode()
+
+    assert "ldirectord_up 0.0" in asyncio.run(scenario()).splitlines()
 
 
 @pytest.mark.parametrize(
