@@ -202,10 +202,11 @@ class IPVSWriter:
         # is left as it is in the kernel, and every other service is programmed.
         refused: dict[ServiceKey, str] = {}
         writable: list[VirtualService] = []
+        stored: list[VirtualService] = []
         for service in desired_services:
             try:
                 service.writable()
-                as_stored(service)
+                stored.append(as_stored(service))
             except ValueError as exc:
                 refused[service.key] = f"cannot be programmed: {exc}"
                 continue
@@ -246,7 +247,7 @@ class IPVSWriter:
         wanted = {s.key for s in desired_services}
         self._set_view(frozenset(programmed & wanted), refused, unavailable=None)
         self.state.weights = _held_weights(
-            self.state.weights, writable, report, frozenset(programmed & wanted)
+            self.state.weights, stored, report, frozenset(programmed & wanted)
         )
         if report.ok and not refused:
             self.state.converged = True
@@ -298,18 +299,19 @@ class IPVSWriter:
 
 def _held_weights(
     previous: Mapping[ServiceKey, Mapping[DestinationKey, int]],
-    writable: Iterable[VirtualService],
+    stored: Iterable[VirtualService],
     report: ApplyReport,
     programmed: frozenset[ServiceKey],
 ) -> dict[ServiceKey, Mapping[DestinationKey, int]]:
     """The weights the kernel holds after `report`: a service whose operations all
     succeeded holds the desired destinations; one with a failure holds what it
-    held before plus the operations that succeeded."""
+    held before plus the operations that succeeded. `stored`: the services
+    written, as the kernel stores them."""
     failed_services = {operation_service(op) for op, _ in report.failures}
     out: dict[ServiceKey, Mapping[DestinationKey, int]] = {}
-    for service in writable:
+    for service in stored:
         if service.key in programmed and service.key not in failed_services:
-            out[service.key] = {d.key: d.weight for d in as_stored(service).destinations}
+            out[service.key] = {d.key: d.weight for d in service.destinations}
     failed_ops = {id(op) for op, _ in report.failures}
     partial = {k: dict(previous.get(k, {})) for k in failed_services if k in programmed}
     for operation in report.operations:

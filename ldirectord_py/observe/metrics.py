@@ -104,7 +104,7 @@ class Metrics:
         up to date without blocking the loop (preferred at scrape time)."""
         # `_created` series double every counter and histogram for a timestamp that
         # ldirectord_start_time_seconds already gives.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self._snapshot = snapshot
         self._fresh = fresh
@@ -376,7 +376,9 @@ def _reload_families(status: StatusSnapshot) -> Iterator[Metric]:
     successful.add_metric([], _flag(reload is None or reload.ok))
     yield successful
     success_at = status.started_at
-    if reload is not None and reload.last_success_at is not None:
+    if reload is not None and reload.ok:
+        success_at = reload.at
+    elif reload is not None and reload.last_success_at is not None:
         success_at = reload.last_success_at
     if success_at is not None:
         stamp = _gauge(
