@@ -222,18 +222,18 @@ class StatusBook:
 
     def _real_entry(self, vi: int, ri: int, wall_offset: float) -> RealSnapshot:
         row = self._rows[vi][ri]
-        virtual = self._virtuals[vi]
-        st = self.engine.real_status(virtual, row.real)
+        st = self.engine.real_status(self._virtuals[vi], row.real)
         stored = row.stored
-        drained = stored is not None and any(k.matches(stored) for k in self._drains)
+        drained = False
         weight = programmed = None
         if stored is not None:
-            weight = self._desired(vi).get(stored.key)
+            drained = bool(self._drains) and any(k.matches(stored) for k in self._drains)
+            dkey = stored.key
+            weight = self._desired(vi).get(dkey)
             if weight is not None and drained:
                 weight = 0
-            key = self._keys[vi]
-            held = self._kernel.weights.get(key) if key is not None else None
-            programmed = held.get(stored.key) if held is not None else None
+            held = self._held(vi)
+            programmed = held.get(dkey) if held is not None else None
         return RealSnapshot(
             real=row.real.hostport,
             kernel=row.kernel,
@@ -241,13 +241,20 @@ class StatusBook:
             programmed_weight=programmed,
             forward=row.forward,
             drained=drained,
-            state=RealState(st.state),
+            state=_STATES[st.state],
             since=st.since + wall_offset,
             failures=self._failures.get(row.identity, 0),
             last_ok=st.last_ok,
             last_reason=st.last_reason,
             last_latency=st.last_latency,
         )
+
+    def _held(self, vi: int) -> Mapping[DestinationKey, int] | None:
+        key = self._keys[vi]
+        return self._kernel.weights.get(key) if key is not None else None
+
+
+_STATES = {state.value: state for state in RealState}
 
 
 async def encode(snapshot: StatusSnapshot) -> bytes:

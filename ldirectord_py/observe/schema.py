@@ -54,7 +54,7 @@ class VipState(StrEnum):
 # --------------------------------------------------------------------- the reals
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RealSnapshot:
     """One real as one virtual sees it.
 
