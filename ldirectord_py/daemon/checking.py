@@ -337,7 +337,7 @@ class CheckingDirector:
         """The snapshot around `virtuals` (cheap: no per-real work)."""
         writer = self.writer.state
         view = writer.view
-        planned = self.planned.status()
+        store = self.planned.store
         return StatusSnapshot(
             schema=SCHEMA_VERSION,
             status=self.status_word,
@@ -368,10 +368,10 @@ class CheckingDirector:
             ),
             anycast=self.anycast.snapshot(),
             planned_maintenance=PlannedMaintenanceSnapshot(
-                vips=dict(planned["vips"]),
-                file=planned["file"],
-                load_error=planned["load_error"],
-                last=planned["last"],
+                vips=dict(sorted(store.vips.items())),
+                file=store.path,
+                load_error=store.load_error,
+                last=self.planned.last_outcome,
             ),
             writers={
                 name: WriterHealthSnapshot(
