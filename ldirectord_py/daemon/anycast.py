@@ -375,10 +375,6 @@ class AnycastCoordinator:
             interfaces=self.interfaces.snapshot() if self.interfaces is not None else None,
         )
 
-    def status(self) -> dict[str, object]:
-        """The snapshot as JSON data."""
-        return self.snapshot().to_json()
-
 
 def _services(
     engine: Engine, identities: Sequence[str], dataplane: DataplaneView

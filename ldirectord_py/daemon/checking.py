@@ -297,8 +297,14 @@ class CheckingDirector:
         return self._status_header(tuple(book.entries))
 
     def status(self) -> dict[str, Any]:
-        """The snapshot as JSON data (the Director protocol's status)."""
-        return self.snapshot().to_json()
+        """The snapshot as JSON data (the Director protocol's status; the main loop
+        polls it for the watchdog, so unchanged entries are not converted again)."""
+        book = self._book
+        if book is None:
+            return self._status_header(()).to_json()
+        book.set_kernel(self._kernel_holds())
+        book.refresh()
+        return self._status_header(()).header_json() | {"virtuals": book.entries_json()}
 
     async def snapshot_fresh(self) -> StatusSnapshot:
         """snapshot(), with the entries brought up to date in slices."""

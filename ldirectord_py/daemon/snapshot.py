@@ -113,6 +113,20 @@ class StatusBook:
         ]
         self._desired_weights.clear()
         self._dirty: dict[int, set[int]] = {}
+        self._json: list[tuple[VirtualSnapshot, dict[str, object]] | None] = [None] * len(
+            self.entries
+        )
+
+    def entries_json(self) -> list[dict[str, object]]:
+        """The entries as JSON data; an entry's is made once (entries are replaced,
+        never changed), so a caller polling status() pays for what changed only."""
+        out = []
+        for vi, entry in enumerate(self.entries):
+            cached = self._json[vi]
+            if cached is None or cached[0] is not entry:
+                cached = self._json[vi] = (entry, entry.to_json())
+            out.append(cached[1])
+        return out
 
     # ------------------------------------------------------------------ changes
 
