@@ -199,15 +199,18 @@ class Metrics:
         names = {v.virtual for v in snapshot.virtuals}
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
+        checktypes = set()
         for virtual in snapshot.virtuals:
             for to in ("up", "down"):
                 self.transitions.labels(virtual.virtual, to)
             if virtual.fallback:
                 self.fallbacks.labels(virtual.virtual)
             if virtual.checktype and virtual.checktype not in UNCHECKED:
-                self.check_latency.labels(virtual.checktype)
-                for kind in REASON_LABELS:
-                    self.check_failures.labels(virtual.checktype, kind)
+                checktypes.add(virtual.checktype)
+        for checktype in checktypes:
+            self.check_latency.labels(checktype)
+            for kind in REASON_LABELS:
+                self.check_failures.labels(checktype, kind)
         for counter in (self.transitions, self.fallbacks):
             for labels in _label_sets(counter):
                 if labels[0] not in names:
