@@ -22,7 +22,7 @@ from ldirectord_py.observe.schema import (
 )
 
 from .config.conftest import RESOLVER
-from .test_checking_director import Kernel, Lines, free_port, run
+from .test_checking_director import Kernel, Lines, eventually, free_port, run
 
 
 def test_encoding_in_slices_gives_the_text_of_one_dumps() -> None:
@@ -131,6 +131,8 @@ def test_weights_are_the_tables_and_failures_count_from_the_first(tmp_path: Path
 
         quiet, plain = "tcp:127.0.0.100:80", "tcp:127.0.0.101:80"
         up, never = f"127.0.0.31:{up_port}", f"127.0.0.32:{up_port}"
+        # desired first, the kernel's once the writer has applied it
+        await eventually(lambda: reals()[quiet, up].programmed_weight == 5, what=reals)
         first = reals()
         assert (first[quiet, up].weight, first[quiet, up].programmed_weight) == (5, 5)
         assert first[quiet, never].state == "down" and first[quiet, never].weight == 0
@@ -138,7 +140,7 @@ def test_weights_are_the_tables_and_failures_count_from_the_first(tmp_path: Path
         listener.close()
         await listener.wait_closed()
         await director.command("check-now", {})
-        await director.writer.settled(5)
+        await eventually(lambda: reals()[quiet, up].programmed_weight == 0, what=reals)
         later = reals()
         assert later[quiet, up].state == "down"
         assert (later[quiet, up].weight, later[quiet, up].programmed_weight) == (0, 0)
