@@ -128,3 +128,26 @@ def test_commands_without_a_daemon_fail_clearly(tmp_path: Any, monkeypatch: Any)
         result = runner.invoke(ctl.cli, args)
         assert result.exit_code == 1, args
         assert "ldirectordctl:" in result.output and "Traceback" not in result.output
+
+
+def test_status_shows_the_kernels_weight_beside_the_desired_one_and_the_reload() -> None:
+    virtual = dict(
+        STATUS["virtuals"][0],
+        service="TCP 198.51.100.10:80",
+        programmed=True,
+        reals=[
+            dict(STATUS["virtuals"][0]["reals"][0], weight=0, programmed_weight=5, failures=3),
+            dict(STATUS["virtuals"][0]["reals"][1], weight=None, programmed_weight=None),
+        ],
+    )
+    reload = {"at": NOW - 10, "ok": False, "error": "unknown directive", "where": "x.cf:12"}
+    document = dict(STATUS, schema=2, virtuals=[virtual], reload=reload)
+    text = render_status("/run/x.sock", snap(document), now=NOW)
+    lines = text.splitlines()
+    real1 = next(line for line in lines if line.strip().startswith("192.0.2.1:80"))
+    assert real1.split()[1:6] == ["up", "0", "(kernel", "5)", "3"]
+    real2 = next(line for line in lines if line.strip().startswith("192.0.2.2:80"))
+    assert real2.split()[3] == "-"  # not in the table: no weight
+    assert "reload:    REFUSED: unknown directive (x.cf:12) at " in text
+    unprogrammed = dict(document, virtuals=[dict(virtual, programmed=False)])
+    assert "[not programmed]" in render_status("/run/x.sock", snap(unprogrammed), now=NOW)
