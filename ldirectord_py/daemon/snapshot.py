@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ldirectord_py.config import Real, Virtual
-from ldirectord_py.engine import Engine
+from ldirectord_py.engine import Engine, RealStatus
 from ldirectord_py.engine.drain import DrainKey
 from ldirectord_py.engine.table import destination_for
 from ldirectord_py.ipvs.model import (
@@ -58,12 +58,17 @@ class _Row:
     """What never changes for one configured real: where it sits in the document
     and how the kernel stores it."""
 
-    __slots__ = ("forward", "identity", "kernel", "real", "stored")
+    __slots__ = ("dkey", "forward", "identity", "kernel", "real", "status", "stored")
 
-    def __init__(self, real: Real, stored: Destination | None, identity: str) -> None:
+    def __init__(
+        self, real: Real, stored: Destination | None, identity: str, status: RealStatus
+    ) -> None:
         self.real = real
         self.identity = identity
         self.stored = stored
+        self.status = status
+        """The engine's status object for this real (the engine updates it in place)."""
+        self.dkey = stored.key if stored else None
         self.kernel = str(stored.key) if stored else None
         self.forward = FORWARD_WORDS.get(stored.forwarding) if stored else None
 
@@ -99,7 +104,7 @@ class StatusBook:
             for ri, real in enumerate(virtual.reals):
                 stored = service.stored_destination(destination_for(real)) if service else None
                 identity = virtual.check_identity(real)
-                rows.append(_Row(real, stored, identity))
+                rows.append(_Row(real, stored, identity, engine.real_status(virtual, real)))
                 self._by_identity.setdefault(identity, []).append((vi, ri))
             self._rows.append(rows)
         offset = wall_offset()
@@ -236,13 +241,13 @@ class StatusBook:
 
     def _real_entry(self, vi: int, ri: int, wall_offset: float) -> RealSnapshot:
         row = self._rows[vi][ri]
-        st = self.engine.real_status(self._virtuals[vi], row.real)
+        st = row.status
         stored = row.stored
         drained = False
         weight = programmed = None
-        if stored is not None:
+        dkey = row.dkey
+        if stored is not None and dkey is not None:
             drained = bool(self._drains) and any(k.matches(stored) for k in self._drains)
-            dkey = stored.key
             weight = self._desired(vi).get(dkey)
             if weight is not None and drained:
                 weight = 0
