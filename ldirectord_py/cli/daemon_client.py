@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import click
 from click.shell_completion import CompletionItem
 
 from ldirectord_py import runpaths
+from ldirectord_py.observe.schema import StatusSnapshot
 from ldirectord_py.observe.status_socket import read_status, send_command
 
 EXIT_FAILED = 1
@@ -156,6 +157,37 @@ def statuses_or_exit(config: str | None) -> list[tuple[str, dict[str, Any]]]:
         return statuses(config)
     except NoDaemon as exc:
         fail(str(exc))
+
+
+def decoded_or_exit(
+    documents: Sequence[tuple[str, Mapping[str, Any]]],
+) -> list[tuple[str, StatusSnapshot]]:
+    """The documents as typed snapshots (observe/schema.py), or exit 1 naming the
+    field a daemon got wrong."""
+    out = []
+    for path, document in documents:
+        try:
+            out.append((path, StatusSnapshot.from_json(document)))
+        except ValueError as exc:
+            fail(f"the status from {path} does not decode: {exc}")
+    return out
+
+
+def snapshots_or_exit(config: str | None) -> list[tuple[str, StatusSnapshot]]:
+    """The running daemons' status snapshots, or exit 1 saying why there are none."""
+    return decoded_or_exit(statuses_or_exit(config))
+
+
+def snapshots_quiet() -> list[StatusSnapshot]:
+    """Every running daemon's snapshot; those that do not answer, or send something
+    that does not decode, are left out (for additions to a kernel listing)."""
+    out = []
+    for _path, document in statuses(None, quiet=True):
+        try:
+            out.append(StatusSnapshot.from_json(document))
+        except ValueError:
+            continue
+    return out
 
 
 def report(reply: dict[str, Any]) -> None:

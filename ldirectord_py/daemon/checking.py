@@ -37,7 +37,7 @@ from ldirectord_py.daemon.offloop import collector_paused, in_thread
 from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
 from ldirectord_py.daemon.readiness import Readiness
 from ldirectord_py.daemon.reload_plan import plan_reload
-from ldirectord_py.daemon.snapshot import StatusBook, encode
+from ldirectord_py.daemon.snapshot import KernelHolds, StatusBook, encode
 from ldirectord_py.daemon.stall import StallWatch
 from ldirectord_py.daemon.supervisor import SupervisedWriter, WriterSupervisor
 from ldirectord_py.engine import Engine, Event
@@ -47,8 +47,19 @@ from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, Priority
 from ldirectord_py.observe.metrics import Metrics
 from ldirectord_py.observe.reloads import ReloadResult
+from ldirectord_py.observe.schema import (
+    SCHEMA_VERSION,
+    DataplaneSnapshot,
+    PlannedMaintenanceSnapshot,
+    StatusSnapshot,
+    VirtualSnapshot,
+    WatchdogSnapshot,
+    WriterHealthSnapshot,
+    build_info,
+)
 from ldirectord_py.runpaths import RunPaths
 
+BUILD = build_info()
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
 # of thousands of small objects: with the default threshold (700) the collector
 # runs hundreds of times a second and its full passes over the configuration,
@@ -104,7 +115,7 @@ class CheckingDirector:
         self.metrics: Metrics | None = None
         self.config_path: str | None = None
         self.last_reload: ReloadResult | None = None
-        """Set by the main loop after each reload; shown in the status."""
+        """Set by the main loop after each reload; shown in the status and metrics."""
         self.started_at = time.time()
         self.watch = StallWatch(clock())
         self.readiness = Readiness()
@@ -205,6 +216,7 @@ class CheckingDirector:
         if self.engine is not running:  # pragma: no cover - reloads are serialised
             raise RuntimeError("the engine changed while a reload was prepared")
         self.engine = plan.engine
+        plan.book.carry_failures(self._book)
         self._book = plan.book
         self._book.set_drains(self._drain_keys())
         self.config_path = config.path
@@ -297,23 +309,38 @@ class CheckingDirector:
         except Exception as exc:
             self.log.err(f"Error while stopping ({what}): {type(exc).__name__}: {exc}")
 
-    def status(self) -> dict[str, Any]:
-        """Each virtual's reals with their check state, and the dataplane's state
-        (brought up to date now: `status_document` does it without blocking)."""
-        out = self._status_header()
-        if self._book is not None:
-            self._book.refresh()
-            out["virtuals"] = list(self._book.entries)
-        return out
+    def snapshot(self) -> StatusSnapshot:
+        """Each virtual's reals with their check state and weights, and the
+        dataplane's and the writers' state (brought up to date now:
+        `snapshot_fresh` does it without blocking the loop)."""
+        book = self._book
+        if book is None:
+            return self._status_header(())
+        book.set_kernel(self._kernel_holds())
+        book.refresh()
+        return self._status_header(tuple(book.entries))
 
-    async def status_fresh(self) -> dict[str, Any]:
-        """status(), with the entries brought up to date in slices."""
-        if self._book is not None:
-            await self._book.refresh_sliced()
-        return self.status()
+    def status(self) -> dict[str, Any]:
+        """The snapshot as JSON data (the Director protocol's status; the main loop
+        polls it for the watchdog, so unchanged entries are not converted again)."""
+        book = self._book
+        if book is None:
+            return self._status_header(()).to_json()
+        book.set_kernel(self._kernel_holds())
+        book.refresh()
+        return self._status_header(()).header_json() | {"virtuals": book.entries_json()}
+
+    async def snapshot_fresh(self) -> StatusSnapshot:
+        """snapshot(), with the entries brought up to date in slices."""
+        book = self._book
+        if book is None:
+            return self._status_header(())
+        book.set_kernel(self._kernel_holds())
+        await book.refresh_sliced()
+        return self.snapshot()
 
     async def status_document(self) -> bytes:
-        """The status as one line of JSON, for the control socket. Requests that
+        """The snapshot as one line of JSON, for the control socket. Requests that
         arrive while one is being built share it."""
         task = self._document
         if task is None or task.done():
@@ -324,48 +351,71 @@ class CheckingDirector:
     async def _build_document(self) -> bytes:
         book = self._book
         if book is None:
-            return await encode(self._status_header(), [])
+            return await encode(self._status_header(()))
+        book.set_kernel(self._kernel_holds())
         await book.refresh_sliced()
-        return await encode(self._status_header(), list(book.entries))
+        return await encode(self._status_header(tuple(book.entries)))
 
     def _wall_offset(self) -> float:
         return time.time() - self.clock()
 
-    def _status_header(self) -> dict[str, Any]:
-        """Everything but the virtuals (cheap: no per-real work)."""
+    def _kernel_holds(self) -> KernelHolds:
+        state = self.writer.state
+        return KernelHolds(state.view.programmed, state.weights)
+
+    def _status_header(self, virtuals: tuple[VirtualSnapshot, ...]) -> StatusSnapshot:
+        """The snapshot around `virtuals` (cheap: no per-real work)."""
         writer = self.writer.state
-        out: dict[str, Any] = {
-            "status": self.status_word,
-            "config": self.config_path,
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "last_result_at": self.last_result_at if self._has_checks() else self.clock(),
-            "dataplane": {
-                "converged": writer.converged,
-                "last_error": writer.last_error,
-                "last_error_at": writer.last_error_at,
-                "last_ok_at": writer.last_ok_at,
-                "operations": writer.operations,
-                "errors": writer.errors,
-                "reconciles": writer.reconciles,
-                "available": writer.view.unavailable is None,
-                "refused": {str(k): why for k, why in writer.view.refused},
-            },
-            "drained": sorted(str(k) for k in self.drains.keys),
-            "watchdog": {
-                "stalled": self.stalled,
-                "limit": self._stall_limit,
-                "last_result_age": None
+        view = writer.view
+        store = self.planned.store
+        return StatusSnapshot(
+            schema=SCHEMA_VERSION,
+            status=self.status_word,
+            config=self.config_path,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            last_result_at=self.last_result_at if self._has_checks() else self.clock(),
+            build=BUILD,
+            dataplane=DataplaneSnapshot(
+                converged=writer.converged,
+                last_error=writer.last_error,
+                last_error_at=writer.last_error_at,
+                last_ok_at=writer.last_ok_at,
+                operations=writer.operations,
+                errors=writer.errors,
+                reconciles=writer.reconciles,
+                available=view.unavailable is None,
+                unavailable=view.unavailable,
+                refused={str(k): why for k, why in view.refused},
+            ),
+            drained=tuple(sorted(str(k) for k in self.drains.keys)),
+            watchdog=WatchdogSnapshot(
+                stalled=self.stalled,
+                limit=self._stall_limit,
+                last_result_age=None
                 if self.last_result_at is None
                 else round(self.clock() - self.last_result_at, 3),
+            ),
+            anycast=self.anycast.snapshot(),
+            planned_maintenance=PlannedMaintenanceSnapshot(
+                vips=dict(sorted(store.vips.items())),
+                file=store.path,
+                load_error=store.load_error,
+                last=self.planned.last_outcome,
+            ),
+            writers={
+                name: WriterHealthSnapshot(
+                    crashes=h.crashes,
+                    last_crash=h.last_crash,
+                    last_crash_at=h.last_crash_at,
+                    restarting=h.restart_at is not None,
+                    stalled=h.stalled,
+                )
+                for name, h in sorted(self.supervisor.health.items())
             },
-            "anycast": self.anycast.status(),
-            "planned_maintenance": self.planned.status(),
-            "last_reload": None if self.last_reload is None else self.last_reload.as_json(),
-            "writers": self.supervisor.status(),
-            "virtuals": [],
-        }
-        return out
+            last_reload=None if self.last_reload is None else self.last_reload.snapshot(),
+            virtuals=virtuals,
+        )
 
     # ---------------------------------------------------------------- plumbing
 
@@ -423,7 +473,7 @@ class CheckingDirector:
             kind=failure_kind(result) if not result.ok else FailureKind.NONE,
         )
         if self._book is not None:
-            self._book.mark(identity)
+            self._book.mark(identity, result.ok)
         self._apply(events)
 
     def _apply(self, events: list[Event], also_owned: Iterable[ServiceKey] | None = None) -> None:
@@ -467,7 +517,7 @@ class CheckingDirector:
         address = config.settings.metricsaddress
         if address is None or self.metrics is not None:
             return
-        metrics = Metrics(self.status, self.status_fresh)
+        metrics = Metrics(self.snapshot, self.snapshot_fresh)
         try:
             metrics.serve(address)
         except (OSError, ValueError) as exc:

@@ -27,9 +27,10 @@ programmed the table), otherwise as soon as its `start()` has returned;
 make progress; `WatchdogRule` (daemon/stall.py) says when they do not.
 
 Every reload ends in a `ReloadResult` (observe/reloads.py), kept as
-`last_reload`: it is logged with what changed, shown in the status document and
-in the systemd STATUS= line. The config path keeps the form it was given in
-(the daemon reads it through its absolute form, since it works from `/`).
+`last_reload`: it is logged with what changed, shown in the status document
+(and so in the metrics' last-reload gauges) and in the systemd STATUS= line.
+The config path keeps the form it was given in (the daemon reads it through
+its absolute form, since it works from `/`).
 
 An unexpected exception in any step is logged and the daemon keeps running.
 """
@@ -597,8 +598,11 @@ class Daemon:
     def _record_reload(self, trigger: ReloadTrigger) -> None:
         """Keep and log the outcome (the refusal itself is logged by `_reload`)."""
         ok = self._reload_problem is None
+        at = time.time()
+        previous = self.last_reload
+        last_success_at = previous.last_success_at if previous is not None else None
         result = ReloadResult(
-            at=time.time(),
+            at=at,
             trigger=trigger,
             ok=ok,
             config=self.instance.config_path,
@@ -606,6 +610,7 @@ class Daemon:
             error_path=None if ok else self._refused_at[0],
             error_line=None if ok else self._refused_at[1],
             change=self._change if ok else None,
+            last_success_at=at if ok else last_success_at,
         )
         self.last_reload = result
         if hasattr(self.director, "last_reload"):

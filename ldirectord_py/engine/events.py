@@ -18,11 +18,12 @@ from ldirectord_py.routing.model import HostPrefix, VipDecision
 
 
 class RealState(StrEnum):
-    """A real as one virtual sees it: `unknown` until its first result."""
+    """A real as one virtual sees it (the status schema shows the same values)."""
 
-    UNKNOWN = "unknown"
     UP = "up"
     DOWN = "down"
+    UNKNOWN = "unknown"
+    """No check has decided it yet."""
 
 
 @dataclass(frozen=True, slots=True)

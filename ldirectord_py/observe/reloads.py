@@ -4,7 +4,8 @@ Every reload -- HUP, autoreload, `ldirectordctl reload` -- ends in one
 `ReloadResult`: when, what asked for it, applied or refused (with the file and
 line of the first error), and what the new file changes (`ConfigChange`: the
 virtuals and reals added, removed and changed). The main loop keeps the last
-one; the status document, metrics and the systemd STATUS= line read it.
+one; the status document (as `last_reload`, typed in observe/schema.py), the
+metrics and the systemd STATUS= line read it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from enum import StrEnum
 from typing import Any
 
 from ldirectord_py.config import Config, Real, Virtual
+from ldirectord_py.observe.schema import ConfigChange, ReloadSnapshot, to_json
+
+__all__ = ["ConfigChange", "ReloadResult", "ReloadTrigger", "config_change"]
 
 _POSITION_FIELDS = frozenset({"line", "end_line", "sources"})
 """Where a value was written, not what it is: moving a line changes nothing."""
@@ -25,54 +29,6 @@ class ReloadTrigger(StrEnum):
     SIGNAL = "signal"
     AUTORELOAD = "autoreload"
     CONTROL = "control socket"
-
-
-@dataclass(frozen=True)
-class ConfigChange:
-    """What a new configuration changes, by virtual identity and `identity real`."""
-
-    virtuals_added: tuple[str, ...] = ()
-    virtuals_removed: tuple[str, ...] = ()
-    virtuals_changed: tuple[str, ...] = ()
-    reals_added: tuple[str, ...] = ()
-    reals_removed: tuple[str, ...] = ()
-    reals_changed: tuple[str, ...] = ()
-    globals_changed: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not any(dataclasses.astuple(self))
-
-    def counts(self) -> str:
-        """`virtuals +1 -0 ~2, reals +3 -1 ~0` (the whole change, one short line)."""
-        return (
-            f"virtuals +{len(self.virtuals_added)} -{len(self.virtuals_removed)} "
-            f"~{len(self.virtuals_changed)}, reals +{len(self.reals_added)} "
-            f"-{len(self.reals_removed)} ~{len(self.reals_changed)}"
-        )
-
-    def describe(self, limit: int = 10) -> str:
-        """The counts, and then the names (at most `limit` of each kind)."""
-        if self.empty:
-            return "no change"
-        parts = [self.counts()]
-        for word, names in (
-            ("virtuals added", self.virtuals_added),
-            ("virtuals removed", self.virtuals_removed),
-            ("virtuals changed", self.virtuals_changed),
-            ("reals added", self.reals_added),
-            ("reals removed", self.reals_removed),
-            ("reals changed", self.reals_changed),
-            ("global settings changed", self.globals_changed),
-        ):
-            if names:
-                shown = ", ".join(names[:limit])
-                more = f" and {len(names) - limit} more" if len(names) > limit else ""
-                parts.append(f"{word}: {shown}{more}")
-        return "; ".join(parts)
-
-    def as_json(self) -> dict[str, Any]:
-        return {f.name: list(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
@@ -90,6 +46,9 @@ class ReloadResult:
     error_line: int | None = None
     change: ConfigChange | None = None
     """None when the reload was refused."""
+    last_success_at: float | None = None
+    """When a reload last applied: `at` when this one did, else the previous
+    success's (None: none since the start; the metrics then take the start time)."""
 
     @property
     def where(self) -> str | None:
@@ -105,16 +64,22 @@ class ReloadResult:
             return f"last reload ({self.trigger}) applied: {change}"
         return f"last reload ({self.trigger}) refused: {self.error}"
 
+    def snapshot(self) -> ReloadSnapshot:
+        """The status document's `last_reload` (observe/schema.py)."""
+        return ReloadSnapshot(
+            at=self.at,
+            trigger=str(self.trigger),
+            ok=self.ok,
+            config=self.config,
+            error=self.error,
+            where=self.where,
+            change=self.change,
+            last_success_at=self.last_success_at,
+        )
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "trigger": str(self.trigger),
-            "ok": self.ok,
-            "config": self.config,
-            "error": self.error,
-            "where": self.where,
-            "change": None if self.change is None else self.change.as_json(),
-        }
+        result: dict[str, Any] = to_json(self.snapshot())
+        return result
 
 
 def _shape(value: Any, skip: frozenset[str] = frozenset()) -> Any:

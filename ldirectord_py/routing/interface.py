@@ -38,6 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ldirectord_py.observe.schema import InterfacesSnapshot, to_json
+
 from ..networks import Network
 from .model import HostPrefix, inside
 
@@ -118,7 +120,7 @@ class _Applied:
 
     changes: int = 0
     errors: dict[str, str] = field(default_factory=dict)
-    actual: dict[str, list[str]] = field(default_factory=dict)
+    actual: dict[str, frozenset[HostPrefix]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
 
@@ -146,7 +148,8 @@ class InterfaceWriter:
         self._applied_generation = -1
         self._errors: dict[str, str] = {}
         self._refused: dict[str, str] = {}
-        self._actual: dict[str, list[str]] = {}
+        self._actual: dict[str, frozenset[HostPrefix]] = {}
+        """Per interface read so far: the VIP addresses of ours it carries."""
         self._since = time.time()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -226,19 +229,34 @@ class InterfaceWriter:
             await self._call(self._netlink.close)
             self._executor.shutdown(wait=False)
 
+    def present(self) -> frozenset[HostPrefix]:
+        """The VIP addresses of ours on some interface, as last read."""
+        return frozenset().union(*self._actual.values())
+
+    def read_interfaces(self) -> frozenset[str]:
+        """The interfaces read at least once (their addresses are known)."""
+        return frozenset(self._actual)
+
+    def errors(self) -> Mapping[str, str]:
+        """Per interface (or "*": netlink itself) the error of the last pass."""
+        return dict(self._errors)
+
+    def snapshot(self) -> InterfacesSnapshot:
+        return InterfacesSnapshot(
+            netns=self.netns,
+            converged=self._applied_generation == self._generation and not self._errors,
+            since=self._since,
+            last_error=next(iter(self._errors.values()), None),
+            errors=dict(self._errors),
+            desired={i: _texts(v) for i, v in sorted(self._desired.items())},
+            actual={i: _texts(v) for i, v in self._actual.items()},
+            refused=dict(self._refused),
+            prefixes=tuple(str(p) for p in self.prefixes),
+        )
+
     def status(self) -> dict[str, Any]:
-        return {
-            "method": "interface",
-            "netns": self.netns,
-            "converged": self._applied_generation == self._generation and not self._errors,
-            "since": self._since,
-            "last_error": next(iter(self._errors.values()), None),
-            "errors": dict(self._errors),
-            "desired": {i: sorted(str(p) for p in v) for i, v in sorted(self._desired.items())},
-            "actual": dict(self._actual),
-            "refused": dict(self._refused),
-            "prefixes": [str(p) for p in self.prefixes],
-        }
+        """The snapshot as JSON data."""
+        return dict(to_json(self.snapshot()))
 
     # ---- internals -------------------------------------------------------------
 
@@ -331,8 +349,8 @@ class InterfaceWriter:
                     self._netlink.remove(index, vip)
                     out.lines.append(f"interface writer: removed {vip} from {ifname}")
                     out.changes += 1
-            out.actual[ifname] = sorted(
-                str(v)
+            out.actual[ifname] = frozenset(
+                v
                 for v in self._netlink.host_addresses(index)
                 if self._ours(known, prefixes, ifname, v)
             )
@@ -363,3 +381,8 @@ class InterfaceWriter:
         if self._errors.get(key) != message:
             self._log(f"interface writer: {message}")
         self._errors[key] = message
+
+
+def _texts(vips: frozenset[HostPrefix]) -> tuple[str, ...]:
+    """VIPs as text, sorted as text (as status has always listed them)."""
+    return tuple(sorted(str(v) for v in vips))
