@@ -129,6 +129,10 @@ class Engine:
         # desired() is rebuilt only when something it depends on changed
         self._version = 0
         self._desired: tuple[int, tuple[VirtualService, ...]] | None = None
+        self._built: dict[str, tuple[tuple[tuple[bool, ...], bool], VirtualService]] = {}
+        """Each virtual's service as last built, by the up-states of its reals and
+        its fallback: a state change rebuilds its own virtual only (rebuilding
+        10,000 held the loop over 100 ms)."""
         # per virtual: each real's status and its stored destination when up and
         # when quiesced (made on the first desired(); reals and destinations are
         # immutable, statuses are never replaced)
@@ -306,6 +310,12 @@ class Engine:
                     )
                     for real in virtual.reals
                 ]
+            fallback_active = self._virtuals[virtual.identity].fallback_active
+            signature = (tuple([status.up for status, _, _ in members]), fallback_active)
+            built = self._built.get(virtual.identity)
+            if built is not None and built[0] == signature:
+                out.append(built[1])  # unchanged since the last build: no new object
+                continue
             quiescent = virtual.quiescent
             for status, up_dest, quiesced_dest in members:
                 if status.up:
@@ -319,10 +329,12 @@ class Engine:
                 held = dests.get(key)
                 if held is None or (stored.weight and not held.weight):
                     dests[key] = stored
-            if virtual.fallback is not None and self._virtuals[virtual.identity].fallback_active:
+            if virtual.fallback is not None and fallback_active:
                 fallback = service.stored_destination(fallback_destination(virtual.fallback))
                 dests[fallback.key] = fallback
-            out.append(dataclasses.replace(service, destinations=tuple(dests.values())))
+            rebuilt = dataclasses.replace(service, destinations=tuple(dests.values()))
+            self._built[virtual.identity] = (signature, rebuilt)
+            out.append(rebuilt)
         return tuple(out)
 
     def cleanstop_keys(self) -> list[ServiceKey]:
