@@ -37,3 +37,17 @@ def test_bad_backends_do_not_delay_or_fail_healthy_checks() -> None:
         results = observed.results.get(check.identity, [])
         assert results, f"{check.identity}: no result in {SECONDS} s"
         assert all(not r.ok for _, r in results), check.identity
+
+
+def test_a_body_of_one_byte_chunks_is_read_only_so_far() -> None:
+    """Read to its end (1 MiB of 1-byte chunks, three reads per byte), such a body
+    took a core until the check's timeout; read up to 16,384 chunks, as a body
+    is up to 1 MiB, the check decides at once, on what it read."""
+    with backends("bad") as bad:
+        chunked = [Check(f"chunks-{j}", bad["chunks1"], "OK", 1, 3) for j in range(2)]
+        observed = observe(Scenario(chunked, 4.0))
+    results = [r for c in chunked for _, r in observed.results.get(c.identity, [])]
+    assert results, "no result in 4 s"
+    for result in results:
+        assert not result.ok and result.reason == "receive did not match", result
+        assert result.latency < 1.0, f"read until {result.latency:.2f}s (timeout 3 s)"
