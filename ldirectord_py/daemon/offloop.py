@@ -13,6 +13,10 @@ While such a thread runs, the interpreter's thread switch interval is short
 system call and must wait that long to get it back from a busy thread; at the
 default 5 ms a loop making thousands of connects a second would be starved
 (the convoy effect). And the thread runs at a lower CPU priority than the loop's.
+
+What a reload retires (the old engine, configuration and status book) cannot
+be freed in a thread: freeing holds the interpreter lock whatever the thread.
+`release_in_slices` frees it on the loop instead, a few objects at a time.
 """
 
 from __future__ import annotations
