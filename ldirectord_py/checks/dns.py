@@ -14,6 +14,8 @@ always down, as in the original.
 from __future__ import annotations
 
 import ipaddress
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import dns.asyncquery
 import dns.exception
@@ -27,8 +29,12 @@ import dns.reversename
 
 from ldirectord_py.checks import regex
 from ldirectord_py.checks.deadline import backstop
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 
 def question(request: str) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:
@@ -43,7 +49,7 @@ def question(request: str) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:
     return dns.reversename.from_address(text), dns.rdatatype.PTR
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if spec.checkport is None or spec.checkport <= 0:
         raise CheckFailed("no check port")
     if spec.receive == "":
@@ -83,3 +89,14 @@ async def check(spec: CheckSpec) -> str:
     if answers == 0:
         raise CheckFailed("no answer")
     raise CheckFailed("receive did not match")
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="dns",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("dns",),
+    default_ports=MappingProxyType({"dns": 53}),
+)

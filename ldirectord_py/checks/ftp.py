@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net, regex
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.smtp import read_reply
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 _PASV = re.compile(rb"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _EPSV = re.compile(rb"\((.)\1\1(\d+)\1\)")
@@ -64,7 +70,7 @@ async def _passive_port(
     return int(m.group(5)) * 256 + int(m.group(6))
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     empty_receive = spec.receive == ""
     try:
         pattern = None if empty_receive else regex.compile_receive(spec.receive)
@@ -98,3 +104,14 @@ async def check(spec: CheckSpec) -> str:
     if not await regex.matches(pattern, regex.as_bytes_text(content)):
         raise CheckFailed("receive did not match")
     return "receive matched"
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="ftp",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=2,  # control and data connections
+    slotted=False,
+    services=("ftp",),
+    default_ports=MappingProxyType({"ftp": 21}),
+)

@@ -19,12 +19,18 @@ import asyncio
 import functools
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit
 
 from ldirectord_py import __version__
 from ldirectord_py.checks import net, regex
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 USER_AGENT = f"libwww-perl/6.68 ldirectord-py/{__version__}"
 MAX_REDIRECTS = 7
@@ -196,6 +202,7 @@ async def fetch(
     host_header: str | None,
     proxy: tuple[str, int | None] | None,
     sni: str | None,
+    poller: net.Poller,
 ) -> Response:
     target = Target.parse(url)
     if proxy is not None and target.scheme == "http":
@@ -210,7 +217,7 @@ async def fetch(
     request = _request(method, request_target, host)
     family = net.literal_family(connect_host) if not tls else None
     if family is not None:
-        return await _fetch_bare(family, connect_host, connect_port, request, method)
+        return await _fetch_bare(family, connect_host, connect_port, request, method, poller)
     async with net.stream(
         connect_host, connect_port, tls=tls, server_hostname=sni or target.host
     ) as (reader, writer):
@@ -219,12 +226,12 @@ async def fetch(
 
 
 async def _fetch_bare(
-    family: int, host: str, port: int | None, request: bytes, method: str
+    family: int, host: str, port: int | None, request: bytes, method: str, poller: net.Poller
 ) -> Response:
     """Plain HTTP to an IP literal on a bare socket (no transport or streams)."""
     if port is None or port <= 0:
         raise CheckFailed("no check port")
-    conn = net.BareStream(family, net.poller(), net.LINE_LIMIT)
+    conn = net.BareStream(family, poller, net.LINE_LIMIT)
     try:
         await conn.connect((host, port))
         await conn.sendall(request)
@@ -233,7 +240,7 @@ async def _fetch_bare(
         conn.close()
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     method = "HEAD" if spec.httpmethod.upper() == "HEAD" else "GET"
     url = spec.url
     proxy: tuple[str, int | None] | None = None
@@ -243,7 +250,7 @@ async def check(spec: CheckSpec) -> str:
     else:
         host_header = spec.virtualhost if spec.virtualhost else spec.host
     for hop in range(MAX_REDIRECTS + 1):
-        response = await fetch(url, method, host_header, proxy, spec.virtualhost)
+        response = await fetch(url, method, host_header, proxy, spec.virtualhost, runtime.poller)
         location = response.headers.get("location")
         if response.status in REDIRECTS and location and hop < MAX_REDIRECTS:
             url = urljoin(url, location)
@@ -260,3 +267,14 @@ async def check(spec: CheckSpec) -> str:
         if not matched:
             raise CheckFailed("receive did not match")
     return f"status {response.status}"
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="http",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=True,
+    services=("http", "https", "http_proxy"),
+    default_ports=MappingProxyType({"http": 80, "https": 443, "http_proxy": 3128}),
+)

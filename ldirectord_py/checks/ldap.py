@@ -18,10 +18,16 @@ asyncio the deadline is exact and no thread is parked on a hung server.
 from __future__ import annotations
 
 import asyncio
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net, regex
+from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 MAX_MESSAGE = 1024 * 1024
 MAX_MESSAGES = 1000
@@ -142,7 +148,7 @@ def result_code(op: bytes) -> int:
     return int.from_bytes(code, "big")
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     tls = spec.service == "ldaps"
     base = spec.request[1:]
     if spec.login and spec.passwd:
@@ -184,3 +190,14 @@ async def check(spec: CheckSpec) -> str:
         if not matched:
             raise CheckFailed("receive did not match")
     return "entry found"
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="ldap",
+    check=check,
+    deadline=checktimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("ldap", "ldaps"),
+    default_ports=MappingProxyType({"ldap": 389, "ldaps": 636}),
+)

@@ -22,10 +22,16 @@ import asyncio
 import re
 import socket
 import struct
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 CONNECT, ACCEPT, REFUSE, REDIRECT, RESEND = 1, 2, 4, 5, 11
 VERSION = 314
@@ -72,7 +78,7 @@ async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return kind, await reader.readexactly(length - 8)
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     packet = connect_packet(connect_data(spec))
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         for _ in range(3):
@@ -90,3 +96,14 @@ async def check(spec: CheckSpec) -> str:
                 f"listener refused (ERR={m.group(1).decode()})" if m else "listener refused"
             )
         raise CheckFailed(f"unexpected TNS packet type {kind}")
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="oracle",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("oracle",),
+    default_ports=MappingProxyType({"oracle": 1521}),
+)

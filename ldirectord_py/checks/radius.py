@@ -26,10 +26,16 @@ import hmac
 import ipaddress
 import os
 import struct
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
+from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 ACCESS_REQUEST = 1
 CODES = {2: "Access-Accept", 3: "Access-Reject", 11: "Access-Challenge"}
@@ -88,7 +94,7 @@ def verify_reply(data: bytes, ident: int, authenticator: bytes, secret: bytes) -
     return int(code)
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     ident = os.urandom(1)[0]
     authenticator = os.urandom(16)
     async with net.Datagram(spec.family) as sock:
@@ -102,3 +108,14 @@ async def check(spec: CheckSpec) -> str:
     if code == 2 or (REJECT_IS_ALIVE and code in CODES):
         return name
     raise CheckFailed(name)
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="radius",
+    check=check,
+    deadline=checktimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("radius",),
+    default_ports=MappingProxyType({"radius": 1812}),
+)

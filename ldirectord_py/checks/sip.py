@@ -14,10 +14,16 @@ negotiatetimeout (over tcp the headers must also end: an empty line).
 from __future__ import annotations
 
 import os
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 MAX_LINES = 200
 
@@ -47,7 +53,7 @@ def _status_ok(line: bytes) -> None:
         raise CheckFailed(f"reply {text!r}" if text else "empty reply")
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if spec.protocol == "udp":
         async with net.Datagram(spec.family) as sock:
             await sock.connect(spec.address, spec.checkport)
@@ -64,3 +70,14 @@ async def check(spec: CheckSpec) -> str:
             if line.strip() == b"":
                 return "200 OK"
         raise CheckFailed("reply headers too long")
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="sip",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("sip",),
+    default_ports=MappingProxyType({"sip": 5060}),
+)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ldirectord_py.config.model import Real, Virtual, bracketed
-
-# Services whose deadline is checktimeout rather than negotiatetimeout: the original
-# arms its alarm with checktimeout around these (spec 5.3, service table).
-CHECKTIMEOUT_SERVICES = frozenset({"ldap", "ldaps", "radius"})
+if TYPE_CHECKING:
+    # the registry and the config both import this module's users: imported
+    # where used, so that config/model.py may derive its tables from the registry
+    from ldirectord_py.checks.registry import CheckType, Service
+    from ldirectord_py.config.model import Real, Virtual
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,8 @@ class CheckSpec:
     """
 
     identity: str
-    checktype: str  # connect negotiate external external-perl ping on off combined
-    service: str
+    checktype: CheckType  # connect negotiate external external-perl ping on off combined
+    service: Service
     protocol: str  # tcp udp fwm (the virtual's)
     family: int  # 4 or 6
     address: str  # the real's address, unbracketed
@@ -46,12 +47,24 @@ class CheckSpec:
     checkinterval: float = 10.0
     num_connects: int = 0
 
+    def __post_init__(self) -> None:
+        # the config's words (and tests' strings) become the enums: a value no check
+        # module serves is refused here, where the spec is made
+        from ldirectord_py.checks.registry import CheckType, Service
+
+        if type(self.checktype) is not CheckType:
+            object.__setattr__(self, "checktype", CheckType(self.checktype))
+        if type(self.service) is not Service:
+            object.__setattr__(self, "service", Service(self.service))
+
     @classmethod
     def for_real(cls, virtual: Virtual, real: Real) -> CheckSpec:
+        from ldirectord_py.checks.registry import CheckType, Service
+
         return cls(
             identity=virtual.check_identity(real),
-            checktype=virtual.checktype,
-            service=virtual.service,
+            checktype=CheckType(virtual.checktype),
+            service=Service(virtual.service),
             protocol=virtual.protocol,
             family=real.family,
             address=real.address,
@@ -80,6 +93,8 @@ class CheckSpec:
     @property
     def host(self) -> str:
         """The real's address as the original prints it (IPv6 in brackets)."""
+        from ldirectord_py.config.model import bracketed
+
         return bracketed(self.address, 6 if self.family == 6 else 4)
 
     @property
@@ -88,11 +103,7 @@ class CheckSpec:
         if self.fwmark is not None:
             vip = str(self.fwmark)
         else:
+            from ldirectord_py.config.model import bracketed
+
             vip = bracketed(self.virtual_address or "", 6 if self.family == 6 else 4)
         return (vip, str(self.virtual_port), self.host, str(self.port))
-
-    def negotiate_deadline(self) -> float:
-        """The deadline of this spec's negotiate check (service table, spec 5.3)."""
-        if self.service in CHECKTIMEOUT_SERVICES:
-            return self.checktimeout
-        return self.negotiatetimeout

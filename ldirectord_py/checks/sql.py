@@ -14,11 +14,16 @@ the original had no timeout at all here (quirk 16, fixed).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from ldirectord_py.checks.deadline import backstop
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 
 def query_of(spec: CheckSpec) -> str:
@@ -86,7 +91,7 @@ async def _pgsql(spec: CheckSpec, query: str) -> bool:
             conn.terminate()
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     query = query_of(spec)
     if not spec.login or not query:
         raise CheckFailed("login and request are required")
@@ -97,3 +102,14 @@ async def check(spec: CheckSpec) -> str:
     if not found:
         raise CheckFailed("query returned no rows")
     return "query returned rows"
+
+
+DESCRIPTOR = CheckDescriptor(
+    name="sql",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("mysql", "pgsql"),
+    default_ports=MappingProxyType({"mysql": 3306, "pgsql": 5432}),
+)
