@@ -30,7 +30,7 @@ import dns.reversename
 from ldirectord_py.checks import regex
 from ldirectord_py.checks.deadline import backstop
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -65,9 +65,9 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
                 query, spec.address, timeout, spec.checkport
             )
     except dns.exception.Timeout as e:
-        raise CheckFailed("no answer") from e
+        raise CheckFailed("no answer", FailureKind.NO_ANSWER) from e
     except dns.exception.DNSException as e:
-        raise CheckFailed(f"bad reply: {e}") from e
+        raise CheckFailed(f"bad reply: {e}", FailureKind.MALFORMED) from e
     if response.rcode() != dns.rcode.NOERROR:
         raise CheckFailed(dns.rcode.to_text(response.rcode()))
     try:
@@ -87,8 +87,8 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
             if await regex.matches(pattern, text):
                 return f"answer {text} matched"
     if answers == 0:
-        raise CheckFailed("no answer")
-    raise CheckFailed("receive did not match")
+        raise CheckFailed("no answer", FailureKind.NO_ANSWER)
+    raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
 
 
 DESCRIPTOR = CheckDescriptor(

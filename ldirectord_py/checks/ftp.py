@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.smtp import read_reply
 from ldirectord_py.checks.spec import CheckSpec
 
@@ -51,7 +51,7 @@ async def _login(
     if code == 331:
         code, _ = await _command(reader, writer, f"PASS {passwd}", "PASS reply")
     if code // 100 != 2:
-        raise CheckFailed(f"login failed ({code})")
+        raise CheckFailed(f"login failed ({code})", FailureKind.LOGIN)
 
 
 async def _passive_port(
@@ -102,7 +102,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
             raise CheckFailed("transfer did not complete")
         return f"retrieved {len(content)} bytes"
     if not await regex.matches(pattern, regex.as_bytes_text(content)):
-        raise CheckFailed("receive did not match")
+        raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     return "receive matched"
 
 

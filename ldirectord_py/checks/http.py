@@ -26,7 +26,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from ldirectord_py import __version__
 from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ async def _read_head(reader: net.Reader) -> tuple[int, dict[str, str]]:
     status_line = await _line(reader, "status line")
     m = _STATUS.match(status_line)
     if not m:
-        raise CheckFailed("malformed response")
+        raise CheckFailed("malformed response", FailureKind.MALFORMED)
     status = int(m.group(1))
     headers: dict[str, str] = {}
     total = len(status_line)
@@ -125,18 +125,18 @@ async def _read_head(reader: net.Reader) -> tuple[int, dict[str, str]]:
             line = await net.readline(reader, "end of headers")
         total += len(line)
         if total > MAX_HEADER_BYTES:
-            raise CheckFailed("headers too large")
+            raise CheckFailed("headers too large", FailureKind.MALFORMED)
         if line in (b"\r\n", b"\n"):
             return status, headers
         name, sep, value = line.partition(b":")
         if not sep or not name.strip():
             if line[:1] in (b" ", b"\t"):
                 continue  # obsolete line folding: ignore the continuation
-            raise CheckFailed("malformed header")
+            raise CheckFailed("malformed header", FailureKind.MALFORMED)
         key = name.strip().decode("latin-1").lower()
         text = _header_text(value)
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    raise CheckFailed("too many headers")
+    raise CheckFailed("too many headers", FailureKind.MALFORMED)
 
 
 async def _read_chunked(reader: net.Reader, limit: int) -> tuple[bytes, bool]:
@@ -147,9 +147,9 @@ async def _read_chunked(reader: net.Reader, limit: int) -> tuple[bytes, bool]:
         try:
             length = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError as e:
-            raise CheckFailed("malformed chunk") from e
+            raise CheckFailed("malformed chunk", FailureKind.MALFORMED) from e
         if length < 0:
-            raise CheckFailed("malformed chunk")
+            raise CheckFailed("malformed chunk", FailureKind.MALFORMED)
         if length == 0:
             return b"".join(chunks), False
         take = min(length, limit - size)
@@ -169,7 +169,7 @@ async def read_response(reader: net.Reader, method: str) -> Response:
             continue
         break
     else:
-        raise CheckFailed("too many interim responses")
+        raise CheckFailed("too many interim responses", FailureKind.MALFORMED)
     if method == "HEAD" or status in (204, 304):
         return Response(status, headers, b"", False)
     limit = net.BODY_LIMIT
@@ -258,14 +258,14 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
             continue
         break
     if not 200 <= response.status < 300:
-        raise CheckFailed(f"status {response.status}")
+        raise CheckFailed(f"status {response.status}", FailureKind.HTTP_STATUS)
     if not regex.is_empty_receive(spec.receive):
         try:
             matched = await regex.search(spec.receive, regex.as_bytes_text(response.body))
         except regex.BadPattern as e:
             raise CheckFailed(f"bad receive regex: {e}") from e
         if not matched:
-            raise CheckFailed("receive did not match")
+            raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     return f"status {response.status}"
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     async with net.stream(spec.address, spec.checkport, tls=tls) as (reader, writer):
         greeting = await net.readline(reader, "greeting")
         if not _GREETING.match(greeting):
-            raise CheckFailed("bad greeting")
+            raise CheckFailed("bad greeting", FailureKind.MALFORMED)
         if spec.login:
             command = f"a001 LOGIN {quoted(spec.login)} {quoted(spec.passwd)}\r\n"
             await net.send(writer, command.encode())
@@ -39,10 +39,10 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
                 line = await net.readline(reader, "LOGIN reply")
                 if line.startswith(b"a001 "):
                     if not line[5:7].upper() == b"OK":
-                        raise CheckFailed("login failed")
+                        raise CheckFailed("login failed", FailureKind.LOGIN)
                     break
             else:
-                raise CheckFailed("no LOGIN reply")
+                raise CheckFailed("no LOGIN reply", FailureKind.NO_ANSWER)
         await net.send(writer, b"a002 LOGOUT\r\n")
     return "logged in" if spec.login else "greeting ok"
 

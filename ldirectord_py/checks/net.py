@@ -26,7 +26,7 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 
 LINE_LIMIT = 64 * 1024
 BODY_LIMIT = 1024 * 1024
@@ -140,9 +140,9 @@ async def readline(reader: Reader, what: str = "reply") -> bytes:
     try:
         line = await reader.readline()
     except (asyncio.LimitOverrunError, ValueError) as e:
-        raise CheckFailed(f"{what} line too long") from e
+        raise CheckFailed(f"{what} line too long", FailureKind.MALFORMED) from e
     if not line:
-        raise CheckFailed(f"connection closed before {what}")
+        raise CheckFailed(f"connection closed before {what}", FailureKind.CLOSED)
     return line
 
 

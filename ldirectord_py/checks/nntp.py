@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     async with net.stream(spec.address, spec.checkport) as (reader, _writer):
         data = await reader.read(64)
     if not data:
-        raise CheckFailed("connection closed before greeting")
+        raise CheckFailed("connection closed before greeting", FailureKind.CLOSED)
     if not data.startswith(b"2"):
         raise CheckFailed(f"greeting {data[:3].decode('latin-1')}")
     return "greeting ok"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     header = await reader.readexactly(8)
     length, _checksum, kind, _flags, _hsum = struct.unpack("!HHBBH", header)
     if length < 8 or length > MAX_PACKET:
-        raise CheckFailed("malformed TNS packet")
+        raise CheckFailed("malformed TNS packet", FailureKind.MALFORMED)
     return kind, await reader.readexactly(length - 8)
 
 
@@ -95,7 +95,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
             raise CheckFailed(
                 f"listener refused (ERR={m.group(1).decode()})" if m else "listener refused"
             )
-        raise CheckFailed(f"unexpected TNS packet type {kind}")
+        raise CheckFailed(f"unexpected TNS packet type {kind}", FailureKind.MALFORMED)
 
 
 DESCRIPTOR = CheckDescriptor(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 async def _ok(reader: asyncio.StreamReader, what: str) -> None:
     line = await net.readline(reader, what)
-    if not line[:3].upper() == b"+OK":
-        raise CheckFailed(f"{what}: {line[:40].decode('latin-1').strip()}")
+    if line[:3].upper() != b"+OK":
+        kind = FailureKind.OTHER if what == "greeting" else FailureKind.LOGIN
+        raise CheckFailed(f"{what}: {line[:40].decode('latin-1').strip()}", kind)
 
 
 async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:

@@ -103,7 +103,7 @@ def describe_error(exc: BaseException) -> tuple[str, FailureKind]:
     if isinstance(exc, asyncio.IncompleteReadError):
         return "connection closed early", FailureKind.CLOSED
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}", FailureKind.TLS
+        return f"TLS error: {getattr(exc, 'reason', None) or exc}", FailureKind.TLS
     kind = FailureKind.INTERNAL  # not a failure a check names: a bug, or a library's
     if isinstance(exc, TimeoutError):
         kind = FailureKind.TIMEOUT

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
                 for line in _lines(data):
                     if pattern is None or await regex.matches(pattern, regex.as_bytes_text(line)):
                         return "receive matched"
-        raise CheckFailed("receive did not match")
+        raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         await net.send(writer, payload(spec))
         if writer.can_write_eof():
@@ -70,8 +70,8 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
             if pattern is None or await regex.matches(pattern, regex.as_bytes_text(line)):
                 return "receive matched"
     if seen == 0:
-        raise CheckFailed("no reply")
-    raise CheckFailed("receive did not match")
+        raise CheckFailed("no reply", FailureKind.NO_ANSWER)
+    raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
 
 
 DESCRIPTOR = CheckDescriptor(

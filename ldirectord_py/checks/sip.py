@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ def request(spec: CheckSpec, local: tuple[str, int], transport: str) -> bytes:
 def _status_ok(line: bytes) -> None:
     if not line.startswith(b"SIP/2.0 200 OK"):
         text = line[:40].decode("latin-1").strip()
-        raise CheckFailed(f"reply {text!r}" if text else "empty reply")
+        if text:
+            raise CheckFailed(f"reply {text!r}", FailureKind.OTHER)
+        raise CheckFailed("empty reply", FailureKind.NO_ANSWER)
 
 
 async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
@@ -69,7 +71,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
             line = await reader.readline()
             if line.strip() == b"":
                 return "200 OK"
-        raise CheckFailed("reply headers too long")
+        raise CheckFailed("reply headers too long", FailureKind.MALFORMED)
 
 
 DESCRIPTOR = CheckDescriptor(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -32,12 +32,12 @@ async def read_reply(reader: asyncio.StreamReader, what: str) -> tuple[int, byte
         line = await net.readline(reader, what)
         m = _REPLY.match(line)
         if not m:
-            raise CheckFailed(f"malformed {what}")
+            raise CheckFailed(f"malformed {what}", FailureKind.MALFORMED)
         if not first:
             first = line.rstrip()
         if m.group(2) == b" ":
             return int(m.group(1)), first
-    raise CheckFailed(f"{what} too long")
+    raise CheckFailed(f"{what} too long", FailureKind.MALFORMED)
 
 
 async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ldirectord_py.checks.deadline import backstop
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ async def _mysql(spec: CheckSpec, query: str) -> bool:
             autocommit=True,
         )
     except pymysql.err.MySQLError as e:
-        raise CheckFailed(_mysql_reason(e)) from e
+        raise CheckFailed(_mysql_reason(e), _mysql_kind(e)) from e
     try:
         cursor = await conn.cursor(aiomysql.SSCursor)
         try:
@@ -56,6 +56,33 @@ async def _mysql(spec: CheckSpec, query: str) -> bool:
         return row is not None
     finally:
         conn.close()
+
+
+# ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR
+_MYSQL_LOGIN_ERRORS = frozenset({1044, 1045})
+# CR_SERVER_GONE_ERROR, CR_SERVER_LOST
+_MYSQL_CLOSED_ERRORS = frozenset({2006, 2013})
+
+
+def _mysql_kind(e: Exception) -> FailureKind:
+    args: tuple[object, ...] = tuple(getattr(e, "args", ()))
+    if args and args[0] in _MYSQL_LOGIN_ERRORS:
+        return FailureKind.LOGIN
+    if args and args[0] in _MYSQL_CLOSED_ERRORS:
+        return FailureKind.CLOSED
+    return _cause_kind(e)
+
+
+def _cause_kind(e: BaseException) -> FailureKind:
+    """REFUSED when the driver wraps a refused connect (aiomysql's error 2003)."""
+    seen: BaseException | None = e
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return FailureKind.REFUSED
+        seen = seen.__cause__ or seen.__context__
+    return FailureKind.OTHER
 
 
 def _mysql_reason(e: Exception) -> str:
@@ -79,7 +106,11 @@ async def _pgsql(spec: CheckSpec, query: str) -> bool:
             statement_cache_size=0,
         )
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        raise CheckFailed(f"pgsql error: {str(e)[:120]}") from e
+        login = isinstance(
+            e, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+        )
+        kind = FailureKind.LOGIN if login else _cause_kind(e)
+        raise CheckFailed(f"pgsql error: {str(e)[:120]}", kind) from e
     try:
         try:
             row = await conn.fetchrow(query)
@@ -100,7 +131,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     else:
         found = await _pgsql(spec, query)
     if not found:
-        raise CheckFailed("query returned no rows")
+        raise CheckFailed("query returned no rows", FailureKind.RECEIVE_MISMATCH)
     return "query returned rows"
 
 
