@@ -4,12 +4,14 @@ a hard deadline, and the scheduler that runs them.
     from ldirectord_py.checks import CheckSpec, run_check, Scheduler
 
     spec = CheckSpec.for_real(virtual, real)       # spec.identity == virtual.check_identity(real)
-    result = await run_check(spec)                 # CheckResult(ok, reason, latency)
+    result = await run_check(spec)                 # CheckResult(ok, reason, latency, kind)
 
     sched = Scheduler(on_result)                   # on_result(identity, result)
     sched.update(specs); sched.start(); ...; await sched.stop()
 
-docs/checks/ has a page per check type and service.
+Each check module exports a CheckDescriptor; registry.py lists them and every
+table about checks derives from it. docs/checks/ has a page per check type and
+service, and says how to add one.
 """
 
 from ldirectord_py.checks.fds import FdPlan, client_fd_allowance, plan_fds

@@ -60,6 +60,9 @@ class CheckDescriptor:
     - `default_ports`: service -> the well-known port checked when neither
       checkport nor the real's port says which (and the service a virtual's
       port implies).
+    - `extras`: service -> (the package extra, the module its check imports),
+      for a client library only an extra installs (a config needing a missing
+      one is refused when it is read: config/extras.py).
     - `udp`: the check that replaces this one on a udp virtual (connect pings).
     """
 
@@ -71,6 +74,7 @@ class CheckDescriptor:
     checktypes: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     default_ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    extras: Mapping[str, tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     udp: CheckDescriptor | None = None
 
     def problems(self) -> list[str]:
@@ -89,6 +93,9 @@ class CheckDescriptor:
         for service in self.default_ports:
             if service not in self.services:
                 found.append(f"default port for {service!r}, which it does not serve")
+        for service in self.extras:
+            if service not in self.services:
+                found.append(f"extra for {service!r}, which it does not serve")
         for port in self.default_ports.values():
             if not 0 < port < 65536:
                 found.append(f"default port {port} out of range")

@@ -1,6 +1,7 @@
 """The check types: one line per check module. Every table about checks derives
-from this list (the config's SERVICES, CHECKTYPES and SERVICE_PORTS, the
-CheckType and Service enums, the runner's dispatch, the scheduler's fd costs).
+from this list (the config's SERVICES, CHECKTYPES, SERVICE_PORTS and
+SERVICE_EXTRAS, the CheckType and Service enums, the runner's dispatch, the
+scheduler's fd costs).
 
 A new check type or negotiate service is a new module in checks/ exporting a
 `DESCRIPTOR` (descriptor.py) plus its line here; tests/checks/test_registry.py
@@ -77,6 +78,10 @@ SERVICE_WORDS: tuple[str, ...] = tuple(BY_SERVICE)
 # The well-known port of each negotiate service.
 SERVICE_PORTS: Mapping[str, int] = MappingProxyType(
     {service: port for d in DESCRIPTORS for service, port in d.default_ports.items()}
+)
+# service -> (package extra, module) for the services whose library is an extra.
+SERVICE_EXTRAS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {service: extra for d in DESCRIPTORS for service, extra in d.extras.items()}
 )
 
 

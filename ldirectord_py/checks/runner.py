@@ -1,6 +1,7 @@
 """run_check: one check of one spec, under a hard deadline, as a CheckResult.
 
-Which function runs, and under which deadline:
+Which check module runs, and under which deadline (each module's descriptor
+says, registry.py lists them):
 
 | checktype | what runs | deadline |
 |---|---|---|
@@ -10,7 +11,7 @@ Which function runs, and under which deadline:
 | external, external-perl | external.py | checktimeout |
 | negotiate | the service's module | negotiatetimeout (ldap, ldaps, radius: checktimeout) |
 | combined (checktype=N) | negotiate or connect, by CombinedState | as above |
-| on | nothing: up | - |
+| on | on.py: up | checktimeout |
 | off | never checked: ValueError | - |
 
 Whatever the server does (never answers, drips, sends without end, resets) the

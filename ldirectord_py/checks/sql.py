@@ -143,4 +143,5 @@ DESCRIPTOR = CheckDescriptor(
     slotted=False,
     services=("mysql", "pgsql"),
     default_ports=MappingProxyType({"mysql": 3306, "pgsql": 5432}),
+    extras=MappingProxyType({"mysql": ("sql", "aiomysql"), "pgsql": ("sql", "asyncpg")}),
 )

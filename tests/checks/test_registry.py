@@ -15,7 +15,7 @@ from ldirectord_py.checks import CheckSpec, plan, registry
 from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
 from ldirectord_py.checks.registry import CheckType, Service
 from ldirectord_py.checks.scheduler import fd_cost
-from ldirectord_py.config import model, parse_text
+from ldirectord_py.config import extras, model, parse_text
 from tests.checks.conftest import make_spec
 
 # The original's words (ldirectord(8)): `checktype=` besides a number, `service=`.
@@ -60,6 +60,9 @@ def test_an_incomplete_descriptor_is_found_out() -> None:
     assert dataclasses.replace(good, default_ports={"x": 0}).problems() == [
         "default port 0 out of range"
     ]
+    assert dataclasses.replace(good, extras={"y": ("e", "m")}).problems() == [
+        "extra for 'y', which it does not serve"
+    ]
 
 
 def test_every_check_module_is_in_the_registry() -> None:
@@ -84,6 +87,10 @@ def test_the_config_tables_come_from_the_registry() -> None:
     assert set(model.SERVICES) == set(ORIGINAL_SERVICES)
     assert dict(model.SERVICE_PORTS) == ORIGINAL_PORTS
     assert dict(model.PORT_SERVICES) == {p: s for s, p in ORIGINAL_PORTS.items()}
+    assert dict(extras.SERVICE_EXTRAS) == {
+        "mysql": ("sql", "aiomysql"),
+        "pgsql": ("sql", "asyncpg"),
+    }
 
 
 CONFIG = """
