@@ -43,7 +43,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "udp socket connected" if kind == socket.SOCK_DGRAM else "connected"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="connect",
     check=check,
     deadline=checktimeout,

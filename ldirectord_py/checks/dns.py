@@ -91,7 +91,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="dns",
     check=check,
     deadline=negotiatetimeout,

@@ -131,7 +131,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "exit status 0"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="external",
     check=check,
     deadline=checktimeout,

@@ -106,7 +106,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "receive matched"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="ftp",
     check=check,
     deadline=negotiatetimeout,

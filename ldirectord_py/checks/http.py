@@ -269,7 +269,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return f"status {response.status}"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="http",
     check=check,
     deadline=negotiatetimeout,

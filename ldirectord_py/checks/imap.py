@@ -47,7 +47,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "logged in" if spec.login else "greeting ok"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="imap",
     check=check,
     deadline=negotiatetimeout,

@@ -194,7 +194,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "entry found"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="ldap",
     check=check,
     deadline=checktimeout,

@@ -27,7 +27,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "greeting ok"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="nntp",
     check=check,
     deadline=negotiatetimeout,

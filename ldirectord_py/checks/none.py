@@ -16,7 +16,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "service none"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="none",
     check=check,
     deadline=negotiatetimeout,

@@ -15,7 +15,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "checktype on"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="on",
     check=check,
     deadline=checktimeout,

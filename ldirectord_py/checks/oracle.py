@@ -98,7 +98,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
         raise CheckFailed(f"unexpected TNS packet type {kind}", FailureKind.MALFORMED)
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="oracle",
     check=check,
     deadline=negotiatetimeout,

@@ -171,7 +171,7 @@ def _secs(value: float) -> str:
     return f"{value:g}s"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="ping",
     check=check,
     deadline=attempts,

@@ -42,7 +42,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "logged in" if spec.login else "greeting ok"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="pop",
     check=check,
     deadline=negotiatetimeout,

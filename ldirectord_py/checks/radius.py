@@ -110,7 +110,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     raise CheckFailed(name, FailureKind.LOGIN)
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="radius",
     check=check,
     deadline=checktimeout,

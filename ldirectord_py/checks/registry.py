@@ -96,6 +96,22 @@ Service = StrEnum("Service", _members(SERVICE_WORDS))  # type: ignore[misc]
 CheckType.__doc__ = "The checktype of a CheckSpec (its config word; combined for checktype=N)."
 Service.__doc__ = "The negotiate service of a CheckSpec (its config word)."
 
+_CHECKTYPE_OF: dict[str, CheckType] = {member.value: member for member in CheckType}
+_SERVICE_OF: dict[str, Service] = {member.value: member for member in Service}
+
+
+def checktype_of(word: str) -> CheckType:
+    """The CheckType of a config word (ValueError naming it if none)."""
+    member = _CHECKTYPE_OF.get(word)
+    return member if member is not None else CheckType(word)
+
+
+def service_of(word: str) -> Service:
+    """The Service of a config word (ValueError naming it if none)."""
+    member = _SERVICE_OF.get(word)
+    return member if member is not None else Service(word)
+
+
 NEGOTIATE: Final[CheckType] = CheckType(NEGOTIATE_WORD)
 OFF: Final[CheckType] = CheckType(OFF_WORD)
 COMBINED: Final[CheckType] = CheckType(COMBINED_WORD)

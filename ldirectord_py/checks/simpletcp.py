@@ -74,7 +74,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="simpletcp",
     check=check,
     deadline=negotiatetimeout,

@@ -74,7 +74,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
         raise CheckFailed("reply headers too long", FailureKind.MALFORMED)
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="sip",
     check=check,
     deadline=negotiatetimeout,

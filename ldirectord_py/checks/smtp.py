@@ -56,7 +56,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "greeting and EHLO ok"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="smtp",
     check=check,
     deadline=negotiatetimeout,

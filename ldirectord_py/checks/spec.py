@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    # the registry and the config both import this module's users: imported
-    # where used, so that config/model.py may derive its tables from the registry
     from ldirectord_py.checks.registry import CheckType, Service
     from ldirectord_py.config.model import Real, Virtual
 
@@ -48,23 +47,19 @@ class CheckSpec:
     num_connects: int = 0
 
     def __post_init__(self) -> None:
-        # the config's words (and tests' strings) become the enums: a value no check
-        # module serves is refused here, where the spec is made
-        from ldirectord_py.checks.registry import CheckType, Service
-
-        if type(self.checktype) is not CheckType:
-            object.__setattr__(self, "checktype", CheckType(self.checktype))
-        if type(self.service) is not Service:
-            object.__setattr__(self, "service", Service(self.service))
+        # words (a test's strings) become the enums: a word no check module serves
+        # is refused here, where the spec is made
+        if type(self.checktype) is not _registry.CheckType:
+            object.__setattr__(self, "checktype", _registry.checktype_of(self.checktype))
+        if type(self.service) is not _registry.Service:
+            object.__setattr__(self, "service", _registry.service_of(self.service))
 
     @classmethod
     def for_real(cls, virtual: Virtual, real: Real) -> CheckSpec:
-        from ldirectord_py.checks.registry import CheckType, Service
-
         return cls(
             identity=virtual.check_identity(real),
-            checktype=CheckType(virtual.checktype),
-            service=Service(virtual.service),
+            checktype=_registry.checktype_of(virtual.checktype),
+            service=_registry.service_of(virtual.service),
             protocol=virtual.protocol,
             family=real.family,
             address=real.address,
@@ -90,10 +85,10 @@ class CheckSpec:
             num_connects=virtual.num_connects,
         )
 
-    @property
+    @functools.cached_property
     def host(self) -> str:
         """The real's address as the original prints it (IPv6 in brackets)."""
-        from ldirectord_py.config.model import bracketed
+        from ldirectord_py.config.model import bracketed  # the config imports this module
 
         return bracketed(self.address, 6 if self.family == 6 else 4)
 
@@ -103,7 +98,12 @@ class CheckSpec:
         if self.fwmark is not None:
             vip = str(self.fwmark)
         else:
-            from ldirectord_py.config.model import bracketed
+            from ldirectord_py.config.model import bracketed  # as in host
 
             vip = bracketed(self.virtual_address or "", 6 if self.family == 6 else 4)
         return (vip, str(self.virtual_port), self.host, str(self.port))
+
+
+# Last: the registry imports the check modules, which import CheckSpec from here
+# (the module object is enough, its names are looked up when a spec is made).
+from ldirectord_py.checks import registry as _registry  # noqa: E402

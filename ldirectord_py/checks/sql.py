@@ -135,7 +135,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     return "query returned rows"
 
 
-DESCRIPTOR = CheckDescriptor(
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     name="sql",
     check=check,
     deadline=negotiatetimeout,
