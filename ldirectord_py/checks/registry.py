@@ -17,6 +17,7 @@ from typing import Final
 
 from ldirectord_py.checks import (
     connect,
+    daytime,
     dns,
     external,
     ftp,
@@ -56,6 +57,7 @@ DESCRIPTORS: tuple[CheckDescriptor, ...] = (
     sip.DESCRIPTOR,
     simpletcp.DESCRIPTOR,
     none.DESCRIPTOR,
+    daytime.DESCRIPTOR,
 )
 
 # Checktypes that are ways of running the descriptors rather than checks of their
