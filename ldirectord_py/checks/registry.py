@@ -17,7 +17,6 @@ from typing import Final
 
 from ldirectord_py.checks import (
     connect,
-    daytime,
     dns,
     external,
     ftp,
@@ -57,7 +56,6 @@ DESCRIPTORS: tuple[CheckDescriptor, ...] = (
     sip.DESCRIPTOR,
     simpletcp.DESCRIPTOR,
     none.DESCRIPTOR,
-    daytime.DESCRIPTOR,
 )
 
 # Checktypes that are ways of running the descriptors rather than checks of their
