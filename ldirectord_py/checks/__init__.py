@@ -15,8 +15,10 @@ service, and says how to add one.
 """
 
 from ldirectord_py.checks.fds import FdPlan, client_fd_allowance, plan_fds
-from ldirectord_py.checks.result import CheckFailed, CheckResult
+from ldirectord_py.checks.registry import CheckType, Service
+from ldirectord_py.checks.result import CheckFailed, CheckResult, FailureKind
 from ldirectord_py.checks.runner import CombinedState, plan, run_check
+from ldirectord_py.checks.runtime import CheckRuntime
 from ldirectord_py.checks.scheduler import (
     Scheduler,
     SchedulerStats,
@@ -28,11 +30,15 @@ from ldirectord_py.checks.spec import CheckSpec
 __all__ = [
     "CheckFailed",
     "CheckResult",
+    "CheckRuntime",
     "CheckSpec",
+    "CheckType",
     "CombinedState",
+    "FailureKind",
     "FdPlan",
     "Scheduler",
     "SchedulerStats",
+    "Service",
     "client_fd_allowance",
     "default_fd_budget",
     "plan",

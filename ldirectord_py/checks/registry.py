@@ -135,9 +135,9 @@ def for_checktype(checktype: str, protocol: str) -> CheckDescriptor | None:
 
 def fd_cost(checktype: str, service: str, protocol: str) -> int:
     """The most descriptors one check holds at once."""
-    if checktype == NEGOTIATE_WORD:
+    if checktype == NEGOTIATE:
         return for_service(service).fd_cost
-    if checktype == COMBINED_WORD:
+    if checktype == COMBINED:
         return max(CONNECT.fd_cost, for_service(service).fd_cost)
     descriptor = for_checktype(checktype, protocol)
     return 1 if descriptor is None else descriptor.fd_cost

@@ -71,11 +71,11 @@ class CombinedState:
 def _resolve(spec: CheckSpec, state: CombinedState | None) -> tuple[Kind, CheckDescriptor]:
     """Which check module serves this spec now (registry.py)."""
     checktype = spec.checktype
-    if checktype == registry.COMBINED_WORD:
+    if checktype == registry.COMBINED:
         if (state or CombinedState()).next_kind(spec.num_connects) == "connect":
             return "connect", registry.CONNECT
         return "negotiate", registry.for_service(spec.service)
-    if checktype == registry.NEGOTIATE_WORD:
+    if checktype == registry.NEGOTIATE:
         return "negotiate", registry.for_service(spec.service)
     descriptor = registry.for_checktype(checktype, spec.protocol)
     if descriptor is None:
@@ -207,7 +207,7 @@ async def run_check(
             armed.expired = False
             task.uncancel()
     latency = time.monotonic() - started
-    if spec.checktype == registry.COMBINED_WORD:
+    if spec.checktype == registry.COMBINED:
         if state is not None:
             state.record(kind, ok)
         reason = f"{kind}: {reason}"

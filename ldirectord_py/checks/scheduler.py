@@ -243,7 +243,7 @@ class Scheduler:
         """Swap in a new set of checks; returns the identities that are new."""
         groups: dict[str, list[CheckSpec]] = {}
         for spec in specs:
-            if spec.checktype == registry.OFF_WORD:
+            if spec.checktype == registry.OFF:
                 continue
             groups.setdefault(spec.identity, []).append(spec)
         new: set[str] = set()
@@ -356,7 +356,7 @@ class Scheduler:
             else:
                 await budget.acquire(cost)
             try:
-                combined = entry.combined if spec.checktype == registry.COMBINED_WORD else None
+                combined = entry.combined if spec.checktype == registry.COMBINED else None
                 try:
                     result = await self.runner(spec, combined)
                 except Exception as e:  # a bug in a check must not stop its timer
