@@ -9,7 +9,6 @@ import time
 
 import click
 
-from ldirectord_py.cli.ctl import cli
 from ldirectord_py.ipvs.model import Family, Protocol, ServiceKey
 
 
@@ -58,14 +57,10 @@ def add_health_column(listing: str, health: Health | None = None) -> str:
 
 def daemon_health() -> Health:
     """Each real's state from every running daemon's status socket."""
-    from ldirectord_py.observe.status_socket import all_status_sockets, read_status
+    from ldirectord_py.cli.daemon_client import statuses
 
     health: Health = {}
-    for path in all_status_sockets():
-        try:
-            status = read_status(path)
-        except (OSError, ValueError):
-            continue
+    for _path, status in statuses(None, quiet=True):
         for virtual in status.get("virtuals", []):
             for real in virtual.get("reals", []):
                 if not virtual.get("service") or not real.get("kernel"):
@@ -75,7 +70,7 @@ def daemon_health() -> Health:
     return health
 
 
-@cli.command(name="list")
+@click.command(name="list")
 @click.option("-L", "-l", "list_flag", is_flag=True, help="Accepted for ipvsadm habits.")
 @click.option("-n", "--numeric", is_flag=True, help="Addresses and ports as numbers.")
 @click.option("--stats", is_flag=True, help="Connection, packet and byte counters.")

@@ -4,15 +4,14 @@ what GoBGP (or the interface) holds for it, from the running daemon."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from ldirectord_py.cli.ctl import cli
 from ldirectord_py.cli.ctl_bfd import bfd_lines, bfd_option, read_bfd
+from ldirectord_py.cli.daemon_client import config_option, statuses_or_exit
 
 
 def _when(epoch: float | None) -> str:
@@ -104,23 +103,7 @@ def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
     ]
 
 
-def statuses_or_exit(config: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """The running daemons' status documents, or exit 1 saying why there are none."""
-    from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
-
-    try:
-        return daemon_statuses(config)
-    except NoDaemon as exc:
-        click.echo(f"ldirectordctl: {exc}", err=True)
-        sys.exit(1)
-
-
-config_option = click.option(
-    "-c", "--config", metavar="NAME|PATH", help="The daemon of this config (default: all)."
-)
-
-
-@cli.command(name="routes")
+@click.command(name="routes")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="The daemon's anycast status as JSON.")
 @bfd_option

@@ -13,14 +13,9 @@ from typing import Any
 
 import click
 
-from ldirectord_py.cli.ctl import cli
 from ldirectord_py.cli.ctl_bfd import bfd_lines, bfd_option, read_bfd
-from ldirectord_py.cli.ctl_routes import (
-    config_option,
-    render_routes,
-    statuses_or_exit,
-    table_lines,
-)
+from ldirectord_py.cli.ctl_routes import render_routes, table_lines
+from ldirectord_py.cli.daemon_client import config_option, statuses_or_exit
 
 
 def _since(epoch: float | None, now: float) -> str:
@@ -102,7 +97,7 @@ def render_status(path: str, status: dict[str, Any], now: float | None = None) -
     return "\n".join(out) + "\n"
 
 
-@cli.command(name="status")
+@click.command(name="status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="The whole status document as JSON.")
 @bfd_option

@@ -22,6 +22,7 @@ from ldirectord_py.engine import Engine
 from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
 from ldirectord_py.engine.planned_maintenance import PlannedMaintenance, vip_settings
 from ldirectord_py.ipvs.writer import DataplaneView
+from ldirectord_py.networks import Network, inside
 from ldirectord_py.observe.log import Log
 from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route, VipDecision
 
@@ -30,8 +31,6 @@ STOP_TIMEOUT = 5.0
 ADDRESS_WAIT = 5.0
 """How long one wait for the VIP addresses lasts before the routes are looked at again."""
 ADDRESS_RETRY = 0.2
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class RouteWriterLike(Protocol):
@@ -233,11 +232,7 @@ class AnycastCoordinator:
     def _desired_routes(self, within: Sequence[Network]) -> dict[HostPrefix, Route]:
         assert self.policy is not None
         routes = self.policy.desired().routes
-        return {
-            p: r
-            for p, r in routes.items()
-            if any(p.version == n.version and p.subnet_of(n) for n in within)  # type: ignore[arg-type]
-        }
+        return {p: r for p, r in routes.items() if inside(p, within)}
 
     def _push(self, decisions: Sequence[VipDecision], desired: AnycastDesired) -> None:
         if self.interfaces is not None:

@@ -41,6 +41,8 @@ from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
 from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, localtime_text
 from ldirectord_py.observe.metrics import Metrics
+from ldirectord_py.observe.reloads import ReloadResult
+from ldirectord_py.runpaths import RunPaths
 
 MAINTENANCE_REASON = "Server in maintenance"
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
@@ -100,6 +102,8 @@ class CheckingDirector:
         self._metric_names_for: Config | None = None
         self._metric_names_cache: dict[str, str] = {}
         self.config_path: str | None = None
+        self.last_reload: ReloadResult | None = None
+        """Set by the main loop after each reload; shown in the status."""
         self.started_at = time.time()
         self.last_result_at: float | None = None
         self._first_round_done = asyncio.Event()
@@ -137,7 +141,7 @@ class CheckingDirector:
         self.drains = DrainStore(drain_path)
         if self.drains.load_error:
             self.log.info(f"Drained reals: {self.drains.load_error}")
-        self.planned.use_file(drain_path.removesuffix(".drained") + ".maintenance")
+        self.planned.use_file(RunPaths.beside(drain_path).maintenance)
 
     async def start(self, config: Config) -> None:
         self.config_path = config.path
@@ -334,6 +338,7 @@ class CheckingDirector:
             },
             "anycast": self.anycast.status(),
             "planned_maintenance": self.planned.status(),
+            "last_reload": None if self.last_reload is None else self.last_reload.as_json(),
             "writers": self.supervisor.status(),
             "virtuals": [],
         }

@@ -38,9 +38,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..networks import Network
 from .model import HostPrefix, inside
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 IFA_F_NODAD = 0x02
 
 
@@ -245,10 +245,7 @@ class InterfaceWriter:
     def _refusal(self, vip: HostPrefix) -> str | None:
         if vip.prefixlen != vip.max_prefixlen:
             return "not a host address (/32 or /128)"
-        if self.prefixes and not any(
-            vip.version == p.version and vip.subnet_of(p)  # type: ignore[arg-type]
-            for p in self.prefixes
-        ):
+        if self.prefixes and not inside(vip, self.prefixes):
             return "outside the anycast prefixes (" + ", ".join(map(str, self.prefixes)) + ")"
         return None
 

@@ -72,12 +72,11 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
+from ..networks import Network
 from . import messages
 from .gobgp import GoBGPClient, GoBGPError, GoBGPVersionError, PeerView
 from .messages import PathView
 from .model import ApiVersion, HostPrefix, Route, address_order, host_prefix, inside
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 LOG_EACH_UP_TO = 20
 """Changes per batch logged one per line; bigger batches are summarised."""

@@ -113,10 +113,10 @@ def test_routes_without_anycast_and_with_gobgp_down() -> None:
 
 
 def test_commands_without_a_daemon_fail_clearly(tmp_path: Any, monkeypatch: Any) -> None:
+    from ldirectord_py import runpaths
     from ldirectord_py.cli import ctl
-    from ldirectord_py.observe import status_socket
 
-    monkeypatch.setattr(status_socket, "RUN_DIR", str(tmp_path))
+    monkeypatch.setattr(runpaths, "RUN_DIR", str(tmp_path))
     ctl._register()
     runner = CliRunner()
     for args in (["status"], ["routes"], ["status", "-c", "nope.cf"]):
