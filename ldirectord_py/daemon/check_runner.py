@@ -63,7 +63,7 @@ class CheckRunner:
 
     def debug_line(self, spec: CheckSpec, combined: CombinedState | None) -> None:
         """`-d`: the original's line before each check."""
-        checktype = spec.checktype
+        checktype: str = spec.checktype
         if checktype == "combined":
             kind = plan(spec, combined)[0] if combined is not None else "negotiate"
             checktype = "negotiate" if kind == "negotiate" else "combined-connect"

@@ -33,10 +33,10 @@ from ldirectord_py.daemon.check_runner import CheckRunner
 from ldirectord_py.daemon.drains import DrainKey, Drains, DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.mainloop import STOP_BOUND
-from ldirectord_py.daemon.offloop import collector_paused, in_thread
+from ldirectord_py.daemon.offloop import collector_paused, in_thread, release_in_slices
 from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
 from ldirectord_py.daemon.readiness import Readiness
-from ldirectord_py.daemon.reload_plan import plan_reload
+from ldirectord_py.daemon.reload_plan import plan_reload, refused_services
 from ldirectord_py.daemon.snapshot import KernelHolds, StatusBook, encode
 from ldirectord_py.daemon.stall import StallWatch
 from ldirectord_py.daemon.supervisor import SupervisedWriter, WriterSupervisor
@@ -215,6 +215,7 @@ class CheckingDirector:
             raise
         if self.engine is not running:  # pragma: no cover - reloads are serialised
             raise RuntimeError("the engine changed while a reload was prepared")
+        retired: list[object] = [running, self._book]
         self.engine = plan.engine
         plan.book.carry_failures(self._book)
         self._book = plan.book
@@ -234,8 +235,10 @@ class CheckingDirector:
         new: frozenset[str] = frozenset()
         if not plan.same_checks:
             new = self.scheduler.update(plan.specs)
+            retired.append(self._specs)
             self._specs = plan.specs
         gc.freeze()  # the switch's objects too; no collection (see collector_paused)
+        release_in_slices(*retired)  # freed a few objects at a time, never in one piece
         if new:
             self.status_word = "reloading"
             self._spawn(self.readiness.first_round(self.scheduler.check_now(new), self._running))
@@ -246,16 +249,7 @@ class CheckingDirector:
         await self.writer.settled(timeout)
         if self.engine is None:
             return []
-        view = self.writer.state.view
-        out = []
-        for virtual in self.engine.config.virtuals:
-            service = self.engine.service(virtual)
-            why = None if service is None else view.refusal(service.key)
-            if why is not None:
-                out.append(
-                    f"virtual={virtual.hostport} ({virtual.protocol}, line {virtual.line}): {why}"
-                )
-        return out
+        return await refused_services(self.engine, self.writer.state.view)
 
     async def stop(self) -> None:
         """Routes first, then checks, pools and commands: each step on its own, so

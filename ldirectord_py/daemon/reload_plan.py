@@ -11,6 +11,8 @@ engine when it switches, on the loop, in one short step.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +21,10 @@ from ldirectord_py.config import Config
 from ldirectord_py.daemon.snapshot import StatusBook
 from ldirectord_py.engine import Engine, Event
 from ldirectord_py.ipvs.model import ServiceKey
+from ldirectord_py.ipvs.writer import DataplaneView
+
+REFUSED_SLICE = 0.002
+"""Seconds of looking through the virtuals between two yields to the loop."""
 
 
 @dataclass(frozen=True)
@@ -60,3 +66,23 @@ def plan_reload(
         same_desired=desired == old_desired,
         same_checks=specs == running_specs,
     )
+
+
+async def refused_services(engine: Engine, view: DataplaneView) -> list[str]:
+    """The services of `engine` the kernel refused, as `ldirectordctl reload` names
+    them: one line per virtual, looked up in slices (tens of thousands of
+    virtuals would otherwise hold the loop for as long)."""
+    refused = dict(view.refused)
+    out: list[str] = []
+    slice_end = time.perf_counter() + REFUSED_SLICE
+    for index, virtual in enumerate(engine.config.virtuals):
+        service = engine.service(virtual)
+        why = None if service is None else refused.get(service.key)
+        if why is not None:
+            out.append(
+                f"virtual={virtual.hostport} ({virtual.protocol}, line {virtual.line}): {why}"
+            )
+        if index & 255 == 255 and time.perf_counter() > slice_end:
+            await asyncio.sleep(0)
+            slice_end = time.perf_counter() + REFUSED_SLICE
+    return out

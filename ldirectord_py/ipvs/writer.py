@@ -50,6 +50,8 @@ from ldirectord_py.ipvs.reconcile import ApplyReport, as_stored
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
+VALIDATE_SLICE = 500
+"""Services checked for what the kernel can hold between two yields to the loop."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,9 @@ class IPVSWriter:
         refused: dict[ServiceKey, str] = {}
         writable: list[VirtualService] = []
         stored: list[VirtualService] = []
-        for service in desired_services:
+        for index, service in enumerate(desired_services):
+            if index % VALIDATE_SLICE == VALIDATE_SLICE - 1:
+                await asyncio.sleep(0)  # tens of thousands of services: let checks run
             try:
                 service.writable()
                 stored.append(as_stored(service))
