@@ -190,7 +190,7 @@ _NETMASK_INET6 = struct.Struct("=I")
 def _netmask_layout(family: Family) -> struct.Struct:
     """IPv4: the mask in network order. IPv6: the prefix length as a host-order u32
     (the kernel reads the same four bytes as a prefix length; ipvsadm sends it so)."""
-    return _NETMASK_INET if family is Family.INET else _NETMASK_INET6
+    return _NETMASK_INET if family is _INET else _NETMASK_INET6
 
 
 def service_key_attributes(key: ServiceKey) -> bytes:
@@ -266,8 +266,20 @@ def request_for(op: Operation) -> Request:
 
 
 # ------------------------------------------------------------------ decoding ----
+_INET = Family.INET
+#: a destination's settings and connection counts, 0 when the kernel leaves one out
+_DEST_COUNTS = (
+    DestAttrs.weight,
+    DestAttrs.u_thresh,
+    DestAttrs.l_thresh,
+    DestAttrs.active_conns,
+    DestAttrs.inact_conns,
+    DestAttrs.persist_conns,
+)
+
+
 def _address(family: Family, raw: bytes) -> IPAddress:
-    if family is Family.INET:
+    if family is _INET:
         return ipaddress.IPv4Address(raw[:4])
     return ipaddress.IPv6Address(raw)
 
@@ -313,8 +325,7 @@ def decode_destination(payload: bytes, service_family: Family) -> Destination:
     """One GET_DEST reply; a destination without its own family has the service's."""
     D = DestAttrs
     a = CommandAttrs.decode(payload).require(CommandAttrs.dest)
-    weight, upper, lower = a.each((D.weight, D.u_thresh, D.l_thresh))
-    active, inactive, persistent = a.each((D.active_conns, D.inact_conns, D.persist_conns))
+    weight, upper, lower, active, inactive, persistent = a.each(_DEST_COUNTS)
     try:
         return Destination(
             _address(a.get(D.addr_family, service_family), a.require(D.addr)),

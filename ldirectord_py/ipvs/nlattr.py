@@ -22,6 +22,7 @@ are skipped, as a newer kernel may send more than we know.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, ClassVar, Generic, TypeVar, cast, overload
 
@@ -39,9 +40,15 @@ _TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
 
 class Codec(Generic[T]):
-    """How one attribute's payload is laid out: its exact size (None: any) and value."""
+    """How one attribute's payload is laid out: its exact size (None: any) and value.
+
+    `scalar`, for a plain integer, lets the decoder and `Attr.pack` call the struct
+    directly: thousands of destinations per table read make the extra Python call
+    per attribute matter.
+    """
 
     size: int | None = None
+    scalar: struct.Struct | None = None
 
     def decode(self, data: bytes, start: int, length: int) -> T:
         """The value of `length` bytes at `start`; ValueError if they are not one."""
@@ -59,6 +66,7 @@ class Integer(Codec[int]):
 
     def __init__(self, layout: str) -> None:
         self._struct = struct.Struct(layout)
+        self.scalar = self._struct
         self.size = self._struct.size
         self._layout = layout
 
@@ -81,7 +89,8 @@ class Words(Codec[tuple[int, ...]]):
         self.size = self._struct.size
 
     def decode(self, data: bytes, start: int, length: int) -> tuple[int, ...]:
-        return tuple(int(v) for v in self._struct.unpack_from(data, start))
+        values: tuple[int, ...] = self._struct.unpack_from(data, start)
+        return values
 
     def encode(self, value: tuple[int, ...]) -> bytes:
         return self._struct.pack(*value)
@@ -95,7 +104,7 @@ class Raw(Codec[bytes]):
         self.size = size
 
     def decode(self, data: bytes, start: int, length: int) -> bytes:
-        return bytes(data[start : start + length])
+        return data[start : start + length]
 
     def encode(self, value: bytes) -> bytes:
         if len(value) != self.size:
@@ -123,20 +132,19 @@ class Enumerated(Codec[E]):
     def __init__(self, integer: Integer, enum: type[E], mask: int | None = None) -> None:
         self._integer = integer
         self._enum = enum
-        self._mask = mask
+        self._mask = -1 if mask is None else mask
+        self._members = {int(member): member for member in enum}
         self.size = integer.size
 
     def decode(self, data: bytes, start: int, length: int) -> E:
-        value = self._integer.decode(data, start, length)
-        if self._mask is not None:
-            value &= self._mask
+        value = self._integer.decode(data, start, length) & self._mask
         try:
-            return self._enum(value)
-        except ValueError:
+            return self._members[value]
+        except KeyError:
             raise ValueError(f"{value} is not a known {self._enum.__name__}") from None
 
     def encode(self, value: E) -> bytes:
-        return self._integer.encode(int(value))
+        return self._integer.encode(value)
 
 
 class Nested(Codec["Attributes"]):
@@ -165,7 +173,7 @@ class Attr(Generic[T]):
     """One attribute of a table: its number and wire type. The table names it
     (PREFIX + the attribute's name in upper case, as the kernel header does)."""
 
-    __slots__ = ("codec", "decode", "name", "number", "size")
+    __slots__ = ("_encode", "_header", "_padding", "codec", "decode", "name", "number", "size")
 
     def __init__(self, number: int, codec: Codec[T]) -> None:
         if not 0 < number <= _TYPE_MASK:
@@ -175,6 +183,16 @@ class Attr(Generic[T]):
         self.name = f"attribute {number}"
         self.size = codec.size
         self.decode = codec.decode
+        self._encode: Callable[[Any], bytes] = (
+            codec.scalar.pack if codec.scalar is not None else codec.encode
+        )
+        if isinstance(codec, Enumerated):
+            self._encode = codec._integer._struct.pack  # an IntEnum packs as its int
+        self._header: bytes | None = None
+        self._padding = b""
+        if codec.size is not None:  # fixed size (each codec checks it): header made once
+            self._header = _HEADER.pack(_HEADER_SIZE + codec.size, number)
+            self._padding = b"\0" * (-(_HEADER_SIZE + codec.size) % 4)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = str(getattr(owner, "PREFIX", "")) + name.upper()
@@ -184,7 +202,9 @@ class Attr(Generic[T]):
 
     def pack(self, value: T) -> bytes:
         """The attribute on the wire: header, payload, padding to 4 bytes."""
-        return self.wrap(self.codec.encode(value))
+        if self._header is not None:
+            return self._header + self._encode(value) + self._padding
+        return self.wrap(self._encode(value))
 
     def nest(self, *packed: bytes) -> bytes:
         """A nested attribute holding attributes already packed."""
@@ -195,13 +215,19 @@ class Attr(Generic[T]):
         return _HEADER.pack(length, self.number) + payload + b"\0" * (-length % 4)
 
 
+#: how the decoder reads an attribute other than a plain integer: the attribute,
+#: its size, the codec's decode, the table of a nested set, its name as a path
+_Step = tuple["Attr[Any]", int | None, Any, "type[AttrTable] | None", str]
+
+
 class AttrTable:
     """A set of attributes (a kernel `*_ATTR_*` enum). Subclasses list `Attr`s as
     class attributes; `decode` reads a buffer of them with every check."""
 
     PREFIX: ClassVar[str] = ""
     by_number: ClassVar[dict[int, Attr[Any]]] = {}
-    _plan: ClassVar[dict[int, tuple[Attr[Any], int | None, Any, type[AttrTable] | None]]] = {}
+    _scalars: ClassVar[dict[int, tuple[Attr[int], int, Any]]] = {}
+    _others: ClassVar[dict[int, _Step]] = {}
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
@@ -213,9 +239,23 @@ class AttrTable:
                 table[value.number] = value
         cls.by_number = table
         # what the decoder needs of each attribute, in one lookup
-        cls._plan = {
-            n: (a, a.size, a.decode, a.codec.table if isinstance(a.codec, Nested) else None)
+        # what the decoder needs of each attribute, in one lookup: plain integers
+        # are read by their struct directly
+        cls._scalars = {
+            n: (a, a.codec.scalar.size, a.codec.scalar.unpack_from)
             for n, a in table.items()
+            if a.codec.scalar is not None
+        }
+        cls._others = {
+            n: (
+                a,
+                a.size,
+                a.decode,
+                a.codec.table if isinstance(a.codec, Nested) else None,
+                a.name + ".",
+            )
+            for n, a in table.items()
+            if a.codec.scalar is None
         }
 
     @classmethod
@@ -229,37 +269,62 @@ class AttrTable:
 def _parse(
     table: type[AttrTable], data: bytes, start: int, end: int, path: str
 ) -> dict[Attr[Any], Any]:
-    plan = table._plan
+    scalars = table._scalars
+    others = table._others
     values: dict[Attr[Any], Any] = {}
     offset = start
     unpack = _HEADER.unpack_from
-    while offset < end:
-        if end - offset < _HEADER_SIZE:
-            problem = f"{end - offset} stray bytes after the last {table.PREFIX}* attribute"
-            raise MalformedReply(DECODING, path + problem)
-        length, number = unpack(data, offset)
-        step = plan.get(number & _TYPE_MASK)
-        if length < _HEADER_SIZE or offset + length > end:
-            name = step[0].name if step is not None else f"{table.PREFIX}* {number & _TYPE_MASK}"
-            problem = f"{name} claims {length} bytes with {end - offset} left in its buffer"
-            raise MalformedReply(DECODING, path + problem)
-        if step is not None:
-            attr, size, decode, nested = step
-            payload = length - _HEADER_SIZE
-            if nested is not None:
-                values[attr] = Attributes(
-                    nested, None, data, offset + _HEADER_SIZE, offset + length, path + attr.name
-                )
-            elif size is not None and payload != size:
-                problem = f"{attr.name} is {payload} bytes, expected {size}"
-                raise MalformedReply(DECODING, path + problem)
+    try:
+        while offset < end:
+            length, number = unpack(data, offset)
+            after = offset + length
+            if length < 4 or after > end:
+                raise _Overrun(number, length, end - offset)
+            number &= 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+            scalar = scalars.get(number)
+            if scalar is not None:
+                attr, size, unpack_value = scalar
+                if length - 4 != size:
+                    raise _WrongSize(attr, length - 4)
+                values[attr] = unpack_value(data, offset + 4)[0]
             else:
-                try:
-                    values[attr] = decode(data, offset + _HEADER_SIZE, payload)
-                except ValueError as e:
-                    raise MalformedReply(DECODING, f"{path}{attr.name}: {e}") from None
-        offset += (length + 3) & ~3
+                step = others.get(number)
+                if step is not None:
+                    attr, fixed, decode, nested, name = step
+                    if fixed is not None and length - 4 != fixed:
+                        raise _WrongSize(attr, length - 4)
+                    if nested is not None:
+                        inner = path + name
+                        values[attr] = Attributes(nested, None, data, offset + 4, after, inner)
+                    else:
+                        values[attr] = decode(data, offset + 4, length - 4)
+            offset = (after + 3) & ~3
+    except struct.error:  # fewer than 4 bytes left for a header
+        problem = f"{end - offset} stray bytes after the last {table.PREFIX}* attribute"
+        raise MalformedReply(DECODING, path + problem) from None
+    except _Overrun as e:
+        known = table.by_number.get(e.number & _TYPE_MASK)
+        name = known.name if known is not None else f"{table.PREFIX}* {e.number & _TYPE_MASK}"
+        problem = f"{name} claims {e.length} bytes with {e.left} left in its buffer"
+        raise MalformedReply(DECODING, path + problem) from None
+    except _WrongSize as e:
+        problem = f"{e.attr.name} is {e.size} bytes, expected {e.attr.size}"
+        raise MalformedReply(DECODING, path + problem) from None
+    except ValueError as e:  # a codec's: the attribute being read is the one at offset
+        (number,) = struct.unpack_from("=H", data, offset + 2)
+        attr_name = table.by_number[number & _TYPE_MASK].name
+        raise MalformedReply(DECODING, f"{path}{attr_name}: {e}") from None
     return values
+
+
+class _Overrun(Exception):
+    def __init__(self, number: int, length: int, left: int) -> None:
+        self.number, self.length, self.left = number, length, left
+
+
+class _WrongSize(Exception):
+    def __init__(self, attr: Attr[Any], size: int) -> None:
+        self.attr, self.size = attr, size
 
 
 class Attributes:
@@ -285,7 +350,7 @@ class Attributes:
         self._data = data
         self._start = start
         self._end = end
-        self._path = path + "." if path else ""
+        self._path = path  # "OUTER_ATTR_X." for a nested set: names its attributes
 
     def _load(self) -> dict[Attr[Any], Any]:
         values = _parse(self.table, self._data, self._start, self._end, self._path)
