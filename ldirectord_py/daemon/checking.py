@@ -47,7 +47,7 @@ MAINTENANCE_REASON = "Server in maintenance"
 # of thousands of small objects: with the default threshold (700) the collector
 # runs hundreds of times a second and its full passes over the configuration,
 # engine and scheduler objects stall the loop at 10,000 reals (bench/README.md,
-# Health checks, "What changed").
+# "Figures that stood in docstrings").
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
