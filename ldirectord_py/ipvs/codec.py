@@ -60,6 +60,7 @@ from ldirectord_py.ipvs.operations import (
 FAMILY_NAME = b"IPVS"
 VERSION = 1
 IP_VS_CONN_F_FWD_MASK = 0x7
+_INET = Family.INET
 _ALL_FLAGS = 0xFFFFFFFF
 
 
@@ -266,7 +267,6 @@ def request_for(op: Operation) -> Request:
 
 
 # ------------------------------------------------------------------ decoding ----
-_INET = Family.INET
 #: a destination's settings and connection counts, 0 when the kernel leaves one out
 _DEST_COUNTS = (
     DestAttrs.weight,

@@ -6,9 +6,9 @@ constants and hand-written `struct` calls. Decoding checks what a hand-written
 decoder tends to skip: every attribute lies inside its buffer, has exactly the
 length its type has, and holds a value of its type (a known enum member, text
 that decodes). A reply that breaks any of this raises MalformedReply naming the
-attribute, with the path through nested sets (`IPVS_CMD_ATTR_DEST.
-IPVS_DEST_ATTR_PORT is 3 bytes, expected 2`). Attributes a table does not list
-are skipped, as a newer kernel may send more than we know.
+attribute, with the path through nested sets:
+`IPVS_CMD_ATTR_DEST.IPVS_DEST_ATTR_PORT is 3 bytes, expected 2`. Attributes a
+table does not list are skipped, as a newer kernel may send more than we know.
 
     class Point(AttrTable):
         PREFIX = "POINT_ATTR_"
@@ -57,6 +57,10 @@ class Codec(Generic[T]):
     def encode(self, value: T) -> bytes:
         raise NotImplementedError
 
+    def encoder(self) -> Callable[[T], bytes]:
+        """The cheapest callable that encodes a value (a struct's own pack for integers)."""
+        return self.encode
+
     def describe(self) -> str:
         return type(self).__name__.lower()
 
@@ -76,6 +80,9 @@ class Integer(Codec[int]):
 
     def encode(self, value: int) -> bytes:
         return self._struct.pack(value)
+
+    def encoder(self) -> Callable[[int], bytes]:
+        return self._struct.pack
 
     def describe(self) -> str:
         return f"integer {self._layout}"
@@ -146,6 +153,9 @@ class Enumerated(Codec[E]):
     def encode(self, value: E) -> bytes:
         return self._integer.encode(value)
 
+    def encoder(self) -> Callable[[E], bytes]:
+        return self._integer.encoder()  # an IntEnum packs as its int
+
 
 class Nested(Codec["Attributes"]):
     """An attribute whose payload is a set of attributes of another table."""
@@ -183,11 +193,7 @@ class Attr(Generic[T]):
         self.name = f"attribute {number}"
         self.size = codec.size
         self.decode = codec.decode
-        self._encode: Callable[[Any], bytes] = (
-            codec.scalar.pack if codec.scalar is not None else codec.encode
-        )
-        if isinstance(codec, Enumerated):
-            self._encode = codec._integer._struct.pack  # an IntEnum packs as its int
+        self._encode = codec.encoder()
         self._header: bytes | None = None
         self._padding = b""
         if codec.size is not None:  # fixed size (each codec checks it): header made once
@@ -238,7 +244,6 @@ class AttrTable:
                     raise TypeError(f"{cls.__name__}: attribute number {value.number} twice")
                 table[value.number] = value
         cls.by_number = table
-        # what the decoder needs of each attribute, in one lookup
         # what the decoder needs of each attribute, in one lookup: plain integers
         # are read by their struct directly
         cls._scalars = {
