@@ -19,7 +19,6 @@ from ldirectord_py.checks.scheduler import (
     Scheduler,
     SchedulerStats,
     default_fd_budget,
-    raise_nofile_limit,
 )
 from ldirectord_py.checks.spec import CheckSpec
 
@@ -35,6 +34,5 @@ __all__ = [
     "default_fd_budget",
     "plan",
     "plan_fds",
-    "raise_nofile_limit",
     "run_check",
 ]

@@ -39,7 +39,6 @@ import hashlib
 import heapq
 import logging
 import math
-import resource
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -55,16 +54,6 @@ OnResult = Callable[[str, CheckResult], None]
 Runner = Callable[[CheckSpec, CombinedState | None], Awaitable[CheckResult]]
 
 MIN_INTERVAL = 0.001
-
-
-def raise_nofile_limit() -> int:
-    """Raise RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def default_fd_budget() -> int:

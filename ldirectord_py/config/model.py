@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from ldirectord_py.config.errors import ConfigWarning
+from ldirectord_py.networks import Network
 
 Family = Literal[4, 6]
 Protocol = Literal["tcp", "udp", "fwm"]
@@ -88,7 +89,7 @@ DEFAULT_CHECKTIMEOUT = 5
 DEFAULT_NEGOTIATETIMEOUT = 30
 
 
-AnycastNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+AnycastNetwork = Network
 AnycastMethod = Literal["gobgp", "interface"]
 AnycastWhen = Literal["all", "any"]
 AnycastStop = Literal["withdraw", "keep"]
