@@ -52,8 +52,8 @@ from ldirectord_py.config.resolve import Resolver, SystemResolver
 from ldirectord_py.config.values import BadValue
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
-"""Far beyond any real ldirectord.cf (50,000 reals is about 3 MB); a bigger file
-is a mistake, and reading it would only exhaust memory."""
+"""Far beyond any real ldirectord.cf (bench/README.md has the size of a very large
+one); a bigger file is a mistake, and reading it would only exhaust memory."""
 
 _V4_HOSTPORT = re.compile(r"(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)", re.ASCII)
 _NAME_HOSTPORT = re.compile(r"([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)", re.ASCII)

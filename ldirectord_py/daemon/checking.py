@@ -63,7 +63,8 @@ BUILD = build_info()
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
 # of thousands of small objects: with the default threshold (700) the collector
 # runs hundreds of times a second and its full passes over the configuration,
-# engine and scheduler objects stall the loop for 100-300 ms at 10,000 reals.
+# engine and scheduler objects stall the loop at 10,000 reals (bench/README.md,
+# "Figures that stood in docstrings").
 GC_THRESHOLDS = (10_000, 10, 10)
 
 

@@ -1,12 +1,12 @@
 """The next engine for a reload, prepared in a thread while the checks go on.
 
 Building the engine for a new configuration, its first desired table, its check
-specs and its status book costs time in proportion to the configuration (about
-two seconds for 10,000 virtuals on a small machine): on the event loop it would
-stop every health check that long. `plan_reload` does it all from the running
-engine without changing it; the director holds the check results that arrive
-meanwhile (so the running engine is only read) and replays them into the new
-engine when it switches, on the loop, in one short step.
+specs and its status book costs time in proportion to the configuration (for a
+large one, see the reload rows of bench/README.md, "Isolation under load"): on
+the event loop it would stop every health check that long. `plan_reload` does it
+all from the running engine without changing it; the director holds the check
+results that arrive meanwhile (so the running engine is only read) and replays
+them into the new engine when it switches, on the loop, in one short step.
 """
 
 from __future__ import annotations

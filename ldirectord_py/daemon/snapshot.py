@@ -10,8 +10,9 @@ frozen (observe/schema.py) and replaced, never changed, so a snapshot handed
 out earlier (or read by the metrics exporter's thread) stays consistent.
 
 `refresh_sliced` and `encode` do their work in slices of about `SLICE_REALS`
-reals with a yield to the loop between slices, so even a document of 20,000
-reals never holds up a health check for more than a few milliseconds.
+reals with a yield to the loop between slices, so even the document of a very
+large configuration never holds up a health check for long (bench/README.md,
+"Isolation under load": the status rows).
 """
 
 from __future__ import annotations

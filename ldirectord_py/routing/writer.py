@@ -45,7 +45,8 @@ peers), so the writer never lists the whole table:
     `converge_now()` waits for the first scan of a connection. DeletePath is always
 sent with the path (without one gobgpd deletes every local route). Batches of
 more than STREAM_ABOVE changes go in one AddPathStream call (the paths to
-withdraw flagged is_withdraw): 1,000 VIPs in about 0.2 s instead of 1,000 calls.
+withdraw flagged is_withdraw) instead of a call per route, which a busy machine
+could not keep within the propagation target (bench/README.md, "The routing half").
 
 Prefix guard. A submitted route outside every anycast prefix is refused: logged
 as an error naming the prefix, never announced (defence in depth behind the
