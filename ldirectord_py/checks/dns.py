@@ -69,7 +69,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     except dns.exception.DNSException as e:
         raise CheckFailed(f"bad reply: {e}", FailureKind.MALFORMED) from e
     if response.rcode() != dns.rcode.NOERROR:
-        raise CheckFailed(dns.rcode.to_text(response.rcode()))
+        raise CheckFailed(dns.rcode.to_text(response.rcode()), FailureKind.DNS_RCODE)
     try:
         pattern = regex.compile_receive(spec.receive)
     except regex.BadPattern as e:

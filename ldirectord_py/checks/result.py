@@ -23,6 +23,7 @@ class FailureKind(StrEnum):
     MAINTENANCE = "maintenance"
     LOGIN = "login"
     NO_ANSWER = "no_answer"
+    DNS_RCODE = "dns_rcode"
     MALFORMED = "malformed"
     INTERNAL = "internal"
     OTHER = "other"

@@ -274,10 +274,10 @@ def test_dns_kinds() -> None:
     ok = servers.DnsServer(A, {})
     r = dns(ok, request="/www.example.test", receive="^10\\.")
     _fails(r, K.RECEIVE_MISMATCH, "receive did not match")
-    _fails(dns(ok, request="/nope.example.test", receive="."), K.OTHER, "NXDOMAIN")
+    _fails(dns(ok, request="/nope.example.test", receive="."), K.DNS_RCODE, "NXDOMAIN")
     _fails(dns(ok, request="/www.example.test", receive=""), K.OTHER)
     r = dns(servers.DnsServer(A, {}, "servfail"), request="/www.example.test", receive=".")
-    _fails(r, K.OTHER, "SERVFAIL")
+    _fails(r, K.DNS_RCODE, "SERVFAIL")
     r = dns(servers.DnsServer(A, {}, "silent"), request="/www.example.test", receive=".")
     _fails(r, K.TIMEOUT)
 
