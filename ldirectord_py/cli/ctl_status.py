@@ -107,7 +107,7 @@ def render_status(path: str, status: StatusSnapshot, now: float | None = None) -
                     str(real.failures),
                     _latency(real.last_latency),
                     _since(real.since, now),
-                    real.last_reason,
+                    _last_result(real),
                 )
             )
         out += table_lines(rows)
@@ -115,6 +115,13 @@ def render_status(path: str, status: StatusSnapshot, now: float | None = None) -
         out.append("")
         out.extend(render_routes([(path, status)]).rstrip("\n").split("\n"))
     return "\n".join(out) + "\n"
+
+
+def _last_result(real: RealSnapshot) -> str:
+    """The reason, and after a failure its class (the metrics' `reason` label)."""
+    if real.last_kind in ("", "none"):
+        return real.last_reason
+    return f"{real.last_reason} [{real.last_kind}]"
 
 
 def _plain_weight(real: RealSnapshot) -> str:

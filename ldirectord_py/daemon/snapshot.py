@@ -267,6 +267,7 @@ class StatusBook:
             last_ok=st.last_ok,
             last_reason=st.last_reason,
             last_latency=st.last_latency,
+            last_kind=st.last_kind.value,
         )
 
     def _held(self, vi: int) -> Mapping[DestinationKey, int] | None:

@@ -72,6 +72,10 @@ class RealSnapshot:
     last_ok: bool | None = None
     last_reason: str = ""
     last_latency: float | None = None
+    last_kind: str = ""
+    """The last result's FailureKind value ("none" for a success; "" from a daemon
+    older than the key). Text, not the enum, so a reader older than a new kind
+    still decodes the document."""
 
     @property
     def converged(self) -> bool:
@@ -91,6 +95,7 @@ class RealSnapshot:
             "last_ok": self.last_ok,
             "last_reason": self.last_reason,
             "last_latency": self.last_latency,
+            "last_kind": self.last_kind,
         }
 
 

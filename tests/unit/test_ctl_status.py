@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from click.testing import CliRunner
@@ -182,3 +183,15 @@ def test_status_shows_the_last_reload_the_main_loop_recorded() -> None:
         "reload:    REFUSED: configuration not reloaded: x.cf:9: Unknown command bogus=1 at "
     )
     assert line.endswith(", by control socket")
+
+
+def test_status_shows_a_failed_reals_kind_after_its_reason() -> None:
+    document = json.loads(json.dumps(STATUS))
+    real = document["virtuals"][0]["reals"][0]
+    real.update(state="down", last_reason="connect refused", last_kind="refused")
+    document["virtuals"][0]["reals"][1]["last_kind"] = "none"
+    lines = render_status("/run/x.sock", snap(document), now=NOW).splitlines()
+    down = next(line for line in lines if line.strip().startswith("192.0.2.1:80"))
+    assert down.endswith("connect refused [refused]")
+    up = next(line for line in lines if line.strip().startswith("192.0.2.2:80"))
+    assert up.endswith(" ok")

@@ -113,3 +113,15 @@ def test_ldirectordctl_reports_a_document_it_cannot_read_without_a_traceback(
     assert "Traceback" not in result.output
     as_json = CliRunner().invoke(status_command, ["--json"])
     assert as_json.exit_code == 1  # not printed as if it were fine either
+
+
+def test_last_kind_was_added_within_the_version_as_text() -> None:
+    """`last_kind` came within schema 2: absent (an older daemon) it is "", and a
+    kind this reader does not know yet still decodes (text, not the enum)."""
+    [older] = StatusSnapshot.from_json(SCHEMA_1).virtuals[0].reals
+    assert older.last_kind == ""
+    document = json.loads(json.dumps(SCHEMA_1))
+    document["virtuals"][0]["reals"][0].update(last_ok=False, last_kind="some_future_kind")
+    [real] = StatusSnapshot.from_json(document).virtuals[0].reals
+    assert real.last_kind == "some_future_kind"
+    assert real.to_json()["last_kind"] == "some_future_kind"

@@ -146,6 +146,9 @@ def test_weights_are_the_tables_and_failures_count_from_the_first(tmp_path: Path
         assert (later[quiet, up].weight, later[quiet, up].programmed_weight) == (0, 0)
         assert later[plain, up].weight is None and later[plain, up].programmed_weight is None
         assert later[quiet, never].failures > first[quiet, never].failures
+        # the kind of the last result beside its reason (the engine's last_kind)
+        assert first[quiet, up].last_kind == "none"
+        assert later[quiet, never].last_kind == later[quiet, up].last_kind == "refused"
         document = json.loads(await director.status_document())
         assert document["schema"] == SCHEMA_VERSION
         [entry] = [r for v in document["virtuals"] if v["virtual"] == quiet for r in v["reals"]][:1]
