@@ -385,6 +385,11 @@ def _real_families(virtuals: Iterable[VirtualSnapshot]) -> Iterator[Metric]:
     )
     reals_up = _gauge("ldirectord_virtual_reals_up", "Reals up per virtual.", ["virtual"])
     reals = _gauge("ldirectord_virtual_reals", "Reals configured per virtual.", ["virtual"])
+    drained = _gauge(
+        "ldirectord_virtual_reals_drained",
+        "Reals drained by an operator per virtual (weight 0 whatever their checks say).",
+        ["virtual"],
+    )
     fallback = _gauge(
         "ldirectord_virtual_fallback_active", "1 while the fallback serves.", ["virtual"]
     )
@@ -402,8 +407,9 @@ def _real_families(virtuals: Iterable[VirtualSnapshot]) -> Iterator[Metric]:
             failures.add_metric(key, real.failures)
         reals_up.add_metric([name], virtual.reals_up)
         reals.add_metric([name], len(virtual.reals))
+        drained.add_metric([name], sum(real.drained for real in virtual.reals))
         fallback.add_metric([name], _flag(virtual.fallback_active))
-    yield from (real_up, state, weight, programmed, failures, reals_up, reals, fallback)
+    yield from (real_up, state, weight, programmed, failures, reals_up, reals, drained, fallback)
 
 
 def _dataplane_families(status: StatusSnapshot) -> Iterator[Metric]:

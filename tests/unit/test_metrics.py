@@ -167,6 +167,25 @@ def test_a_failed_reload_shows_in_the_reload_gauges() -> None:
     assert "ldirectord_config_last_reload_success_timestamp_seconds 1.9e+09" in lines
 
 
+def test_drained_reals_are_counted_per_virtual_beside_the_reals_up() -> None:
+    """A drained real that passes its checks is up but takes no new traffic: the
+    drained count says how much of `reals_up` can serve."""
+    [virtual] = STATUS.virtuals
+    up, *rest = virtual.reals
+    reals = (dataclasses.replace(up, drained=True, weight=0), *rest)
+    drained = dataclasses.replace(STATUS, virtuals=(dataclasses.replace(virtual, reals=reals),))
+    name = 'virtual="tcp:198.51.100.10:80"'
+
+    async def scrape(status: StatusSnapshot) -> set[str]:
+        body, _, _ = await Metrics(lambda: status).render("", "", {})
+        return set(body.decode().splitlines())
+
+    before, after = asyncio.run(scrape(STATUS)), asyncio.run(scrape(drained))
+    assert f"ldirectord_virtual_reals_drained{{{name}}} 0.0" in before
+    assert f"ldirectord_virtual_reals_drained{{{name}}} 1.0" in after
+    assert f"ldirectord_virtual_reals_up{{{name}}} 1.0" in after
+
+
 def test_a_virtual_removed_by_a_reload_takes_its_counters_along() -> None:
     current = [STATUS]
     metrics = Metrics(lambda: current[0])
