@@ -125,7 +125,7 @@ def _only_service(lines: list[str], name: str) -> list[str]:
 
 def _desired_service(virtual: VirtualSnapshot) -> VirtualService | None:
     """The ip_vs service a virtual's snapshot describes, with the reals that have
-    a weight (those the table has or will have)."""
+    a weight (those the table has or will have) and the fallback while active."""
     if not virtual.service:
         return None
     try:
@@ -140,6 +140,17 @@ def _desired_service(virtual: VirtualSnapshot) -> VirtualService | None:
                 int(port),
                 _FORWARDING.get(real.forward or "", Forwarding.ROUTE),
                 weight=real.weight,
+            )
+        if virtual.fallback_active and virtual.fallback_kernel:
+            host, _, port = virtual.fallback_kernel.rpartition(":")
+            destinations.setdefault(
+                virtual.fallback_kernel,
+                Destination.of(
+                    as_address(host),
+                    int(port),
+                    _FORWARDING.get(virtual.fallback_forward or "", Forwarding.ROUTE),
+                    weight=1,
+                ),
             )
         return VirtualService(
             family=key.family,

@@ -444,7 +444,7 @@ class Daemon:
         pid = os.getpid()
         read = await self._read_off_loop()
         if read.unreadable is not None:
-            self.log.info(
+            self.log.err(
                 "Configuration not reloaded, the running configuration stays in effect: "
                 f"{read.unreadable}"
             )
@@ -457,9 +457,9 @@ class Daemon:
             # Remember the broken content, so that the fix is noticed whenever it lands.
             self.watcher.rebase(seen)
             for warning in err.warnings:
-                self.log.info(warning.perl_text(pid))
-            self.log.info(err.perl_text(pid))
-            self.log.info(
+                self.log.warning(warning.perl_text(pid))
+            self.log.err(err.perl_text(pid))
+            self.log.warning(
                 f"Configuration not reloaded, the running configuration stays in effect: "
                 f"{err.describe()}"
             )
@@ -468,7 +468,7 @@ class Daemon:
         assert new is not None
         self.watcher.rebase(new.digest)
         for warning in new.warnings:
-            self.log.info(warning.perl_text(pid))
+            self.log.warning(warning.perl_text(pid))
         old = self.config
         # Logging follows the new file from here on, as in the original, where
         # the logfile directive takes effect while the file is being read.

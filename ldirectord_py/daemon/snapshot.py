@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ldirectord_py.config import Real, Virtual
 from ldirectord_py.engine import Engine, RealStatus
 from ldirectord_py.engine.drain import DrainKey
-from ldirectord_py.engine.table import destination_for
+from ldirectord_py.engine.table import destination_for, fallback_destination
 from ldirectord_py.ipvs.model import (
     Destination,
     DestinationKey,
@@ -90,6 +90,8 @@ class StatusBook:
         self._rows: list[list[_Row]] = []
         self._services: list[str | None] = []
         self._keys: list[ServiceKey | None] = []
+        self._fallbacks: list[Destination | None] = []
+        """Per virtual: its fallback as the kernel stores it (None: none, or no service)."""
         self._failures: dict[str, int] = {}
         """Per check identity: consecutive failed results, from the first failure."""
         self._kernel = KernelHolds()
@@ -100,6 +102,11 @@ class StatusBook:
             service = engine.service(virtual)
             self._services.append(str(service.key) if service else None)
             self._keys.append(service.key if service else None)
+            self._fallbacks.append(
+                service.stored_destination(fallback_destination(virtual.fallback))
+                if service and virtual.fallback
+                else None
+            )
             self._seen.append(None)
             rows = []
             for ri, real in enumerate(virtual.reals):
@@ -214,6 +221,7 @@ class StatusBook:
         programmed = key is not None and key in self._kernel.services
         self._seen[vi] = (programmed, self._kernel.weights.get(key) if key else None)
         service = self.engine.service(virtual)
+        fallback = self._fallbacks[vi]
         return VirtualSnapshot(
             virtual=virtual.identity,
             service=self._services[vi],
@@ -223,6 +231,8 @@ class StatusBook:
             persistence=service.persistence if service else None,
             programmed=programmed,
             fallback_active=self.engine.virtual_status(virtual).fallback_active,
+            fallback_kernel=str(fallback.key) if fallback else None,
+            fallback_forward=FORWARD_WORDS.get(fallback.forwarding) if fallback else None,
             reals=tuple(reals),
         )
 

@@ -113,6 +113,11 @@ class VirtualSnapshot:
     programmed: bool = False
     """The kernel holds this virtual's service (after the writer's last attempt)."""
     fallback_active: bool = False
+    fallback_kernel: str | None = None
+    """The fallback as the kernel stores it (`host:port`; a gate/ipip one takes the
+    virtual's port), so a reader can show the table without asking the kernel."""
+    fallback_forward: str | None = None
+    """ipvsadm's Forward column for the fallback (`Masq`, `Route`, ...)."""
     reals: tuple[RealSnapshot, ...] = ()
 
     @property
@@ -130,6 +135,8 @@ class VirtualSnapshot:
             "fallback": self.fallback,
             "programmed": self.programmed,
             "fallback_active": self.fallback_active,
+            "fallback_kernel": self.fallback_kernel,
+            "fallback_forward": self.fallback_forward,
         }
 
     def to_json(self) -> dict[str, object]:

@@ -58,3 +58,21 @@ def test_on_a_pipe_the_lines_are_plain_and_each_check_is_announced(sandbox: Sand
     text = err.read_text()
     assert "(virtual=tcp:127.0.0.100:8080)" in text
     assert not any(line.startswith("<") for line in text.splitlines())
+
+
+def test_a_refused_reload_is_an_error_in_the_journal(sandbox: Sandbox) -> None:
+    """`journalctl -p warning` must show a reload that did not happen."""
+    err = sandbox.root / "journal"
+    err.write_text("")
+    info = os.stat(err)
+    sandbox.extra_env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
+    proc = _foreground(sandbox, err)
+    wait_until(lambda: "Starting Linux Director" in err.read_text(), "the daemon to start")
+    with open(sandbox.root / "t.cf", "a") as f:  # the file _foreground started it with
+        f.write("bogus=1\n")
+    os.kill(proc.pid, signal.SIGHUP)
+    wait_until(lambda: "Configuration not reloaded" in err.read_text(), "the refusal")
+    _stop(proc)
+    lines = err.read_text().splitlines()
+    assert any(line.startswith("<3>Error ") and "bogus=1" in line for line in lines), lines
+    assert any(line.startswith("<4>Configuration not reloaded") for line in lines), lines

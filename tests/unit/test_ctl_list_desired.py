@@ -96,3 +96,40 @@ def test_without_ip_vs_and_without_a_daemon_it_still_fails(monkeypatch: Any, arg
     monkeypatch.setattr(ctl_list, "daemon_snapshots", lambda: [])
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1 and "ip_vs" in result.output
+
+
+def test_an_active_fallback_is_in_the_desired_table() -> None:
+    """A virtual served by its fallback must not look empty (the operator would
+    conclude nothing is served)."""
+    snapshot = StatusSnapshot.from_json(
+        {
+            "schema": 2,
+            "virtuals": [
+                {
+                    "virtual": "tcp:198.51.100.11:80",
+                    "service": "TCP 198.51.100.11:80",
+                    "scheduler": "wrr",
+                    "fallback": "127.0.0.1:80",
+                    "fallback_active": True,
+                    "fallback_kernel": "127.0.0.1:80",
+                    "fallback_forward": "Masq",
+                    "reals": [{"real": "192.0.2.4:80", "kernel": "192.0.2.4:80", "weight": None}],
+                },
+                {
+                    "virtual": "tcp:198.51.100.12:80",
+                    "service": "TCP 198.51.100.12:80",
+                    "fallback": "127.0.0.1:80",
+                    "fallback_active": False,
+                    "fallback_kernel": "127.0.0.1:80",
+                    "fallback_forward": "Masq",
+                    "reals": [{"real": "192.0.2.5:80", "kernel": "192.0.2.5:80", "weight": 1}],
+                },
+            ],
+        }
+    )
+    lines = ctl_list.desired_listing([snapshot], ListingOptions(numeric=True), "no ip_vs")
+    rows = [line.split() for line in lines.splitlines()]
+    assert ["->", "127.0.0.1:80", "Masq", "1", "0", "0"] in rows
+    # the inactive one: only its real
+    assert sum(row[:2] == ["->", "127.0.0.1:80"] for row in rows) == 1
+    assert any(row[:2] == ["->", "192.0.2.5:80"] for row in rows)

@@ -163,3 +163,21 @@ def test_weights_are_the_tables_and_failures_count_from_the_first(tmp_path: Path
         await director.stop()
 
     run(scenario)
+
+
+def test_the_fallback_is_described_as_the_kernel_stores_it(tmp_path: Path) -> None:
+    """`list -n --health` without ip_vs draws the fallback from these two fields."""
+    from ldirectord_py.daemon.snapshot import StatusBook
+    from ldirectord_py.engine import Engine
+
+    text = (
+        "virtual=127.0.0.100:80\n\treal=127.0.0.31:8080 masq\n"
+        "\tfallback=127.0.0.1:8081 masq\n\tchecktype=connect\n"
+        "virtual=127.0.0.101:80\n\treal=127.0.0.32:80 gate\n"
+        "\tfallback=127.0.0.2:8082 gate\n\tchecktype=connect\n"
+    )
+    config = parse_text(text, str(tmp_path / "t.cf"), resolver=RESOLVER, check_files=False)
+    book = StatusBook(Engine(config, 0.0), frozenset(), lambda: 0.0)
+    masq, gate = book.entries
+    assert (masq.fallback_kernel, masq.fallback_forward) == ("127.0.0.1:8081", "Masq")
+    assert (gate.fallback_kernel, gate.fallback_forward) == ("127.0.0.2:80", "Route")
