@@ -51,7 +51,7 @@ class ConfigError(Exception):
     def describe(self) -> str:
         """One line for humans: `file:line: message`."""
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {_printable(self.message.rstrip(chr(10)))}"
+        return f"{where}: {_printable(self.message.rstrip())}"
 
     def perl_text(self, pid: int) -> str:
         """The original's wording: `Error [PID] reading file CONFIG at line N: MSG`."""
