@@ -237,8 +237,8 @@ def _planned(
     failed_away = _failed(requests, away)
     failed_back = _failed(requests, back)
     doc = {
-        "switch_away": _switch(requests, away, route_away),
-        "switch_back": _switch(requests, back, route_back),
+        "switch_away": switch_report(requests, away, route_away),
+        "switch_back": switch_report(requests, back, route_back),
         "at": on,
         "drained_at": drained,
         "off_at": off,
@@ -255,7 +255,7 @@ def _planned(
     return doc, phase
 
 
-def _switch(requests: Sequence[Served], window: Window, at: float | None) -> dict[str, Any]:
+def switch_report(requests: Sequence[Served], window: Window, at: float | None) -> dict[str, Any]:
     """The requests around one route switch at the router (`at`, from its FIB): how
     many were in flight at that instant, which failed, and whether each failed one
     was in flight then (the only ones that may fail: their later packets reach the
