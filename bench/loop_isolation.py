@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.faults.loop_isolation import Outcome, Scenario, run_scenario
 
-FAULTS = ("none", "reload", "status", "idle-clients")
+FAULTS = ("none", "reload", "reload-change", "status", "idle-clients")
 
 
 def main() -> int:

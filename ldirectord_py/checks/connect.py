@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import TYPE_CHECKING
 
-from ldirectord_py.checks import net
+from ldirectord_py.checks import net, ping
+from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
 from ldirectord_py.checks.result import CheckFailed
 from ldirectord_py.checks.spec import CheckSpec
 
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
-async def check(spec: CheckSpec) -> str:
+
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if spec.checkport is None or spec.checkport <= 0:
         raise CheckFailed("no check port")
     family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
@@ -32,7 +37,18 @@ async def check(spec: CheckSpec) -> str:
         else:
             # connect(2) directly and wait for writability in the checks' own epoll
             # set: the cheapest path, as this runs thousands of times a second
-            await net.connect_bare(sock, address, net.poller())
+            await net.connect_bare(sock, address, runtime.poller)
     finally:
         sock.close()
     return "udp socket connected" if kind == socket.SOCK_DGRAM else "connected"
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="connect",
+    check=check,
+    deadline=checktimeout,
+    fd_cost=1,
+    slotted=True,
+    checktypes=("connect",),
+    udp=ping.DESCRIPTOR,
+)

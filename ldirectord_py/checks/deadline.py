@@ -150,14 +150,8 @@ class Deadlines:
         task.cancel()
 
 
-_per_loop: list[Deadlines] = []
-
-
 def deadlines_for(loop: asyncio.AbstractEventLoop) -> Deadlines:
-    """The Deadlines of `loop` (made on first use)."""
-    if _per_loop and _per_loop[-1].loop is loop:
-        return _per_loop[-1]
-    _per_loop[:] = [d for d in _per_loop if not d.loop.is_closed() and d.loop is not loop]
-    new = Deadlines(loop)
-    _per_loop.append(new)
-    return new
+    """The Deadlines of `loop`'s current check runtime (runtime.py)."""
+    from ldirectord_py.checks.runtime import runtime_for
+
+    return runtime_for(loop).deadlines

@@ -14,6 +14,8 @@ always down, as in the original.
 from __future__ import annotations
 
 import ipaddress
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import dns.asyncquery
 import dns.exception
@@ -27,8 +29,12 @@ import dns.reversename
 
 from ldirectord_py.checks import regex
 from ldirectord_py.checks.deadline import backstop
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 
 def question(request: str) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:
@@ -43,7 +49,7 @@ def question(request: str) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:
     return dns.reversename.from_address(text), dns.rdatatype.PTR
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if spec.checkport is None or spec.checkport <= 0:
         raise CheckFailed("no check port")
     if spec.receive == "":
@@ -59,9 +65,9 @@ async def check(spec: CheckSpec) -> str:
                 query, spec.address, timeout, spec.checkport
             )
     except dns.exception.Timeout as e:
-        raise CheckFailed("no answer") from e
+        raise CheckFailed("no answer", FailureKind.NO_ANSWER) from e
     except dns.exception.DNSException as e:
-        raise CheckFailed(f"bad reply: {e}") from e
+        raise CheckFailed(f"bad reply: {e}", FailureKind.MALFORMED) from e
     if response.rcode() != dns.rcode.NOERROR:
         raise CheckFailed(dns.rcode.to_text(response.rcode()))
     try:
@@ -81,5 +87,16 @@ async def check(spec: CheckSpec) -> str:
             if await regex.matches(pattern, text):
                 return f"answer {text} matched"
     if answers == 0:
-        raise CheckFailed("no answer")
-    raise CheckFailed("receive did not match")
+        raise CheckFailed("no answer", FailureKind.NO_ANSWER)
+    raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="dns",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("dns",),
+    default_ports=MappingProxyType({"dns": 53}),
+)

@@ -20,14 +20,17 @@ import asyncio
 import contextlib
 import os
 import signal
+from typing import TYPE_CHECKING
 
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 PERL = "/usr/bin/perl"
 KILL_GRACE = 2.0
-
-_reapers: set[asyncio.Task[None]] = set()
 
 
 def _spawn(argv: list[str]) -> int:
@@ -99,13 +102,7 @@ async def _reap(pid: int, pidfd: int) -> None:
         os.close(pidfd)
 
 
-def _background_reap(pid: int, pidfd: int) -> None:
-    task = asyncio.get_running_loop().create_task(_reap(pid, pidfd))
-    _reapers.add(task)
-    task.add_done_callback(_reapers.discard)
-
-
-async def run(argv: list[str]) -> int:
+async def run(argv: list[str], runtime: CheckRuntime) -> int:
     """Run argv; return its exit code. On cancellation (the deadline) the child is
     terminated and reaped in the background."""
     try:
@@ -116,7 +113,7 @@ async def run(argv: list[str]) -> int:
     try:
         code = await _wait(pid, pidfd)
     except BaseException:
-        _background_reap(pid, pidfd)
+        runtime.reap(_reap(pid, pidfd))
         raise
     # the group may still hold children of the check: they are its own business,
     # as with the original, which only ever signalled the direct child.
@@ -124,17 +121,21 @@ async def run(argv: list[str]) -> int:
     return code
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     argv = [spec.checkcommand, *spec.external_args]
     if spec.checktype == "external-perl":
         argv = [PERL, *argv]
-    code = await run(argv)
+    code = await run(argv, runtime)
     if code != 0:
-        raise CheckFailed(f"exit status {code}")
+        raise CheckFailed(f"exit status {code}", FailureKind.EXIT_STATUS)
     return "exit status 0"
 
 
-async def drain_reapers() -> None:
-    """Wait for children still being terminated (for orderly shutdown and tests)."""
-    while _reapers:
-        await asyncio.gather(*list(_reapers), return_exceptions=True)
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="external",
+    check=check,
+    deadline=checktimeout,
+    fd_cost=2,  # the pidfd, and /dev/null while spawning
+    slotted=False,
+    checktypes=("external", "external-perl"),
+)

@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net, regex
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.smtp import read_reply
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 _PASV = re.compile(rb"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _EPSV = re.compile(rb"\((.)\1\1(\d+)\1\)")
@@ -45,7 +51,7 @@ async def _login(
     if code == 331:
         code, _ = await _command(reader, writer, f"PASS {passwd}", "PASS reply")
     if code // 100 != 2:
-        raise CheckFailed(f"login failed ({code})")
+        raise CheckFailed(f"login failed ({code})", FailureKind.LOGIN)
 
 
 async def _passive_port(
@@ -64,7 +70,7 @@ async def _passive_port(
     return int(m.group(5)) * 256 + int(m.group(6))
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     empty_receive = spec.receive == ""
     try:
         pattern = None if empty_receive else regex.compile_receive(spec.receive)
@@ -96,5 +102,16 @@ async def check(spec: CheckSpec) -> str:
             raise CheckFailed("transfer did not complete")
         return f"retrieved {len(content)} bytes"
     if not await regex.matches(pattern, regex.as_bytes_text(content)):
-        raise CheckFailed("receive did not match")
+        raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     return "receive matched"
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="ftp",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=2,  # control and data connections
+    slotted=False,
+    services=("ftp",),
+    default_ports=MappingProxyType({"ftp": 21}),
+)

@@ -18,10 +18,16 @@ asyncio the deadline is exact and no thread is parked on a hung server.
 from __future__ import annotations
 
 import asyncio
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net, regex
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 MAX_MESSAGE = 1024 * 1024
 MAX_MESSAGES = 1000
@@ -92,23 +98,23 @@ def unbind_request(message_id: int) -> bytes:
 def parse(data: bytes, pos: int = 0) -> tuple[int, bytes, int]:
     """One TLV at `pos`: (tag, content, next position)."""
     if pos + 2 > len(data):
-        raise CheckFailed("malformed LDAP message")
+        raise CheckFailed("malformed LDAP message", FailureKind.MALFORMED)
     tag = data[pos]
     if tag & 0x1F == 0x1F:
-        raise CheckFailed("malformed LDAP message")
+        raise CheckFailed("malformed LDAP message", FailureKind.MALFORMED)
     first = data[pos + 1]
     pos += 2
     if first & 0x80:
         count = first & 0x7F
         if count == 0 or count > 4 or pos + count > len(data):
-            raise CheckFailed("malformed LDAP message")
+            raise CheckFailed("malformed LDAP message", FailureKind.MALFORMED)
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     else:
         length = first
     end = pos + length
     if end > len(data):
-        raise CheckFailed("malformed LDAP message")
+        raise CheckFailed("malformed LDAP message", FailureKind.MALFORMED)
     return tag, data[pos:end], end
 
 
@@ -116,21 +122,21 @@ async def read_message(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
     """One LDAPMessage from the stream: (messageID, protocolOp tag, op content)."""
     head = await reader.readexactly(2)
     if head[0] != SEQUENCE:
-        raise CheckFailed("malformed LDAP message")
+        raise CheckFailed("malformed LDAP message", FailureKind.MALFORMED)
     if head[1] & 0x80:
         count = head[1] & 0x7F
         if count == 0 or count > 4:
-            raise CheckFailed("malformed LDAP message")
+            raise CheckFailed("malformed LDAP message", FailureKind.MALFORMED)
         extra = await reader.readexactly(count)
         length = int.from_bytes(extra, "big")
     else:
         length = head[1]
     if length > MAX_MESSAGE:
-        raise CheckFailed("LDAP message too large")
+        raise CheckFailed("LDAP message too large", FailureKind.MALFORMED)
     body = await reader.readexactly(length)
     tag, raw_id, pos = parse(body)
     if tag != INTEGER:
-        raise CheckFailed("malformed LDAP message")
+        raise CheckFailed("malformed LDAP message", FailureKind.MALFORMED)
     op_tag, op, _ = parse(body, pos)
     return int.from_bytes(raw_id, "big", signed=True), op_tag, op
 
@@ -138,11 +144,11 @@ async def read_message(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
 def result_code(op: bytes) -> int:
     tag, code, _ = parse(op)
     if tag != ENUMERATED:
-        raise CheckFailed("malformed LDAP result")
+        raise CheckFailed("malformed LDAP result", FailureKind.MALFORMED)
     return int.from_bytes(code, "big")
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     tls = spec.service == "ldaps"
     base = spec.request[1:]
     if spec.login and spec.passwd:
@@ -153,10 +159,10 @@ async def check(spec: CheckSpec) -> str:
         await net.send(writer, bind_request(1, name, password))
         msg_id, tag, op = await read_message(reader)
         if msg_id != 1 or tag != BIND_RESPONSE:
-            raise CheckFailed("unexpected reply to bind")
+            raise CheckFailed("unexpected reply to bind", FailureKind.MALFORMED)
         code = result_code(op)
         if code != 0:
-            raise CheckFailed(f"bind failed (result {code})")
+            raise CheckFailed(f"bind failed (result {code})", FailureKind.LOGIN)
         await net.send(writer, search_request(2, base))
         dns: list[bytes] = []
         for _ in range(MAX_MESSAGES):
@@ -169,12 +175,14 @@ async def check(spec: CheckSpec) -> str:
             elif tag == SEARCH_DONE:
                 break
             elif tag != SEARCH_REFERENCE:
-                raise CheckFailed("unexpected reply to search")
+                raise CheckFailed("unexpected reply to search", FailureKind.MALFORMED)
         else:
-            raise CheckFailed("search did not end")
+            raise CheckFailed("search did not end", FailureKind.MALFORMED)
         await net.send(writer, unbind_request(3))
     if len(dns) != 1:
-        raise CheckFailed(f"{len(dns)} entries found (want exactly 1)")
+        raise CheckFailed(
+            f"{len(dns)} entries found (want exactly 1)", FailureKind.RECEIVE_MISMATCH
+        )
     dn_text = regex.as_bytes_text(dns[0])
     if not regex.is_empty_receive(spec.receive):
         try:
@@ -182,5 +190,16 @@ async def check(spec: CheckSpec) -> str:
         except regex.BadPattern as e:
             raise CheckFailed(f"bad receive regex: {e}") from e
         if not matched:
-            raise CheckFailed("receive did not match")
+            raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     return "entry found"
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="ldap",
+    check=check,
+    deadline=checktimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("ldap", "ldaps"),
+    default_ports=MappingProxyType({"ldap": 389, "ldaps": 636}),
+)

@@ -26,7 +26,7 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 
 LINE_LIMIT = 64 * 1024
 BODY_LIMIT = 1024 * 1024
@@ -140,9 +140,9 @@ async def readline(reader: Reader, what: str = "reply") -> bytes:
     try:
         line = await reader.readline()
     except (asyncio.LimitOverrunError, ValueError) as e:
-        raise CheckFailed(f"{what} line too long") from e
+        raise CheckFailed(f"{what} line too long", FailureKind.MALFORMED) from e
     if not line:
-        raise CheckFailed(f"connection closed before {what}")
+        raise CheckFailed(f"connection closed before {what}", FailureKind.CLOSED)
     return line
 
 
@@ -263,27 +263,11 @@ class Poller:
                 del self._waiters[fd]
             raise
 
+    def fileno(self) -> int:
+        return self._ep.fileno()
+
     def close(self) -> None:
         self._ep.close()
-
-
-_pollers: list[Poller] = []
-
-
-def poller() -> Poller:
-    """The running loop's Poller (made on first use)."""
-    loop = asyncio.get_running_loop()
-    if _pollers and _pollers[-1].loop is loop:
-        return _pollers[-1]
-    for p in _pollers:
-        if p.loop is loop:
-            return p
-    for p in [p for p in _pollers if p.loop.is_closed()]:
-        p.close()
-        _pollers.remove(p)
-    new = Poller(loop)
-    _pollers.append(new)
-    return new
 
 
 async def connect_bare(sock: socket.socket, address: tuple[str, int], poll: Poller) -> None:

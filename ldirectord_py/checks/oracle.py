@@ -22,10 +22,16 @@ import asyncio
 import re
 import socket
 import struct
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 CONNECT, ACCEPT, REFUSE, REDIRECT, RESEND = 1, 2, 4, 5, 11
 VERSION = 314
@@ -68,11 +74,11 @@ async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     header = await reader.readexactly(8)
     length, _checksum, kind, _flags, _hsum = struct.unpack("!HHBBH", header)
     if length < 8 or length > MAX_PACKET:
-        raise CheckFailed("malformed TNS packet")
+        raise CheckFailed("malformed TNS packet", FailureKind.MALFORMED)
     return kind, await reader.readexactly(length - 8)
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     packet = connect_packet(connect_data(spec))
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         for _ in range(3):
@@ -89,4 +95,15 @@ async def check(spec: CheckSpec) -> str:
             raise CheckFailed(
                 f"listener refused (ERR={m.group(1).decode()})" if m else "listener refused"
             )
-        raise CheckFailed(f"unexpected TNS packet type {kind}")
+        raise CheckFailed(f"unexpected TNS packet type {kind}", FailureKind.MALFORMED)
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="oracle",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("oracle",),
+    default_ports=MappingProxyType({"oracle": 1521}),
+)

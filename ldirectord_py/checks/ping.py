@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import os
 import socket
 import struct
-import weakref
+from typing import TYPE_CHECKING
 
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, attempts
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
@@ -141,34 +146,36 @@ def _same_address(family: int, want: str, got: str) -> bool:
         return False
 
 
-_pingers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Pinger]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def pinger(family: int) -> Pinger:
-    loop = asyncio.get_running_loop()
-    per_loop = _pingers.setdefault(loop, {})
-    p = per_loop.get(family)
-    if p is None:
-        p = per_loop[family] = Pinger(family, loop)
-    return p
-
-
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
-    p = pinger(family)
-    attempts = max(1, spec.checkcount)
-    for attempt in range(1, attempts + 1):
+    p = runtime.pinger(family)
+    tries = max(1, spec.checkcount)
+    for attempt in range(1, tries + 1):
         try:
             await p.ping(spec.address, spec.checktimeout)
         except TimeoutError:
             continue
         except OSError as e:
-            raise CheckFailed(f"ping failed: {e.strerror or e}") from e
+            kind = FailureKind.UNREACHABLE if e.errno in _UNREACHABLE else FailureKind.OTHER
+            raise CheckFailed(f"ping failed: {e.strerror or e}", kind) from e
         return "echo reply" if attempt == 1 else f"echo reply (attempt {attempt})"
-    raise CheckFailed(f"no echo reply ({attempts} x {_secs(spec.checktimeout)})")
+    raise CheckFailed(
+        f"no echo reply ({tries} x {_secs(spec.checktimeout)})", FailureKind.NO_ANSWER
+    )
+
+
+_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH})
 
 
 def _secs(value: float) -> str:
     return f"{value:g}s"
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="ping",
+    check=check,
+    deadline=attempts,
+    fd_cost=0,  # one shared socket per family (the runtime's)
+    slotted=False,
+    checktypes=("ping",),
+)

@@ -26,10 +26,16 @@ import hmac
 import ipaddress
 import os
 import struct
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 ACCESS_REQUEST = 1
 CODES = {2: "Access-Accept", 3: "Access-Reject", 11: "Access-Challenge"}
@@ -75,20 +81,20 @@ def access_request(ident: int, authenticator: bytes, spec: CheckSpec, nas_ip: st
 def verify_reply(data: bytes, ident: int, authenticator: bytes, secret: bytes) -> int:
     """The reply's code if it is ours and authentic; CheckFailed otherwise."""
     if len(data) < 20:
-        raise CheckFailed("malformed reply")
+        raise CheckFailed("malformed reply", FailureKind.MALFORMED)
     code, rid, length = struct.unpack("!BBH", data[:4])
     if length < 20 or length > len(data):
-        raise CheckFailed("malformed reply")
+        raise CheckFailed("malformed reply", FailureKind.MALFORMED)
     if rid != ident:
-        raise CheckFailed("reply to another request")
+        raise CheckFailed("reply to another request", FailureKind.MALFORMED)
     data = data[:length]
     expected = hashlib.md5(data[:4] + authenticator + data[20:] + secret).digest()
     if not hmac.compare_digest(expected, data[4:20]):
-        raise CheckFailed("reply does not authenticate (wrong secret?)")
+        raise CheckFailed("reply does not authenticate (wrong secret?)", FailureKind.LOGIN)
     return int(code)
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     ident = os.urandom(1)[0]
     authenticator = os.urandom(16)
     async with net.Datagram(spec.family) as sock:
@@ -101,4 +107,15 @@ async def check(spec: CheckSpec) -> str:
     name = CODES.get(code, f"code {code}")
     if code == 2 or (REJECT_IS_ALIVE and code in CODES):
         return name
-    raise CheckFailed(name)
+    raise CheckFailed(name, FailureKind.LOGIN)
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="radius",
+    check=check,
+    deadline=checktimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("radius",),
+    default_ports=MappingProxyType({"radius": 1812}),
+)

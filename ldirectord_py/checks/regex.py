@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import regex as _engine  # type: ignore[import-untyped]
 
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 
 INLINE_TEXT_LIMIT = 64 * 1024
 INLINE_TIME = 0.002
@@ -251,7 +251,7 @@ async def matches(receive: Receive, text: str) -> bool:
     try:
         return await loop.run_in_executor(_match_pool(), _search_off_loop, receive, text)
     except TimeoutError as e:
-        raise CheckFailed(f"receive match exceeded {MATCH_TIME_LIMIT:g}s") from e
+        raise CheckFailed(f"receive match exceeded {MATCH_TIME_LIMIT:g}s", FailureKind.OTHER) from e
 
 
 async def search(pattern: str, text: str) -> bool:

@@ -34,8 +34,8 @@ class CheckResult(NamedTuple):
     `reason` is short and meant for logs and status output: "ok", "status 503",
     "connect refused", "timeout after 3s", "receive did not match", ...
     `latency` is the wall time of the check in seconds (monotonic clock).
-    `kind` is the reason's class (issue 12: checks set it where they fail; until
-    every check does, `kind_of(reason)` classifies the text).
+    `kind` is the reason's class: the check sets it where it fails
+    (`CheckFailed(reason, kind)`), the runner from what a check raised.
     (A NamedTuple: immutable like a frozen dataclass, several times cheaper to
     make, and one is made per check.)
     """

@@ -1,6 +1,7 @@
 """run_check: one check of one spec, under a hard deadline, as a CheckResult.
 
-Which function runs, and under which deadline:
+Which check module runs, and under which deadline (each module's descriptor
+says, registry.py lists them):
 
 | checktype | what runs | deadline |
 |---|---|---|
@@ -10,7 +11,7 @@ Which function runs, and under which deadline:
 | external, external-perl | external.py | checktimeout |
 | negotiate | the service's module | negotiatetimeout (ldap, ldaps, radius: checktimeout) |
 | combined (checktype=N) | negotiate or connect, by CombinedState | as above |
-| on | nothing: up | - |
+| on | on.py: up | checktimeout |
 | off | never checked: ValueError | - |
 
 Whatever the server does (never answers, drips, sends without end, resets) the
@@ -27,68 +28,17 @@ import errno
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from ldirectord_py.checks import (
-    connect,
-    dns,
-    external,
-    ftp,
-    http,
-    imap,
-    ldap,
-    nntp,
-    oracle,
-    ping,
-    pop,
-    radius,
-    simpletcp,
-    sip,
-    smtp,
-    sql,
-)
-from ldirectord_py.checks.deadline import deadlines_for
-from ldirectord_py.checks.result import CheckFailed, CheckResult
+from ldirectord_py.checks import registry
+from ldirectord_py.checks.descriptor import CheckDescriptor, CheckFn
+from ldirectord_py.checks.result import CheckFailed, CheckResult, FailureKind
+from ldirectord_py.checks.runtime import CheckRuntime, runtime_for
 from ldirectord_py.checks.spec import CheckSpec
 
 log = logging.getLogger("ldirectord_py.checks")
 
-CheckFn = Callable[[CheckSpec], Awaitable[str]]
 Kind = Literal["negotiate", "connect"]
-
-# A little slack on top of the per-attempt deadlines of ping, so that the attempts'
-# own timeouts (with their clearer reason) fire before the outer one.
-_PING_SLACK = 0.05
-
-
-async def _none(spec: CheckSpec) -> str:
-    return "service none"
-
-
-SERVICES: dict[str, CheckFn] = {
-    "http": http.check,
-    "https": http.check,
-    "http_proxy": http.check,
-    "ftp": ftp.check,
-    "smtp": smtp.check,
-    "submission": smtp.check,
-    "pop": pop.check,
-    "pops": pop.check,
-    "imap": imap.check,
-    "imaps": imap.check,
-    "nntp": nntp.check,
-    "ldap": ldap.check,
-    "ldaps": ldap.check,
-    "dns": dns.check,
-    "mysql": sql.check,
-    "pgsql": sql.check,
-    "oracle": oracle.check,
-    "radius": radius.check,
-    "sip": sip.check,
-    "simpletcp": simpletcp.check,
-    "none": _none,
-}
 
 _BIG = 999_999
 
@@ -118,61 +68,56 @@ class CombinedState:
             self.connects = _BIG
 
 
+def _resolve(spec: CheckSpec, state: CombinedState | None) -> tuple[Kind, CheckDescriptor]:
+    """Which check module serves this spec now (registry.py)."""
+    checktype = spec.checktype
+    if checktype == registry.COMBINED:
+        if (state or CombinedState()).next_kind(spec.num_connects) == "connect":
+            return "connect", registry.CONNECT
+        return "negotiate", registry.for_service(spec.service)
+    if checktype == registry.NEGOTIATE:
+        return "negotiate", registry.for_service(spec.service)
+    descriptor = registry.for_checktype(checktype, spec.protocol)
+    if descriptor is None:
+        raise ValueError(f"checktype {checktype!r} is never checked")
+    return "connect", descriptor
+
+
 def plan(spec: CheckSpec, state: CombinedState | None = None) -> tuple[Kind, CheckFn, float]:
     """What runs for this spec now, and under which deadline."""
-    checktype = spec.checktype
-    if checktype == "combined":
-        kind = (state or CombinedState()).next_kind(spec.num_connects)
-        if kind == "connect":
-            return "connect", connect.check, spec.checktimeout
-        checktype = "negotiate"
-    if checktype == "negotiate":
-        fn = SERVICES.get(spec.service, _none)
-        return "negotiate", fn, spec.negotiate_deadline()
-    if checktype == "connect":
-        if spec.protocol == "udp":
-            return "connect", ping.check, _ping_deadline(spec)
-        return "connect", connect.check, spec.checktimeout
-    if checktype == "ping":
-        return "connect", ping.check, _ping_deadline(spec)
-    if checktype in ("external", "external-perl"):
-        return "connect", external.check, spec.checktimeout
-    if checktype == "on":
-        return "connect", _on, spec.checktimeout
-    raise ValueError(f"checktype {checktype!r} is never checked")
-
-
-async def _on(spec: CheckSpec) -> str:
-    return "checktype on"
-
-
-def _ping_deadline(spec: CheckSpec) -> float:
-    return max(1, spec.checkcount) * spec.checktimeout + _PING_SLACK
+    kind, descriptor = _resolve(spec, state)
+    return kind, descriptor.check, descriptor.deadline(spec)
 
 
 def _secs(value: float) -> str:
     return f"{value:g}s"
 
 
-def describe_error(exc: BaseException) -> str:
-    """A short reason for an exception raised by a check."""
+def describe_error(exc: BaseException) -> tuple[str, FailureKind]:
+    """A short reason for an exception raised by a check, and its kind."""
     if isinstance(exc, CheckFailed):
-        return exc.reason
+        return exc.reason, exc.kind
     if isinstance(exc, ConnectionRefusedError):
-        return "connect refused"
+        return "connect refused", FailureKind.REFUSED
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
-        return "connection reset"
+        return "connection reset", FailureKind.RESET
     if isinstance(exc, asyncio.IncompleteReadError):
-        return "connection closed early"
+        return "connection closed early", FailureKind.CLOSED
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"
-    if isinstance(exc, OSError):
-        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return "no route to host"
+        return f"TLS error: {getattr(exc, 'reason', None) or exc}", FailureKind.TLS
+    kind = FailureKind.INTERNAL  # not a failure a check names: a bug, or a library's
+    if isinstance(exc, TimeoutError):
+        kind = FailureKind.TIMEOUT
         if exc.strerror:
-            return exc.strerror.lower()
+            return exc.strerror.lower(), kind
+    elif isinstance(exc, OSError):
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "no route to host", FailureKind.UNREACHABLE
+        if exc.strerror:
+            return exc.strerror.lower(), FailureKind.OTHER
+        kind = FailureKind.OTHER
     text = str(exc) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    return (text if len(text) <= 160 else text[:157] + "..."), kind
 
 
 # -- deadlines ---------------------------------------------------------------
@@ -183,10 +128,6 @@ def describe_error(exc: BaseException) -> str:
 # libraries may keep a timer of the same length that ours must beat. Either way
 # the deadline gives back what a loop stall took from the check (deadline.py).
 
-# The checks whose deadlines are slotted.
-_SLOTTED: frozenset[CheckFn] = frozenset({connect.check, http.check})
-
-
 # Out of descriptors is the daemon's trouble, not the backend's: the check waits
 # for one (fds.py keeps the checks' share; something else overran it) until its
 # deadline, and says so once in a while.
@@ -195,7 +136,7 @@ FD_RETRY = 0.01
 _fd_warned = 0.0
 
 
-async def _wait_for_fds(fn: CheckFn, spec: CheckSpec) -> str:
+async def _wait_for_fds(fn: CheckFn, spec: CheckSpec, runtime: CheckRuntime) -> str:
     """Run the check again until it gets its descriptors (the deadline bounds it)."""
     global _fd_warned
     while True:
@@ -205,33 +146,41 @@ async def _wait_for_fds(fn: CheckFn, spec: CheckSpec) -> str:
             log.warning("checks are waiting for file descriptors (too many open files)")
         await asyncio.sleep(FD_RETRY)
         try:
-            return await fn(spec)
+            return await fn(spec, runtime)
         except OSError as e:
             if e.errno not in _NO_FDS:
                 raise
 
 
-async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> CheckResult:
+async def run_check(
+    spec: CheckSpec, state: CombinedState | None = None, runtime: CheckRuntime | None = None
+) -> CheckResult:
     """Run one check of `spec` now; never raises (except on cancellation).
 
     For a combined check pass the identity's CombinedState: it picks negotiate or
     connect and records the outcome. Without one, a combined check negotiates.
+    `runtime`: the scheduler's; by default the loop's current one (runtime.py).
     """
-    kind, fn, deadline = plan(spec, state)
+    kind, descriptor = _resolve(spec, state)
+    fn = descriptor.check
+    deadline = descriptor.deadline(spec)
     started = time.monotonic()
     ok = False
+    failure = FailureKind.NONE
     task = asyncio.current_task()
     if task is None:  # pragma: no cover - always called inside a task
         raise RuntimeError("run_check must run in a task")
-    deadlines = deadlines_for(task.get_loop())
-    armed = deadlines.arm(task, deadline, precise=fn not in _SLOTTED)
+    if runtime is None:
+        runtime = runtime_for(task.get_loop())
+    deadlines = runtime.deadlines
+    armed = deadlines.arm(task, deadline, precise=not descriptor.slotted)
     try:
         try:
-            reason = await fn(spec)
+            reason = await fn(spec, runtime)
         except OSError as e:
             if e.errno not in _NO_FDS:
                 raise
-            reason = await _wait_for_fds(fn, spec)
+            reason = await _wait_for_fds(fn, spec, runtime)
         ok = True
     except asyncio.CancelledError:
         if not armed.expired:
@@ -240,13 +189,15 @@ async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> Chec
         if task.uncancel() > armed.cancelling:
             raise  # not only our deadline: somebody cancelled the check too
         reason = f"timeout after {_secs(deadline)}"
+        failure = FailureKind.TIMEOUT
     except TimeoutError as e:
         if armed.expired:
             reason = f"timeout after {_secs(deadline)}"
         else:
-            reason = describe_error(e) if str(e) else "timeout"
+            reason = describe_error(e)[0] if str(e) else "timeout"
+        failure = FailureKind.TIMEOUT
     except Exception as e:
-        reason = describe_error(e)
+        reason, failure = describe_error(e)
         if not isinstance(e, CheckFailed | OSError | asyncio.IncompleteReadError):
             log.debug("check %s raised", spec.identity, exc_info=True)
     finally:
@@ -256,8 +207,8 @@ async def run_check(spec: CheckSpec, state: CombinedState | None = None) -> Chec
             armed.expired = False
             task.uncancel()
     latency = time.monotonic() - started
-    if state is not None and spec.checktype == "combined":
-        state.record(kind, ok)
-    if spec.checktype == "combined":
+    if spec.checktype == registry.COMBINED:
+        if state is not None:
+            state.record(kind, ok)
         reason = f"{kind}: {reason}"
-    return CheckResult(ok, reason, latency)
+    return CheckResult(ok, reason, latency, failure)

@@ -35,18 +35,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import hashlib
 import heapq
 import logging
 import math
-import resource
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from ldirectord_py.checks import external
+from ldirectord_py.checks import registry
 from ldirectord_py.checks.fds import plan_fds
-from ldirectord_py.checks.result import CheckResult
+from ldirectord_py.checks.result import CheckResult, FailureKind
 from ldirectord_py.checks.runner import CombinedState, run_check
+from ldirectord_py.checks.runtime import CheckRuntime, open_runtime
 from ldirectord_py.checks.spec import CheckSpec
 
 log = logging.getLogger("ldirectord_py.checks")
@@ -57,16 +58,6 @@ Runner = Callable[[CheckSpec, CombinedState | None], Awaitable[CheckResult]]
 MIN_INTERVAL = 0.001
 
 
-def raise_nofile_limit() -> int:
-    """Raise RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def default_fd_budget() -> int:
     """File descriptors checks may use: their share of the soft limit (fds.py:
     what the daemon and its clients may hold is set aside)."""
@@ -74,16 +65,9 @@ def default_fd_budget() -> int:
 
 
 def fd_cost(spec: CheckSpec) -> int:
-    """The most descriptors one check of this spec holds at once."""
-    if spec.checktype == "on" or (spec.checktype == "negotiate" and spec.service == "none"):
-        return 0
-    if spec.checktype == "ping" or (spec.checktype == "connect" and spec.protocol == "udp"):
-        return 0  # one shared socket per family
-    if spec.checktype in ("external", "external-perl"):
-        return 2  # the pidfd, and /dev/null while spawning
-    if spec.checktype in ("negotiate", "combined") and spec.service == "ftp":
-        return 2  # control and data connections
-    return 1
+    """The most descriptors one check of this spec holds at once (its check
+    module's descriptor says)."""
+    return registry.fd_cost(spec.checktype, spec.service, spec.protocol)
 
 
 def splay_fraction(identity: str) -> float:
@@ -177,8 +161,6 @@ class _Entry:
     due: float = 0.0
     runs: int = 0
     skipped: int = 0
-    last: CheckResult | None = None
-    starts: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -217,18 +199,20 @@ class Scheduler:
         self,
         on_result: OnResult,
         *,
-        runner: Runner = run_check,
+        runner: Runner | None = None,
         max_concurrency: int | None = None,
         fd_budget: int | None = None,
         splay: bool = True,
-        record_starts: bool = False,
     ) -> None:
         self.on_result = on_result
-        self.runner = runner
+        # a runner of its own (the daemon's) calls run_check without the runtime:
+        # run_check finds it as the loop's current one, which this scheduler's is
+        self._own_runner = runner
+        self.runner: Runner = runner if runner is not None else run_check
+        self.runtime: CheckRuntime | None = None
         fds = fd_budget if fd_budget is not None else default_fd_budget()
         self.budget = Budget(max_concurrency if max_concurrency is not None else fds, fds)
         self.splay = splay
-        self.record_starts = record_starts
         self._entries: dict[str, _Entry] = {}
         # Pending slots in one heap of tuples and ONE loop timer for the earliest:
         # cheaper than a loop timer per check (TimerHandle objects compared in
@@ -248,7 +232,7 @@ class Scheduler:
         """Swap in a new set of checks; returns the identities that are new."""
         groups: dict[str, list[CheckSpec]] = {}
         for spec in specs:
-            if spec.checktype == "off":
+            if spec.checktype == registry.OFF:
                 continue
             groups.setdefault(spec.identity, []).append(spec)
         new: set[str] = set()
@@ -361,14 +345,14 @@ class Scheduler:
             else:
                 await budget.acquire(cost)
             try:
-                if self.record_starts:
-                    entry.starts.append(asyncio.get_running_loop().time())
-                combined = entry.combined if spec.checktype == "combined" else None
+                combined = entry.combined if spec.checktype == registry.COMBINED else None
                 try:
                     result = await self.runner(spec, combined)
                 except Exception as e:  # a bug in a check must not stop its timer
                     log.exception("check %s raised", entry.identity)
-                    result = CheckResult(False, f"internal error: {type(e).__name__}", 0.0)
+                    result = CheckResult(
+                        False, f"internal error: {type(e).__name__}", 0.0, FailureKind.INTERNAL
+                    )
             finally:
                 budget.release(cost)
         finally:
@@ -376,7 +360,6 @@ class Scheduler:
             # flight: the task ending here is entry.task
             entry.task = None
         entry.runs += 1
-        entry.last = result
         if self._entries.get(entry.identity) is not entry or self._stopped:
             return
         try:
@@ -391,17 +374,27 @@ class Scheduler:
         if self._loop is not None:
             return
         self._loop = asyncio.get_running_loop()
+        self._open_runtime(self._loop)
         self._epoch = self._loop.time()
         self._stopped = False
         now = self._epoch
         for entry in self._entries.values():
             self._schedule(entry, now)
 
+    def _open_runtime(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The checks' runtime of this scheduler (runtime.py), from its first check
+        to stop()."""
+        if self.runtime is None or self.runtime.loop is not loop:
+            self.runtime = open_runtime(loop)
+            if self._own_runner is None:
+                self.runner = functools.partial(run_check, runtime=self.runtime)
+
     async def check_now(self, identities: Iterable[str] | None = None) -> None:
         """Run the given checks (default: all) at once; return when they are done.
 
         A check already in flight is waited for, not started twice. Cancelling
         this call does not cancel the checks."""
+        self._open_runtime(asyncio.get_running_loop())
         wanted = self._entries.keys() if identities is None else identities
         tasks: list[asyncio.Task[None]] = []
         for identity in list(wanted):
@@ -429,7 +422,11 @@ class Scheduler:
                 tasks.append(entry.task)
         if tasks:
             await asyncio.wait(tasks)
-        await external.drain_reapers()
+        if self.runtime is not None:
+            await self.runtime.close()  # waits for external checks' children
+            self.runtime = None
+            if self._own_runner is None:
+                self.runner = run_check
         self._loop = None
 
     # -- inspection ----------------------------------------------------------
@@ -438,22 +435,9 @@ class Scheduler:
     def identities(self) -> frozenset[str]:
         return frozenset(self._entries)
 
-    def spec(self, identity: str) -> CheckSpec | None:
-        entry = self._entries.get(identity)
-        return entry.spec if entry else None
-
-    def last_result(self, identity: str) -> CheckResult | None:
-        entry = self._entries.get(identity)
-        return entry.last if entry else None
-
     def next_due(self, identity: str) -> float | None:
         entry = self._entries.get(identity)
         return entry.due if entry and entry.timer else None
-
-    def starts(self, identity: str) -> list[float]:
-        """Start times (loop clock) of this identity's checks, if record_starts."""
-        entry = self._entries.get(identity)
-        return list(entry.starts) if entry else []
 
     def stats(self) -> SchedulerStats:
         return SchedulerStats(

@@ -13,9 +13,15 @@ at 1 MiB.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ldirectord_py.checks import net, regex
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 
 def payload(spec: CheckSpec) -> bytes:
@@ -35,7 +41,7 @@ def _lines(data: bytes) -> list[bytes]:
     return data.splitlines(keepends=True)
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     pattern = _matcher(spec)
     seen = 0
     if spec.protocol == "udp":
@@ -48,7 +54,7 @@ async def check(spec: CheckSpec) -> str:
                 for line in _lines(data):
                     if pattern is None or await regex.matches(pattern, regex.as_bytes_text(line)):
                         return "receive matched"
-        raise CheckFailed("receive did not match")
+        raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         await net.send(writer, payload(spec))
         if writer.can_write_eof():
@@ -64,5 +70,15 @@ async def check(spec: CheckSpec) -> str:
             if pattern is None or await regex.matches(pattern, regex.as_bytes_text(line)):
                 return "receive matched"
     if seen == 0:
-        raise CheckFailed("no reply")
-    raise CheckFailed("receive did not match")
+        raise CheckFailed("no reply", FailureKind.NO_ANSWER)
+    raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="simpletcp",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("simpletcp",),
+)

@@ -14,10 +14,16 @@ negotiatetimeout (over tcp the headers must also end: an empty line).
 from __future__ import annotations
 
 import os
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 MAX_LINES = 200
 
@@ -44,10 +50,12 @@ def request(spec: CheckSpec, local: tuple[str, int], transport: str) -> bytes:
 def _status_ok(line: bytes) -> None:
     if not line.startswith(b"SIP/2.0 200 OK"):
         text = line[:40].decode("latin-1").strip()
-        raise CheckFailed(f"reply {text!r}" if text else "empty reply")
+        if text:
+            raise CheckFailed(f"reply {text!r}", FailureKind.OTHER)
+        raise CheckFailed("empty reply", FailureKind.NO_ANSWER)
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if spec.protocol == "udp":
         async with net.Datagram(spec.family) as sock:
             await sock.connect(spec.address, spec.checkport)
@@ -63,4 +71,15 @@ async def check(spec: CheckSpec) -> str:
             line = await reader.readline()
             if line.strip() == b"":
                 return "200 OK"
-        raise CheckFailed("reply headers too long")
+        raise CheckFailed("reply headers too long", FailureKind.MALFORMED)
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="sip",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("sip",),
+    default_ports=MappingProxyType({"sip": 5060}),
+)

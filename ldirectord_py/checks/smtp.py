@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 HELLO = "localhost.localdomain"  # Net::SMTP's default Hello
 _REPLY = re.compile(rb"^(\d{3})([ -])")
@@ -26,15 +32,15 @@ async def read_reply(reader: asyncio.StreamReader, what: str) -> tuple[int, byte
         line = await net.readline(reader, what)
         m = _REPLY.match(line)
         if not m:
-            raise CheckFailed(f"malformed {what}")
+            raise CheckFailed(f"malformed {what}", FailureKind.MALFORMED)
         if not first:
             first = line.rstrip()
         if m.group(2) == b" ":
             return int(m.group(1)), first
-    raise CheckFailed(f"{what} too long")
+    raise CheckFailed(f"{what} too long", FailureKind.MALFORMED)
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         code, _ = await read_reply(reader, "greeting")
         if code // 100 != 2:
@@ -48,3 +54,14 @@ async def check(spec: CheckSpec) -> str:
                 raise CheckFailed(f"HELO {code}")
         await net.send(writer, b"QUIT\r\n")
     return "greeting and EHLO ok"
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="smtp",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("smtp", "submission"),
+    default_ports=MappingProxyType({"smtp": 25, "submission": 587}),
+)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ldirectord_py.config.model import Real, Virtual, bracketed
-
-# Services whose deadline is checktimeout rather than negotiatetimeout: the original
-# arms its alarm with checktimeout around these (spec 5.3, service table).
-CHECKTIMEOUT_SERVICES = frozenset({"ldap", "ldaps", "radius"})
+if TYPE_CHECKING:
+    from ldirectord_py.checks.registry import CheckType, Service
+    from ldirectord_py.config.model import Real, Virtual
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,8 @@ class CheckSpec:
     """
 
     identity: str
-    checktype: str  # connect negotiate external external-perl ping on off combined
-    service: str
+    checktype: CheckType  # connect negotiate external external-perl ping on off combined
+    service: Service
     protocol: str  # tcp udp fwm (the virtual's)
     family: int  # 4 or 6
     address: str  # the real's address, unbracketed
@@ -46,12 +46,20 @@ class CheckSpec:
     checkinterval: float = 10.0
     num_connects: int = 0
 
+    def __post_init__(self) -> None:
+        # words (a test's strings) become the enums: a word no check module serves
+        # is refused here, where the spec is made
+        if type(self.checktype) is not _registry.CheckType:
+            object.__setattr__(self, "checktype", _registry.checktype_of(self.checktype))
+        if type(self.service) is not _registry.Service:
+            object.__setattr__(self, "service", _registry.service_of(self.service))
+
     @classmethod
     def for_real(cls, virtual: Virtual, real: Real) -> CheckSpec:
         return cls(
             identity=virtual.check_identity(real),
-            checktype=virtual.checktype,
-            service=virtual.service,
+            checktype=_registry.checktype_of(virtual.checktype),
+            service=_registry.service_of(virtual.service),
             protocol=virtual.protocol,
             family=real.family,
             address=real.address,
@@ -77,9 +85,11 @@ class CheckSpec:
             num_connects=virtual.num_connects,
         )
 
-    @property
+    @functools.cached_property
     def host(self) -> str:
         """The real's address as the original prints it (IPv6 in brackets)."""
+        from ldirectord_py.config.model import bracketed  # the config imports this module
+
         return bracketed(self.address, 6 if self.family == 6 else 4)
 
     @property
@@ -88,11 +98,12 @@ class CheckSpec:
         if self.fwmark is not None:
             vip = str(self.fwmark)
         else:
+            from ldirectord_py.config.model import bracketed  # as in host
+
             vip = bracketed(self.virtual_address or "", 6 if self.family == 6 else 4)
         return (vip, str(self.virtual_port), self.host, str(self.port))
 
-    def negotiate_deadline(self) -> float:
-        """The deadline of this spec's negotiate check (service table, spec 5.3)."""
-        if self.service in CHECKTIMEOUT_SERVICES:
-            return self.checktimeout
-        return self.negotiatetimeout
+
+# Last: the registry imports the check modules, which import CheckSpec from here
+# (the module object is enough, its names are looked up when a spec is made).
+from ldirectord_py.checks import registry as _registry  # noqa: E402

@@ -14,11 +14,16 @@ the original had no timeout at all here (quirk 16, fixed).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from ldirectord_py.checks.deadline import backstop
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.spec import CheckSpec
+
+if TYPE_CHECKING:
+    from ldirectord_py.checks.runtime import CheckRuntime
 
 
 def query_of(spec: CheckSpec) -> str:
@@ -40,7 +45,7 @@ async def _mysql(spec: CheckSpec, query: str) -> bool:
             autocommit=True,
         )
     except pymysql.err.MySQLError as e:
-        raise CheckFailed(_mysql_reason(e)) from e
+        raise CheckFailed(_mysql_reason(e), _mysql_kind(e)) from e
     try:
         cursor = await conn.cursor(aiomysql.SSCursor)
         try:
@@ -51,6 +56,33 @@ async def _mysql(spec: CheckSpec, query: str) -> bool:
         return row is not None
     finally:
         conn.close()
+
+
+# ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR
+_MYSQL_LOGIN_ERRORS = frozenset({1044, 1045})
+# CR_SERVER_GONE_ERROR, CR_SERVER_LOST
+_MYSQL_CLOSED_ERRORS = frozenset({2006, 2013})
+
+
+def _mysql_kind(e: Exception) -> FailureKind:
+    args: tuple[object, ...] = tuple(getattr(e, "args", ()))
+    if args and args[0] in _MYSQL_LOGIN_ERRORS:
+        return FailureKind.LOGIN
+    if args and args[0] in _MYSQL_CLOSED_ERRORS:
+        return FailureKind.CLOSED
+    return _cause_kind(e)
+
+
+def _cause_kind(e: BaseException) -> FailureKind:
+    """REFUSED when the driver wraps a refused connect (aiomysql's error 2003)."""
+    seen: BaseException | None = e
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return FailureKind.REFUSED
+        seen = seen.__cause__ or seen.__context__
+    return FailureKind.OTHER
 
 
 def _mysql_reason(e: Exception) -> str:
@@ -74,7 +106,11 @@ async def _pgsql(spec: CheckSpec, query: str) -> bool:
             statement_cache_size=0,
         )
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        raise CheckFailed(f"pgsql error: {str(e)[:120]}") from e
+        login = isinstance(
+            e, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+        )
+        kind = FailureKind.LOGIN if login else _cause_kind(e)
+        raise CheckFailed(f"pgsql error: {str(e)[:120]}", kind) from e
     try:
         try:
             row = await conn.fetchrow(query)
@@ -86,7 +122,7 @@ async def _pgsql(spec: CheckSpec, query: str) -> bool:
             conn.terminate()
 
 
-async def check(spec: CheckSpec) -> str:
+async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     query = query_of(spec)
     if not spec.login or not query:
         raise CheckFailed("login and request are required")
@@ -95,5 +131,17 @@ async def check(spec: CheckSpec) -> str:
     else:
         found = await _pgsql(spec, query)
     if not found:
-        raise CheckFailed("query returned no rows")
+        raise CheckFailed("query returned no rows", FailureKind.RECEIVE_MISMATCH)
     return "query returned rows"
+
+
+DESCRIPTOR: CheckDescriptor = CheckDescriptor(
+    name="sql",
+    check=check,
+    deadline=negotiatetimeout,
+    fd_cost=1,
+    slotted=False,
+    services=("mysql", "pgsql"),
+    default_ports=MappingProxyType({"mysql": 3306, "pgsql": 5432}),
+    extras=MappingProxyType({"mysql": ("sql", "aiomysql"), "pgsql": ("sql", "asyncpg")}),
+)

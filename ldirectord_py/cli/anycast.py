@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 import click
 
+from ldirectord_py.networks import Network, inside
 from ldirectord_py.routing.model import (
     API_VERSIONS,
     ApiVersion,
@@ -86,11 +87,7 @@ def parse_vip(text: str, proto: str | None) -> HostPrefix:
         raise Refused(f"{text}: {address!r} is not an IP address") from None
 
 
-def check_inside(
-    vip: HostPrefix, prefixes: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
-) -> None:
-    from ldirectord_py.routing.model import inside
-
+def check_inside(vip: HostPrefix, prefixes: Sequence[Network]) -> None:
     if not inside(vip, prefixes):
         listed = ", ".join(str(p) for p in prefixes)
         raise Refused(f"{vip} is outside the anycast prefixes ({listed}): not announced")
@@ -179,9 +176,7 @@ def via_interface(action: str, vip: HostPrefix, ifname: str) -> str:
     return f"removed {vip} from {ifname}"
 
 
-def _prefix(
-    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
-) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def _prefix(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[Network]:
     out = []
     for v in values:
         try:
@@ -254,7 +249,7 @@ def _prefix(
 def cli(
     gobgpapi: str,
     gobgpversion: ApiVersion,
-    prefixes: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    prefixes: list[Network],
     nexthop: str | None,
     communities: tuple[str, ...],
     med: int | None,

@@ -1,6 +1,9 @@
 """ldirectordctl: the operator's tool next to the drop-in (validate, list, and more).
 
-Each subcommand lives in its own module and registers itself on `cli` here.
+Each subcommand lives in its own module as a plain click command; `_register`
+below is the one place that adds them to `cli` (a new subcommand is one module
+and one line there). The daemon-finding and `--config` they share are in
+`daemon_client`.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ def cli() -> None:
 
 
 def _register() -> None:
-    """Import the subcommand modules; each adds itself to `cli`."""
-    from ldirectord_py.cli import (  # noqa: F401
+    """Add every subcommand to `cli` (idempotent: a name is added once)."""
+    from ldirectord_py.cli import (
         ctl_control,
         ctl_list,
         ctl_maintenance,
@@ -27,7 +30,22 @@ def _register() -> None:
         ctl_validate,
     )
 
+    for command in (
+        ctl_status.status_command,
+        ctl_routes.routes_command,
+        ctl_list.list_command,
+        ctl_validate.validate,
+        ctl_control.drain_command,
+        ctl_control.undrain_command,
+        ctl_control.check_now_command,
+        ctl_control.reload_command,
+        ctl_maintenance.maintenance_command,
+    ):
+        cli.add_command(command)
+
+
+_register()
+
 
 def main() -> None:
-    _register()
     cli(prog_name="ldirectordctl")

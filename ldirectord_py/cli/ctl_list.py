@@ -4,13 +4,26 @@ and `--json`."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
+from collections.abc import Iterable
 
 import click
 
-from ldirectord_py.cli.ctl import cli
-from ldirectord_py.ipvs.model import Family, Protocol, ServiceKey
+from ldirectord_py.ipvs.format import ListingOptions, ServiceNotFound, render_listing
+from ldirectord_py.ipvs.model import (
+    Destination,
+    Family,
+    Forwarding,
+    IPVSInfo,
+    Protocol,
+    ServiceKey,
+    Table,
+    VirtualService,
+    as_address,
+)
+from ldirectord_py.observe.schema import StatusSnapshot, VirtualSnapshot
 
 
 def _service_key(
@@ -56,26 +69,112 @@ def add_health_column(listing: str, health: Health | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def daemon_health() -> Health:
-    """Each real's state from every running daemon's status socket."""
-    from ldirectord_py.observe.status_socket import all_status_sockets, read_status
+def daemon_snapshots() -> list[StatusSnapshot]:
+    """Every running daemon's status snapshot (those that do not answer or send
+    something that does not decode are left out: the listing is the kernel's)."""
+    from ldirectord_py.cli.daemon_client import snapshots_quiet
 
+    return snapshots_quiet()
+
+
+def daemon_health(snapshots: Iterable[StatusSnapshot] | None = None) -> Health:
+    """Each real's state from every running daemon's status snapshot."""
     health: Health = {}
-    for path in all_status_sockets():
-        try:
-            status = read_status(path)
-        except (OSError, ValueError):
-            continue
-        for virtual in status.get("virtuals", []):
-            for real in virtual.get("reals", []):
-                if not virtual.get("service") or not real.get("kernel"):
+    for status in daemon_snapshots() if snapshots is None else snapshots:
+        for virtual in status.virtuals:
+            for real in virtual.reals:
+                if not virtual.service or not real.kernel:
                     continue
-                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(real["since"]))
-                health[(virtual["service"], real["kernel"])] = f"{real['state']} since {since}"
+                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(real.since))
+                health[(virtual.service, real.kernel)] = f"{real.state.value} since {since}"
     return health
 
 
-@cli.command(name="list")
+NOT_PROGRAMMED = "IP Virtual Server table NOT PROGRAMMED: the table ldirectord wants"
+
+
+def desired_listing(snapshots: Iterable[StatusSnapshot], options: ListingOptions, why: str) -> str:
+    """Without ip_vs: the table the daemons want, as `ipvsadm -L -n` would list it
+    once programmed, under a header that says it is not (`list -n --health`)."""
+    services: dict[ServiceKey, VirtualService] = {}
+    for status in snapshots:
+        for virtual in status.virtuals:
+            service = _desired_service(virtual)
+            if service is not None and service.key not in services:
+                services[service.key] = service
+    table = Table(tuple(services.values()), IPVSInfo(0, 0))
+    if options.service is not None and options.service not in services:
+        raise ServiceNotFound(options.service)
+    body = render_listing(table, dataclasses.replace(options, service=None)).splitlines()
+    if options.service is not None:
+        body = _only_service(body, str(options.service))
+    return "\n".join([f"{NOT_PROGRAMMED} ({why})", *body[1:]]) + "\n"
+
+
+def _only_service(lines: list[str], name: str) -> list[str]:
+    """The header lines and one service's block of a listing."""
+    out, keep = lines[:3], False
+    for line in lines[3:]:
+        if not line.startswith("  "):
+            words = line.split()
+            keep = " ".join(words[:3] if words[2:3] == ["IPv6"] else words[:2]) == name
+        if keep:
+            out.append(line)
+    return out
+
+
+def _desired_service(virtual: VirtualSnapshot) -> VirtualService | None:
+    """The ip_vs service a virtual's snapshot describes, with the reals that have
+    a weight (those the table has or will have)."""
+    if not virtual.service:
+        return None
+    try:
+        key = _parse_service(virtual.service)
+        destinations: dict[str, Destination] = {}
+        for real in virtual.reals:
+            if real.weight is None or not real.kernel or real.kernel in destinations:
+                continue
+            host, _, port = real.kernel.rpartition(":")
+            destinations[real.kernel] = Destination.of(
+                as_address(host),
+                int(port),
+                _FORWARDING.get(real.forward or "", Forwarding.ROUTE),
+                weight=real.weight,
+            )
+        return VirtualService(
+            family=key.family,
+            protocol=key.protocol,
+            address=key.address,
+            port=key.port,
+            fwmark=key.fwmark,
+            scheduler=virtual.scheduler or "wrr",
+            persistence=virtual.persistence,
+            destinations=tuple(destinations.values()),
+        )
+    except ValueError:
+        return None  # not a service this client can read back: not listed
+
+
+_FORWARDING = {
+    "Masq": Forwarding.MASQ,
+    "Route": Forwarding.ROUTE,
+    "Tunnel": Forwarding.TUNNEL,
+    "Local": Forwarding.LOCAL,
+}
+
+
+def _parse_service(text: str) -> ServiceKey:
+    """`TCP 192.0.2.1:80`, `FWM 7`, `FWM 7 IPv6` (as ServiceKey prints them)."""
+    words = text.split()
+    if words[0] == "FWM":
+        family = Family.INET6 if words[-1] == "IPv6" else Family.INET
+        return ServiceKey.for_fwmark(int(words[1]), family)
+    if len(words) != 2 or words[0] not in Protocol.__members__:
+        raise ValueError(f"not a service: {text!r}")
+    return ServiceKey.for_address(Protocol[words[0]], words[1])
+
+
+@click.command(name="list")
 @click.option("-L", "-l", "list_flag", is_flag=True, help="Accepted for ipvsadm habits.")
 @click.option("-n", "--numeric", is_flag=True, help="Addresses and ports as numbers.")
 @click.option("--stats", is_flag=True, help="Connection, packet and byte counters.")
@@ -111,9 +210,8 @@ def list_command(
     as_json: bool,
 ) -> None:
     """The ip_vs table, byte for byte as `ipvsadm -L` with the same switches."""
-    from ldirectord_py.ipvs.format import ListingOptions, ServiceNotFound
     from ldirectord_py.ipvs.listing import live_listing
-    from ldirectord_py.ipvs.netlink import IPVSError
+    from ldirectord_py.ipvs.netlink import IPVSError, IPVSUnavailable
 
     options = ListingOptions(
         numeric=numeric,
@@ -127,7 +225,16 @@ def list_command(
         connections=connection,
     )
     try:
-        text = live_listing(options, as_json=as_json)
+        try:
+            text = live_listing(options, as_json=as_json)
+        except IPVSUnavailable as exc:
+            snapshots = daemon_snapshots() if health and not as_json and not connection else []
+            if not snapshots:
+                raise
+            # no ip_vs here: what the daemons want instead, marked as not programmed
+            listing = desired_listing(snapshots, options, str(exc))
+            click.echo(add_health_column(listing, daemon_health(snapshots)), nl=False)
+            return
     except ServiceNotFound:
         click.echo("No such service", err=True)
         sys.exit(1)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import click
 
-from ldirectord_py.cli.ctl import cli
-from ldirectord_py.cli.ctl_control import _config_option, _report, _send
+from ldirectord_py.cli.daemon_client import config_option, report, send
 
 ANSWER_MARGIN = 15.0
 """Seconds on top of the drain timeout for the daemon's answer (route confirmation)."""
 
 
-@cli.command(name="maintenance")
-@_config_option
+@click.command(name="maintenance")
+@config_option
 @click.option(
     "--timeout",
     default=30.0,
@@ -37,4 +36,4 @@ def maintenance_command(
     (or de-prefers, as anycastdown says), then waits until no new connection and
     no packet reaches them: exit 0 when drained, 1 with what is still active."""
     args = {"action": action, "vips": list(vips), "timeout": timeout}
-    _report(_send(config, "maintenance", args, timeout + ANSWER_MARGIN))
+    report(send(config, "maintenance", args, timeout + ANSWER_MARGIN))

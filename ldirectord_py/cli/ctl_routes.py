@@ -4,15 +4,15 @@ what GoBGP (or the interface) holds for it, from the running daemon."""
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 
-from ldirectord_py.cli.ctl import cli
 from ldirectord_py.cli.ctl_bfd import bfd_lines, bfd_option, read_bfd
+from ldirectord_py.cli.daemon_client import config_option, snapshots_or_exit
+from ldirectord_py.observe.schema import AnycastSnapshot, GoBGPSnapshot, StatusSnapshot
 
 
 def _when(epoch: float | None) -> str:
@@ -21,24 +21,21 @@ def _when(epoch: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
-def _held_by(vip: str, anycast: dict[str, Any]) -> str:
+def _held_by(vip: str, anycast: AnycastSnapshot) -> str:
     """What the external system reports for this VIP."""
-    gobgp = anycast.get("gobgp")
+    gobgp = anycast.gobgp
     if gobgp is not None:
-        if not gobgp.get("connected"):
+        if not gobgp.connected:
             return "gobgp unreachable"
-        attributes = (gobgp.get("gobgp") or {}).get(vip)
+        attributes = gobgp.gobgp.get(vip)
         if not attributes:
             return "not in gobgp"
         return "in gobgp" + _attributes_text(attributes)
-    interfaces = anycast.get("interfaces") or {}
-    present = [name for name, vips in (interfaces.get("actual") or {}).items() if vip in vips]
+    present = anycast.interfaces.carrying(vip) if anycast.interfaces is not None else ()
     return f"address on {', '.join(present)}" if present else "no address"
 
 
-def _attributes_text(attributes: Any) -> str:
-    if not isinstance(attributes, dict):
-        return ""
+def _attributes_text(attributes: Mapping[str, object]) -> str:
     parts = []
     for key in ("next_hop", "med", "communities", "as_path"):
         value = attributes.get(key)
@@ -48,47 +45,43 @@ def _attributes_text(attributes: Any) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _api_text(gobgp: dict[str, Any]) -> str:
+def _api_text(gobgp: GoBGPSnapshot) -> str:
     """'GoBGP 4.x (api.GoBgpService), found at connect' or '..., pinned'."""
-    api = gobgp.get("api")
-    if not api:
+    if not gobgp.api:
         return "API unknown"
-    pinned = gobgp.get("api_version") not in (None, "auto")
-    return f"GoBGP {api}, {'pinned by gobgpversion' if pinned else 'found at connect'}"
+    pinned = gobgp.api_version != "auto"
+    return f"GoBGP {gobgp.api}, {'pinned by gobgpversion' if pinned else 'found at connect'}"
 
 
-def render_routes(statuses: list[tuple[str, dict[str, Any]]]) -> str:
+def render_routes(statuses: Sequence[tuple[str, StatusSnapshot]]) -> str:
     lines: list[str] = []
     for path, status in statuses:
-        anycast = status.get("anycast") or {}
-        head = status.get("config") or path
-        if not anycast.get("enabled"):
+        anycast = status.anycast
+        head = status.config or path
+        if not anycast.enabled:
             lines.append(f"{head}: no anycast VIP configured")
             continue
-        lines.append(f"{head}: anycast by {anycast.get('method')}")
-        gobgp = anycast.get("gobgp")
+        lines.append(f"{head}: anycast by {anycast.method}")
+        gobgp = anycast.gobgp
         if gobgp is not None:
-            state = "connected" if gobgp.get("connected") else "unreachable"
-            err = gobgp.get("last_error")
+            state = "connected" if gobgp.connected else "unreachable"
+            err = gobgp.last_error
             lines.append(
-                f"  gobgp {gobgp.get('target')}: {state}"
+                f"  gobgp {gobgp.target}: {state}"
                 + (f", {_api_text(gobgp)}" if state == "connected" else "")
                 + (f" ({err})" if err and state != "connected" else "")
             )
-            for peer in gobgp.get("peers") or []:
-                lines.append(
-                    f"  peer {peer.get('address')} AS{peer.get('asn')}: {peer.get('state')}"
-                )
+            for peer in gobgp.peers:
+                lines.append(f"  peer {peer.address} AS{peer.asn}: {peer.state}")
         rows = [("VIP", "STATE", "SINCE", "HELD", "WHY")]
-        for vip in anycast.get("vips") or []:
-            state = vip["state"] + (" (guard)" if vip.get("guarded") else "")
+        for vip in anycast.vips:
             rows.append(
                 (
-                    vip["vip"],
-                    state,
-                    _when(vip.get("since")),
-                    _held_by(vip["vip"], anycast),
-                    vip["reason"],
+                    vip.vip,
+                    vip.state.value + (" (guard)" if vip.guarded else ""),
+                    _when(vip.since),
+                    _held_by(vip.vip, anycast),
+                    vip.reason,
                 )
             )
         lines += table_lines(rows)
@@ -104,32 +97,18 @@ def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
     ]
 
 
-def statuses_or_exit(config: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """The running daemons' status documents, or exit 1 saying why there are none."""
-    from ldirectord_py.observe.status_socket import NoDaemon, daemon_statuses
-
-    try:
-        return daemon_statuses(config)
-    except NoDaemon as exc:
-        click.echo(f"ldirectordctl: {exc}", err=True)
-        sys.exit(1)
-
-
-config_option = click.option(
-    "-c", "--config", metavar="NAME|PATH", help="The daemon of this config (default: all)."
-)
-
-
-@cli.command(name="routes")
+@click.command(name="routes")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="The daemon's anycast status as JSON.")
 @bfd_option
 def routes_command(config: str | None, as_json: bool, bfd: str) -> None:
     """Each anycast VIP: its decision, why, since when, what GoBGP holds."""
-    statuses = statuses_or_exit(config)
+    statuses = snapshots_or_exit(config)
     readings = read_bfd(bfd)
     if as_json:
-        doc = {status.get("config") or path: status.get("anycast") for path, status in statuses}
+        doc: dict[str, Any] = {
+            status.config or path: status.anycast.to_json() for path, status in statuses
+        }
         if readings:
             doc["bfd"] = [r.to_json() for r in readings]
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))

@@ -13,14 +13,10 @@ from typing import Any
 
 import click
 
-from ldirectord_py.cli.ctl import cli
 from ldirectord_py.cli.ctl_bfd import bfd_lines, bfd_option, read_bfd
-from ldirectord_py.cli.ctl_routes import (
-    config_option,
-    render_routes,
-    statuses_or_exit,
-    table_lines,
-)
+from ldirectord_py.cli.ctl_routes import render_routes, table_lines
+from ldirectord_py.cli.daemon_client import config_option, decoded_or_exit, statuses_or_exit
+from ldirectord_py.observe.schema import RealSnapshot, StatusSnapshot
 
 
 def _since(epoch: float | None, now: float) -> str:
@@ -45,73 +41,99 @@ def _latency(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:.1f}ms"
 
 
-def render_status(path: str, status: dict[str, Any], now: float | None = None) -> str:
+def _weight(real: RealSnapshot) -> str:
+    """The weight the table has or is about to have; the kernel's beside it when
+    they differ ("5 (kernel 0)"), "-" when the real is not in the table."""
+    shown = "-" if real.weight is None else str(real.weight)
+    if real.weight != real.programmed_weight:
+        kernel = "-" if real.programmed_weight is None else str(real.programmed_weight)
+        shown += f" (kernel {kernel})"
+    return shown
+
+
+def render_status(path: str, status: StatusSnapshot, now: float | None = None) -> str:
     now = time.time() if now is None else now
-    out = [f"config:    {status.get('config') or '?'}  (socket {path})"]
-    if status.get("started_at"):
-        out.append(
-            f"uptime:    {_duration(now - status['started_at'])}  (pid {status.get('pid', '?')})"
-        )
-    out.append(f"status:    {status.get('status', '?')}")
-    plane = status.get("dataplane") or {}
-    plane_text = "converged" if plane.get("converged") else "not converged"
-    if plane.get("last_error"):
-        plane_text += f"; last error: {plane['last_error']}"
-    counts = f"{plane.get('operations', 0)} operations, {plane.get('errors', 0)} errors"
+    out = [f"config:    {status.config or '?'}  (socket {path})"]
+    if status.started_at:
+        pid = status.pid if status.pid is not None else "?"
+        out.append(f"uptime:    {_duration(now - status.started_at)}  (pid {pid})")
+    out.append(f"status:    {status.status or '?'}")
+    plane = status.dataplane
+    plane_text = "converged" if plane.converged else "not converged"
+    if plane.last_error:
+        plane_text += f"; last error: {plane.last_error}"
+    counts = f"{plane.operations} operations, {plane.errors} errors"
     out.append(f"dataplane: {plane_text} ({counts})")
-    for name, writer in sorted((status.get("writers") or {}).items()):
-        if writer.get("crashes") or writer.get("stalled"):
-            stalled = "STALLED; " if writer.get("stalled") else ""
+    if status.last_reload is not None:
+        reload = status.last_reload
+        trigger = f", by {reload.trigger}" if reload.trigger else ""
+        if reload.ok:
+            result = "applied" + (f": {reload.change.counts()}" if reload.change else "")
+        else:
+            result = f"REFUSED: {reload.error or '?'}"
+            if reload.where and reload.where not in result:
+                result += f" ({reload.where})"
+        out.append(f"reload:    {result} at {_since(reload.at, now)}{trigger}")
+    for name, writer in sorted(status.writers.items()):
+        if writer.crashes or writer.stalled:
+            stalled = "STALLED; " if writer.stalled else ""
             out.append(
-                f"writer:    {name}: {stalled}{writer.get('crashes', 0)} failures, restarted "
-                f"(last: {writer.get('last_crash')})"
+                f"writer:    {name}: {stalled}{writer.crashes} failures, restarted "
+                f"(last: {writer.last_crash})"
             )
-    watchdog = status.get("watchdog") or {}
-    age = watchdog.get("last_result_age")
-    if watchdog.get("stalled"):
+    watchdog = status.watchdog
+    age = watchdog.last_result_age
+    if watchdog.stalled:
         out.append(f"checks:    STALLED: none completed for {age if age is not None else '?'}s")
     elif age is not None:
         out.append(f"checks:    completing (last {age:.1f}s ago)")
-    if status.get("drained"):
-        out.append(f"drained:   {', '.join(status['drained'])}")
-    for virtual in status.get("virtuals") or []:
-        head = f"virtual {virtual['virtual']}"
-        if virtual.get("fallback_active"):
+    if status.drained:
+        out.append(f"drained:   {', '.join(status.drained)}")
+    for virtual in status.virtuals:
+        head = f"virtual {virtual.virtual}"
+        if virtual.fallback_active:
             head += "  [fallback active]"
+        if virtual.service and not virtual.programmed and status.schema >= 2:
+            head += "  [not programmed]"
         out.append("")
         out.append(head)
         rows = [("REAL", "STATE", "WEIGHT", "FAILS", "LATENCY", "SINCE", "LAST RESULT")]
-        for real in virtual.get("reals") or []:
-            weight = real.get("weight")
+        for real in virtual.reals:
             rows.append(
                 (
-                    real["real"],
-                    real["state"] + (" (drained)" if real.get("drained") else ""),
-                    "-" if weight is None else str(weight),
-                    str(real.get("failures", 0)),
-                    _latency(real.get("last_latency")),
-                    _since(real.get("since"), now),
-                    real.get("last_reason") or "",
+                    real.real,
+                    real.state.value + (" (drained)" if real.drained else ""),
+                    _weight(real) if status.schema >= 2 else _plain_weight(real),
+                    str(real.failures),
+                    _latency(real.last_latency),
+                    _since(real.since, now),
+                    real.last_reason,
                 )
             )
         out += table_lines(rows)
-    anycast = status.get("anycast") or {}
-    if anycast.get("enabled"):
+    if status.anycast.enabled:
         out.append("")
         out.extend(render_routes([(path, status)]).rstrip("\n").split("\n"))
     return "\n".join(out) + "\n"
 
 
-@cli.command(name="status")
+def _plain_weight(real: RealSnapshot) -> str:
+    """A schema-1 daemon reports one weight only."""
+    return "-" if real.weight is None else str(real.weight)
+
+
+@click.command(name="status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="The whole status document as JSON.")
 @bfd_option
 def status_command(config: str | None, as_json: bool, bfd: str) -> None:
     """The daemon's reals, fallbacks, anycast and dataplane."""
-    statuses = statuses_or_exit(config)
+    documents = statuses_or_exit(config)
+    statuses = decoded_or_exit(documents)
     readings = read_bfd(bfd)
     if as_json:
-        doc: Any = statuses[0][1] if len(statuses) == 1 else {p: s for p, s in statuses}
+        # the documents as the daemons serve them (keys this client does not know included)
+        doc: Any = documents[0][1] if len(documents) == 1 else {p: s for p, s in documents}
         if readings:
             doc = {**doc, "bfd": [r.to_json() for r in readings]}
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))

@@ -1,8 +1,12 @@
-"""`ldirectordctl validate CF`: what the daemon would run, before a reload.
+"""`ldirectordctl validate CF`: a linter to run before a reload (as keepalived -t
+or haproxy -c), and what the daemon would run.
 
-Prints the effective configuration (every virtual and real, defaults and inherited
-values filled in, each value's origin), or the errors with file and line.
-Exit 0 when valid, 2 when not, 1 when the file does not exist.
+Every error the file has is reported in one run (the drop-in `ldirectord` stops
+at the first, in the original's words), then the warnings of config/lint.py.
+A valid file's effective configuration is printed (every virtual and real,
+defaults and inherited values filled in, each value's origin). Exit 0 when
+valid, 1 with --strict and warnings, 2 when invalid, 1 when the file does not
+exist. Secrets are masked in every format.
 """
 
 from __future__ import annotations
@@ -13,11 +17,18 @@ from typing import Any
 
 import click
 
-from ldirectord_py.cli.ctl import cli
-from ldirectord_py.config import Config, ConfigError, Virtual, load
-from ldirectord_py.config.export import config_to_dict, render_anycast
+from ldirectord_py.config import Config, ConfigError, ConfigWarning, Virtual
+from ldirectord_py.config.export import config_to_dict, render_anycast, warning_to_dict
+from ldirectord_py.config.lint import Machine, RouterPrefix, lint, not_checked, router_prefixes
 from ldirectord_py.config.locate import locate_config
+from ldirectord_py.config.parser import load_all
 from ldirectord_py.config.schedulers import unknown_schedulers
+from ldirectord_py.config.secrets import MASK, SECRET_DIRECTIVES, mask_secrets
+from ldirectord_py.daemon.mailer import SENDMAIL
+
+JSON_SCHEMA = 1
+"""The version of `validate --json`'s shape (ldirectordctl(8)); a key may be added
+without a new version, never removed or changed in meaning."""
 
 _GLOBAL_FIELDS = (
     "checktimeout",
@@ -80,8 +91,6 @@ _VIRTUAL_FIELDS: tuple[tuple[str, str | None], ...] = (
     ("comment", None),
 )
 
-_SECRET_FIELDS = {"passwd", "secret"}
-
 
 def _show(value: Any) -> str:
     if isinstance(value, bool):
@@ -116,8 +125,9 @@ def _origin(virtual: Virtual, field: str, inherits: str | None, config: Config) 
     return "default"
 
 
-def render_text(config: Config) -> str:
-    """The effective configuration as an operator reads it."""
+def render_text(config: Config, warnings: tuple[ConfigWarning, ...], unchecked: list[str]) -> str:
+    """The effective configuration as an operator reads it, then the warnings
+    and what no check can see."""
     out = [f"configuration {config.path} (md5 {config.digest}): valid", "", "global:"]
     settings = config.settings
     for field in _GLOBAL_FIELDS:
@@ -131,8 +141,8 @@ def render_text(config: Config) -> str:
         out += ["", f"virtual {v.identity} (line {v.line}):"]
         for field, inherits in _VIRTUAL_FIELDS:
             value = getattr(v, field)
-            if field in _SECRET_FIELDS and value:
-                value = "********"
+            if field in SECRET_DIRECTIVES and value:
+                value = MASK
             out.append(
                 f"    {field:<17} {_show(value):<30} ({_origin(v, field, inherits, config)})"
             )
@@ -166,75 +176,137 @@ def render_text(config: Config) -> str:
                 detail += f" expecting /{receive}/"
             out.append(f"        check: {check}, {detail}")
     out += render_anycast(config)
-    if config.warnings:
+    if warnings:
         out += ["", "warnings:"]
-        out += [f"    {w.describe()}" for w in config.warnings]
+        out += [f"    {_warning_text(w)}" for w in warnings]
+    if unchecked:
+        out += ["", "not checked:"]
+        out += [f"    {item}" for item in unchecked]
     return "\n".join(out) + "\n"
 
 
-def _source_line(path: str, line: int | None) -> str | None:
-    """The offending line, shown under the error (control bytes escaped)."""
-    if not line:
-        return None
+def _warning_text(warning: ConfigWarning) -> str:
+    text = mask_secrets(warning.describe())
+    return f"{text} [{warning.code}]" if warning.code else text
+
+
+def _source_lines(path: str) -> list[str]:
+    """The file's lines as shown under an error (control bytes escaped, secrets
+    masked), read once however many errors there are."""
     try:
         with open(path, "rb") as f:
-            for number, raw in enumerate(f, 1):
-                if number == line:
-                    text = raw.decode("latin-1").rstrip("\n")
-                    return text.encode("unicode_escape").decode("ascii").replace("\\t", "\t")
+            raw = f.read()
     except OSError:
+        return []
+    shown = []
+    for line in raw.decode("latin-1").split("\n"):
+        escaped = line.encode("unicode_escape").decode("ascii").replace("\\t", "\t")
+        shown.append(mask_secrets(escaped))
+    return shown
+
+
+def _error_to_dict(error: ConfigError) -> dict[str, Any]:
+    return {
+        "path": error.path,
+        "line": error.line,
+        "message": mask_secrets(error.message.strip()),
+    }
+
+
+def _masked_warning(warning: ConfigWarning) -> dict[str, Any]:
+    data = warning_to_dict(warning)
+    data["message"] = mask_secrets(data["message"])
+    return data
+
+
+def _router(router_config: str | None) -> tuple[RouterPrefix, ...] | None:
+    """The prefixes `--router-config` accepts (exit 1 if it has none to offer)."""
+    if router_config is None:
         return None
-    return None
+    try:
+        with open(router_config, encoding="utf-8", errors="replace") as f:
+            router = tuple(router_prefixes(f.read()))
+    except OSError as exc:
+        click.echo(f"cannot read --router-config {router_config}: {exc.strerror}", err=True)
+        sys.exit(1)
+    if not router:
+        click.echo(
+            f"--router-config {router_config}: no prefix list (FRR `ip prefix-list ... "
+            "permit`) or BIRD prefix set (`[ NET{a,b} ]`) found",
+            err=True,
+        )
+        sys.exit(1)
+    return router
 
 
-@cli.command()
+@click.command()
 @click.argument("configfile")
-@click.option("--json", "as_json", is_flag=True, help="Print the configuration as JSON.")
-def validate(configfile: str, as_json: bool) -> None:
-    """Parse CONFIGFILE as the daemon would and print the effective configuration.
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--strict", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option(
+    "--router-config",
+    metavar="FILE",
+    help="A BIRD or FRR configuration whose prefix lists anycast routes must pass.",
+)
+def validate(configfile: str, as_json: bool, strict: bool, router_config: str | None) -> None:
+    """Check CONFIGFILE as the daemon would read it: every error, then warnings.
 
     CONFIGFILE is looked up like ldirectord does: /etc/ha.d/CONFIGFILE,
-    /etc/ha.d/conf/CONFIGFILE, then as given. Exit status: 0 valid, 2 invalid,
-    1 not found. Parse-time file tests (logfile, monitorfile) are done too.
+    /etc/ha.d/conf/CONFIGFILE, then as given. A valid file's effective
+    configuration is printed. Exit status: 0 valid, 1 valid with warnings under
+    --strict, 2 invalid, 1 not found. Parse-time file tests (logfile,
+    monitorfile) are done too.
     """
     path = locate_config(configfile)
     if path is None:
         click.echo(f"Config file {configfile} not found", err=True)
         sys.exit(1)
-    try:
-        config = load(path)
+    router = _router(router_config)
+    report = load_all(path)
+    errors = list(report.errors)
+    config = report.config
+    warnings: tuple[ConfigWarning, ...] = ()
+    unchecked: list[str] = []
+    if config is not None:
         # Parsed as the original parses; a scheduler no ip_vs module provides is
         # refused by the kernel at run time, so validation refuses it now.
-        problems = unknown_schedulers(config)
-        if problems:
-            problems[0].warnings = config.warnings
-            raise problems[0]
-    except ConfigError as exc:
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "path": path,
-                        "valid": False,
-                        "errors": [
-                            {"path": exc.path, "line": exc.line, "message": exc.message.strip()}
-                        ],
-                        "warnings": [w.describe() for w in exc.warnings],
-                    },
-                    indent=2,
-                )
-            )
-        else:
-            for warning in exc.warnings:
-                click.echo(warning.describe(), err=True)
-            click.echo(exc.describe(), err=True)
-            quoted = _source_line(exc.path, exc.line)
-            if quoted:
-                click.echo(f"    {quoted}", err=True)
-        sys.exit(2)
+        errors += unknown_schedulers(config)
+        machine = Machine(resolver=report.resolver, sendmail=SENDMAIL, router=router)
+        warnings = tuple(sorted(config.warnings + tuple(lint(config, machine)), key=_line))
+        unchecked = not_checked(config, machine)
+    errors.sort(key=_line)
+    valid = not errors
+    status = 2 if errors else 1 if strict and warnings else 0
     if as_json:
-        data = config_to_dict(config)
-        data["valid"] = True
+        data: dict[str, Any] = {"schema": JSON_SCHEMA, "path": path}
+        if valid and config is not None:
+            data.update(config_to_dict(config))
+        data.update(
+            valid=valid,
+            strict=strict,
+            errors=[_error_to_dict(e) for e in errors],
+            warnings=[_masked_warning(w) for w in warnings],
+            not_checked=unchecked,
+        )
         click.echo(json.dumps(data, indent=2))
-    else:
-        click.echo(render_text(config), nl=False)
+        sys.exit(status)
+    if valid and config is not None:
+        click.echo(render_text(config, warnings, unchecked), nl=False)
+        sys.exit(status)
+    diagnostics: list[ConfigError | ConfigWarning] = [*errors, *warnings]
+    lines = _source_lines(path)
+    for item in sorted(diagnostics, key=_line):
+        if isinstance(item, ConfigWarning):
+            click.echo(_warning_text(item), err=True)
+            continue
+        click.echo(mask_secrets(item.describe()), err=True)
+        if item.line and item.line <= len(lines) and lines[item.line - 1]:
+            click.echo(f"    {lines[item.line - 1]}", err=True)
+    count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+    count += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+    click.echo(f"{path}: invalid: {count}", err=True)
+    sys.exit(status)
+
+
+def _line(item: ConfigError | ConfigWarning) -> int:
+    return item.line or 0

@@ -2,6 +2,7 @@
 
 from ldirectord_py.config import load, ConfigError
 config = load("/etc/ha.d/ldirectord.cf")   # raises ConfigError(path, line, message)
+report = load_all("/etc/ha.d/ldirectord.cf")  # every error (report.errors), for validate
 """
 
 from ldirectord_py.config.errors import ConfigError, ConfigWarning
@@ -14,7 +15,7 @@ from ldirectord_py.config.model import (
     Real,
     Virtual,
 )
-from ldirectord_py.config.parser import load, parse_text
+from ldirectord_py.config.parser import ParseReport, load, load_all, parse_all, parse_text
 from ldirectord_py.config.resolve import Resolver, SystemResolver
 
 __all__ = [
@@ -25,10 +26,13 @@ __all__ = [
     "Fallback",
     "Forward",
     "GlobalSettings",
+    "ParseReport",
     "Real",
     "Resolver",
     "SystemResolver",
     "Virtual",
     "load",
+    "load_all",
+    "parse_all",
     "parse_text",
 ]

@@ -65,6 +65,9 @@ class ConfigWarning:
     path: str
     line: int | None
     message: str
+    code: str = ""
+    """For `ldirectordctl validate`'s own warnings: a stable name (`gate-port`);
+    empty for the warnings the original prints too."""
 
     def describe(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from ldirectord_py.config.errors import ConfigWarning
 from ldirectord_py.config.model import (
     ANYCAST_DIRECTIVES,
     ANYCAST_VIP_FIELDS,
@@ -16,6 +17,7 @@ from ldirectord_py.config.model import (
     MaxWithdraw,
     Virtual,
 )
+from ldirectord_py.config.secrets import MASK, SECRET_DIRECTIVES
 
 
 def plain(value: Any) -> Any:
@@ -39,6 +41,9 @@ def plain(value: Any) -> Any:
 
 def virtual_to_dict(virtual: Virtual) -> dict[str, Any]:
     data: dict[str, Any] = plain(virtual)
+    for name in SECRET_DIRECTIVES:  # shown as set, never what they are
+        if data[name]:
+            data[name] = MASK
     data["identity"] = virtual.identity
     for real, entry in zip(virtual.reals, data["reals"], strict=True):
         entry["check_identity"] = virtual.check_identity(real)
@@ -57,7 +62,16 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         "settings": plain(config.settings),
         "virtuals": [virtual_to_dict(v) for v in config.virtuals],
         "anycast": anycast_to_dict(config),
-        "warnings": [w.describe() for w in config.warnings],
+        "warnings": [warning_to_dict(w) for w in config.warnings],
+    }
+
+
+def warning_to_dict(warning: ConfigWarning) -> dict[str, Any]:
+    return {
+        "path": warning.path,
+        "line": warning.line,
+        "code": warning.code or "original",
+        "message": warning.message,
     }
 
 

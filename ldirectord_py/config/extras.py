@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 
-# negotiate service -> (extra, the module its check imports)
-SERVICE_EXTRAS: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {"mysql": ("sql", "aiomysql"), "pgsql": ("sql", "asyncpg")}
-)
+from ldirectord_py.checks import registry
+
+# negotiate service -> (extra, the module its check imports): the check modules'
+# descriptors say (checks/registry.py)
+SERVICE_EXTRAS: Mapping[str, tuple[str, str]] = registry.SERVICE_EXTRAS
 
 
 def _importable(module: str) -> bool:

@@ -15,7 +15,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
+from ldirectord_py.checks import registry
 from ldirectord_py.config.errors import ConfigWarning
+from ldirectord_py.networks import Network
 
 Family = Literal[4, 6]
 Protocol = Literal["tcp", "udp", "fwm"]
@@ -29,58 +31,14 @@ class Forward(StrEnum):
     IPIP = "ipip"
 
 
-# The well-known port of each negotiate service (used when neither checkport nor
-# the real's port says which port to check), and the service a virtual port implies.
-SERVICE_PORTS: Mapping[str, int] = MappingProxyType(
-    {
-        "ftp": 21,
-        "smtp": 25,
-        "dns": 53,
-        "http": 80,
-        "pop": 110,
-        "nntp": 119,
-        "imap": 143,
-        "ldap": 389,
-        "https": 443,
-        "submission": 587,
-        "ldaps": 636,
-        "imaps": 993,
-        "pops": 995,
-        "oracle": 1521,
-        "radius": 1812,
-        "http_proxy": 3128,
-        "mysql": 3306,
-        "sip": 5060,
-        "pgsql": 5432,
-    }
-)
+# The check words come from the check modules (checks/registry.py): the
+# well-known port of each negotiate service (used when neither checkport nor the
+# real's port says which port to check), the service a virtual port implies, the
+# `service=` words and the `checktype=` words.
+SERVICE_PORTS: Mapping[str, int] = registry.SERVICE_PORTS
 PORT_SERVICES: Mapping[int, str] = MappingProxyType({p: s for s, p in SERVICE_PORTS.items()})
-
-SERVICES = (
-    "dns",
-    "ftp",
-    "http",
-    "https",
-    "http_proxy",
-    "imap",
-    "imaps",
-    "ldap",
-    "ldaps",
-    "mysql",
-    "nntp",
-    "none",
-    "oracle",
-    "pop",
-    "pops",
-    "radius",
-    "pgsql",
-    "simpletcp",
-    "sip",
-    "smtp",
-    "submission",
-)
-
-CHECKTYPES = ("connect", "negotiate", "ping", "off", "on", "external", "external-perl")
+SERVICES: tuple[str, ...] = registry.SERVICE_WORDS
+CHECKTYPES: tuple[str, ...] = registry.CHECKTYPE_WORDS
 
 EMAIL_STATUSES = ("starting", "running", "stopping", "reloading")
 
@@ -88,7 +46,7 @@ DEFAULT_CHECKTIMEOUT = 5
 DEFAULT_NEGOTIATETIMEOUT = 30
 
 
-AnycastNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+AnycastNetwork = Network
 AnycastMethod = Literal["gobgp", "interface"]
 AnycastWhen = Literal["all", "any"]
 AnycastStop = Literal["withdraw", "keep"]

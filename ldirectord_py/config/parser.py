@@ -8,11 +8,13 @@ import ipaddress
 import os
 import re
 import socket
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from ldirectord_py.config.directives import (
     GLOBAL_DIRECTIVES,
+    PLAIN_VIRTUAL_FIELDS,
     VIRTUAL_DIRECTIVES,
     GlobalDraft,
     ParseContext,
@@ -20,6 +22,7 @@ from ldirectord_py.config.directives import (
     dispatch,
 )
 from ldirectord_py.config.errors import ConfigError, ConfigWarning
+from ldirectord_py.config.extensions import unmask
 from ldirectord_py.config.extras import missing_extra
 from ldirectord_py.config.lexer import GlobalLine, VirtualBlock, lex, split_lines
 from ldirectord_py.config.model import (
@@ -49,8 +52,8 @@ from ldirectord_py.config.resolve import Resolver, SystemResolver
 from ldirectord_py.config.values import BadValue
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
-"""Far beyond any real ldirectord.cf (50,000 reals is about 3 MB); a bigger file
-is a mistake, and reading it would only exhaust memory."""
+"""Far beyond any real ldirectord.cf (bench/README.md has the size of a very large
+one); a bigger file is a mistake, and reading it would only exhaust memory."""
 
 _V4_HOSTPORT = re.compile(r"(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)", re.ASCII)
 _NAME_HOSTPORT = re.compile(r"([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)", re.ASCII)
@@ -73,6 +76,17 @@ def load(
     check_files: bool = True,
 ) -> Config:
     """Read and parse `path` (already located: it is the name used in messages)."""
+    return parse_text(
+        _read_file(path),
+        path,
+        hostname=hostname,
+        resolver=resolver,
+        debug=debug,
+        check_files=check_files,
+    )
+
+
+def _read_file(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
@@ -82,14 +96,7 @@ def load(
         raise ConfigError(
             path, 0, f"file {path} is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB"
         )
-    return parse_text(
-        data,
-        path,
-        hostname=hostname,
-        resolver=resolver,
-        debug=debug,
-        check_files=check_files,
-    )
+    return data
 
 
 def parse_text(
@@ -105,35 +112,101 @@ def parse_text(
 
     `check_files=False` skips the original's parse-time file tests (logfile and
     monitorfile opened for append, maintenancedir existence), for offline checks."""
-    data = text.encode("latin-1") if isinstance(text, str) else text
-    ctx = ParseContext(
+    ctx = _context(path, hostname, resolver, debug, check_files, keep_going=False)
+    try:
+        return _parse(text, ctx)
+    except ConfigError as exc:
+        exc.warnings = _warnings(ctx)
+        exc.logfile = ctx.logfile
+        raise
+
+
+@dataclass(frozen=True)
+class ParseReport:
+    """Everything a read that goes on after errors found (`ldirectordctl validate`).
+
+    `errors` are in the order they were found, the first being the one the
+    original (and `parse_text`) stops at; `config` holds the global settings and
+    the virtual services that had no error (None if the file could not be read)."""
+
+    path: str
+    errors: tuple[ConfigError, ...]
+    config: Config | None
+    resolver: Resolver
+
+    @property
+    def warnings(self) -> tuple[ConfigWarning, ...]:
+        return () if self.config is None else self.config.warnings
+
+
+def load_all(
+    path: str,
+    *,
+    hostname: str | None = None,
+    resolver: Resolver | None = None,
+    check_files: bool = True,
+) -> ParseReport:
+    """Read `path` as `load` does, but report every error it can find in one run:
+    a bad line is reported and the next read, a bad virtual block is reported and
+    left out, and the checks that need the whole file run on what is left."""
+    try:
+        data = _read_file(path)
+    except ConfigError as exc:
+        return ParseReport(path, (exc,), None, resolver or SystemResolver())
+    return parse_all(data, path, hostname=hostname, resolver=resolver, check_files=check_files)
+
+
+def parse_all(
+    text: str | bytes,
+    path: str,
+    *,
+    hostname: str | None = None,
+    resolver: Resolver | None = None,
+    check_files: bool = True,
+) -> ParseReport:
+    """`load_all` on text already read; `path` names it in messages."""
+    ctx = _context(path, hostname, resolver, False, check_files, keep_going=True)
+    config = _parse(text, ctx)
+    return ParseReport(path, tuple(ctx.errors), config, ctx.resolver)
+
+
+def _context(
+    path: str,
+    hostname: str | None,
+    resolver: Resolver | None,
+    debug: bool,
+    check_files: bool,
+    *,
+    keep_going: bool,
+) -> ParseContext:
+    return ParseContext(
         path=path,
         hostname=hostname if hostname is not None else default_hostname(),
         resolver=resolver if resolver is not None else SystemResolver(),
         debug=debug,
         check_files=check_files,
+        keep_going=keep_going,
     )
-    try:
-        settings, drafts = _read(data.decode("latin-1"), ctx)
-        virtuals = tuple(_derive(d, settings, ctx) for d in drafts)
-        _check_anycast(settings.anycast, virtuals, ctx)
-    except ConfigError as exc:
-        exc.warnings = _warnings(ctx)
-        exc.logfile = ctx.logfile
-        raise
+
+
+def _parse(text: str | bytes, ctx: ParseContext) -> Config:
+    data = text.encode("latin-1") if isinstance(text, str) else text
+    settings, drafts = _read(unmask(data.decode("latin-1"), ctx.path), ctx)
+    virtuals = tuple(v for d in drafts if (v := _derive(d, settings, ctx)) is not None)
+    _check_anycast(settings.anycast, virtuals, ctx)
     warnings = list(_warnings(ctx))
     if not settings.fork:
         for v in virtuals:
             if "checkinterval" in v.sources:
                 warnings.append(
                     ConfigWarning(
-                        path,
+                        ctx.path,
                         None,
                         f"checkinterval in virtual service {v.identity} ignored when fork=no",
                     )
                 )
     return Config(
-        path=path,
+        path=ctx.path,
         settings=settings,
         virtuals=virtuals,
         warnings=tuple(warnings),
@@ -152,9 +225,12 @@ def _read(text: str, ctx: ParseContext) -> tuple[GlobalSettings, list[VirtualDra
     for item in lex(split_lines(text)):
         if isinstance(item, VirtualBlock):
             draft = _read_block(item, ctx)
+            if draft.broken:
+                continue
             identity = _draft_identity(draft)
             if identity in seen:
-                raise ConfigError(ctx.path, item.end_line, "duplicate virtual server")
+                ctx.error(item.end_line, "duplicate virtual server")
+                continue
             seen.add(identity)
             drafts.append(draft)
             continue
@@ -168,9 +244,10 @@ def _read_global(item: GlobalLine, draft: GlobalDraft, ctx: ParseContext) -> Non
     try:
         known = dispatch(GLOBAL_DIRECTIVES, item.text, ctx, draft, item.line)
     except BadValue as exc:
-        raise ConfigError(ctx.path, item.line, str(exc)) from None
+        ctx.error(item.line, str(exc))
+        return
     if not known:
-        raise ConfigError(ctx.path, item.line, f"Unknown command {item.text} ")
+        ctx.error(item.line, f"Unknown command {item.text} ")
 
 
 def _new_draft(item: VirtualBlock, ctx: ParseContext) -> VirtualDraft:
@@ -180,26 +257,24 @@ def _new_draft(item: VirtualBlock, ctx: ParseContext) -> VirtualDraft:
     hostport: str | None = None
     port_text = "0"
     fwmark: str | None = None
+    problem: str | None = None
     if (family == 4 and (m := _V4_HOSTPORT.match(value))) or (m := _NAME_HOSTPORT.match(value)):
         hostport, port_text = f"{m.group(1)}:{m.group(2)}", m.group(2)
     elif m := _FWMARK.match(value):
         fwmark = m.group(1)
     elif (m := _V6_HOSTPORT.match(value)) and family == 4:
-        raise ConfigError(
-            ctx.path,
-            item.line,
-            'cannot specify an IPv6 address here. please use "virtual6" instead.',
-        )
+        problem = 'cannot specify an IPv6 address here. please use "virtual6" instead.'
     elif m := _V6_HOSTPORT.match(value):
         try:
             socket.inet_pton(socket.AF_INET6, m.group(1))
+            hostport, port_text = f"[{m.group(1)}]:{m.group(2)}", m.group(2)
         except OSError:
-            raise ConfigError(
-                ctx.path, item.line, "invalid ipv6 address for virtual server"
-            ) from None
-        hostport, port_text = f"[{m.group(1)}]:{m.group(2)}", m.group(2)
+            problem = "invalid ipv6 address for virtual server"
     else:
-        raise ConfigError(ctx.path, item.line, "invalid address for virtual server")
+        problem = "invalid address for virtual server"
+    if problem is not None:
+        # Reading on (validate): the block is still read for its own errors.
+        ctx.error(item.line, problem)
 
     protocol = "fwm"
     if hostport is not None:
@@ -211,6 +286,7 @@ def _new_draft(item: VirtualBlock, ctx: ParseContext) -> VirtualDraft:
         port_text=port_text,
         fwmark=fwmark,
         protocol=protocol,
+        broken=problem is not None,
     )
     draft.values.update(
         checktype="negotiate",
@@ -237,9 +313,10 @@ def _read_block(item: VirtualBlock, ctx: ParseContext) -> VirtualDraft:
         try:
             known = dispatch(VIRTUAL_DIRECTIVES, entry.command, ctx, draft, entry.line)
         except BadValue as exc:
-            raise ConfigError(ctx.path, entry.line, str(exc)) from None
+            _block_error(draft, ctx, entry.line, str(exc))
+            continue
         if not known:
-            raise ConfigError(ctx.path, entry.line, f'Unknown command "{entry.raw}"')
+            _block_error(draft, ctx, entry.line, f'Unknown command "{entry.raw}"')
     # Names are resolved only now: the protocol (for service names) is final.
     if draft.fallback is not None:
         try:
@@ -247,14 +324,21 @@ def _read_block(item: VirtualBlock, ctx: ParseContext) -> VirtualDraft:
                 draft.fallback, draft.protocol, draft.family, ctx.resolver
             )
         except BadValue as exc:
-            raise ConfigError(ctx.path, draft.fallback.line, str(exc)) from None
+            _block_error(draft, ctx, draft.fallback.line, str(exc))
     _resolve_virtual(draft, ctx)
     for text, line in draft.real_lines:
         try:
             draft.reals.extend(parse_reals(text, line, draft.family, ctx.resolver))
         except BadValue as exc:
-            raise ConfigError(ctx.path, line, str(exc)) from None
+            _block_error(draft, ctx, line, str(exc))
     return draft
+
+
+def _block_error(draft: VirtualDraft, ctx: ParseContext, line: int, message: str) -> None:
+    """An error in a virtual block: raised, or (reading on) kept, the block then
+    being left out of the configuration."""
+    draft.broken = True
+    ctx.error(line, message)
 
 
 def _resolve_virtual(draft: VirtualDraft, ctx: ParseContext) -> None:
@@ -264,7 +348,8 @@ def _resolve_virtual(draft: VirtualDraft, ctx: ParseContext) -> None:
     address = resolve_host(ctx.resolver, host, draft.family)
     resolved_port = None if port is None else resolve_port(ctx.resolver, port, draft.protocol)
     if address is None or resolved_port is None:
-        raise ConfigError(ctx.path, draft.line, "invalid address for virtual service")
+        _block_error(draft, ctx, draft.line, "invalid address for virtual service")
+        return
     draft.values["address"] = address
     draft.port_text = resolved_port
     if "service" not in draft.values:
@@ -300,11 +385,16 @@ def _anycast_settings(draft: GlobalDraft) -> AnycastSettings:
     return AnycastSettings(**values, sources=MappingProxyType(dict(draft.anycast.sources)))
 
 
+class _Refused(Exception):
+    """A virtual left out of the configuration (its error is already reported)."""
+
+
 def _virtual_anycast(
     draft: VirtualDraft, settings: AnycastSettings, ctx: ParseContext
 ) -> VirtualAnycast | None:
     """The anycast settings of a virtual inside an anycastprefix; None outside
-    (where any anycast directive in the block is an error: the prefix guard)."""
+    (where any anycast directive in the block is an error: the prefix guard,
+    raised as _Refused when reading on)."""
     own = draft.anycast
     address = draft.values.get("address")
     prefix = None if address is None else settings.prefix_for(address)
@@ -324,7 +414,8 @@ def _virtual_anycast(
                     f"virtual {where} at line {draft.line} is outside every anycastprefix: "
                     f"refusing to announce it ({directive})"
                 )
-            raise ConfigError(ctx.path, own.sources[key], message)
+            ctx.error(own.sources[key], message)
+            raise _Refused
         return None
     assert address is not None
     v = own.values
@@ -393,14 +484,14 @@ def _check_anycast(
             if mine == theirs:
                 continue
             directive = ANYCAST_DIRECTIVES[key]
-            raise ConfigError(
-                ctx.path,
+            ctx.error(
                 _anycast_line(virtual, key),
                 f"{directive} differs between virtual services on anycast VIP "
                 f"{anycast.address}: {_shown(theirs)} for {other.label} (line "
                 f"{_anycast_line(other, key)}), {_shown(mine)} for {virtual.label} (line "
                 f"{_anycast_line(virtual, key)}); one VIP has one route, so they must agree",
             )
+            break
 
 
 def _shown(value: Any) -> str:
@@ -412,8 +503,7 @@ def _shown(value: Any) -> str:
 
 
 def _interface_down_error(down: str, line: int, ctx: ParseContext) -> None:
-    raise ConfigError(
-        ctx.path,
+    ctx.error(
         line,
         f"anycastdown {down} needs anycastmethod = gobgp: with anycastmethod = interface "
         "the VIP address is there or not, so only 'withdraw' is possible",
@@ -424,8 +514,9 @@ def _effective(draft: VirtualDraft, key: str, default: Any) -> Any:
     return draft.values.get(key, default)
 
 
-def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) -> Virtual:
-    """The original's ld_setup: the timeout cascade and every inherited value."""
+def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) -> Virtual | None:
+    """The original's ld_setup: the timeout cascade and every inherited value
+    (None: the virtual was refused and, reading on, left out)."""
     v = draft.values
     port = int(draft.port_text)
     checktimeout = next(
@@ -456,7 +547,15 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
         fallback = inherited.for_virtual(draft.protocol, port)
     protocol: Protocol = draft.protocol  # type: ignore[assignment]
     if need := missing_extra(v["checktype"], v["service"]):
-        raise ConfigError(ctx.path, draft.sources.get("service", draft.line), need)
+        ctx.error(draft.sources.get("service", draft.line), need)
+        return None
+    try:
+        anycast = _virtual_anycast(draft, settings.anycast, ctx)
+    except _Refused:
+        return None
+    # Values taken as read (or the block's default): a new directive of this kind
+    # needs a table row and a model field, no line here.
+    as_read: dict[str, Any] = {name: v.get(name) for name in PLAIN_VIRTUAL_FIELDS}
     return Virtual(
         line=draft.line,
         family=draft.family,
@@ -464,25 +563,7 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
         address=v.get("address"),
         port=port,
         fwmark=None if draft.fwmark is None else int(draft.fwmark),
-        scheduler=v["scheduler"],
-        persistent=v.get("persistent"),
-        netmask=v.get("netmask"),
-        schedflags=v.get("schedflags"),
-        ops=v["ops"],
-        checktype=v["checktype"],
-        num_connects=v["num_connects"],
-        service=v["service"],
-        checkcommand=v["checkcommand"],
-        request=v["request"],
-        receive=v["receive"],
-        httpmethod=v["httpmethod"],
-        virtualhost=v.get("virtualhost"),
-        login=v["login"],
-        passwd=v["passwd"],
-        database=v["database"],
-        secret=v["secret"],
-        load=v.get("load"),
-        checkport=v.get("checkport"),
+        **as_read,
         checktimeout=checktimeout,
         negotiatetimeout=negotiatetimeout,
         checkcount=_effective(draft, "checkcount", settings.checkcount),
@@ -497,16 +578,13 @@ def _derive(draft: VirtualDraft, settings: GlobalSettings, ctx: ParseContext) ->
         fallback=fallback,
         fallbackcommand=_effective(draft, "fallbackcommand", settings.fallbackcommand),
         emailalert=EmailAlert(
-            to=_effective(draft, "emailalert", settings.emailalert),
-            frequency=_effective(draft, "emailalertfreq", settings.emailalertfreq),
-            statuses=_effective(draft, "emailalertstatus", settings.emailalertstatus),
-            smtp=_effective(draft, "smtp", settings.smtp),
+            to=_effective(draft, "emailalert.to", settings.emailalert),
+            frequency=_effective(draft, "emailalert.frequency", settings.emailalertfreq),
+            statuses=_effective(draft, "emailalert.statuses", settings.emailalertstatus),
+            smtp=_effective(draft, "emailalert.smtp", settings.smtp),
             sender=settings.emailalertfrom,
         ),
-        monitorfile=v.get("monitorfile"),
-        servicename=v.get("servicename"),
-        comment=v.get("comment"),
         reals=tuple(draft.reals),
         sources=MappingProxyType(dict(draft.sources)),
-        anycast=_virtual_anycast(draft, settings.anycast, ctx),
+        anycast=anycast,
     )

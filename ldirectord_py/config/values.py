@@ -8,6 +8,7 @@ import ipaddress
 import re
 
 from ldirectord_py.config.model import EMAIL_STATUSES, AnycastDown, MaxWithdraw
+from ldirectord_py.networks import Network
 
 _DIGITS = re.compile(r"\d+", re.ASCII)
 
@@ -107,7 +108,7 @@ def uint(value: str, directive: str, maximum: int = MAX_UINT32) -> int:
     return int(value)
 
 
-def anycast_prefix(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+def anycast_prefix(value: str) -> Network:
     """A network in CIDR notation, with no host bits set."""
     if "/" not in value:
         raise BadValue(

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from ldirectord_py.config import Config
 from ldirectord_py.config.model import GoBGPVersion, VirtualAnycast
@@ -22,7 +21,15 @@ from ldirectord_py.engine import Engine
 from ldirectord_py.engine.anycast import AnycastPolicy, ServiceDataplane
 from ldirectord_py.engine.planned_maintenance import PlannedMaintenance, vip_settings
 from ldirectord_py.ipvs.writer import DataplaneView
+from ldirectord_py.networks import Network, inside
 from ldirectord_py.observe.log import Log
+from ldirectord_py.observe.schema import (
+    AnycastSnapshot,
+    GoBGPSnapshot,
+    InterfacesSnapshot,
+    VipSnapshot,
+    VipState,
+)
 from ldirectord_py.routing.model import AnycastDesired, HostPrefix, Route, VipDecision
 
 STOP_TIMEOUT = 5.0
@@ -30,8 +37,6 @@ STOP_TIMEOUT = 5.0
 ADDRESS_WAIT = 5.0
 """How long one wait for the VIP addresses lasts before the routes are looked at again."""
 ADDRESS_RETRY = 0.2
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class RouteWriterLike(Protocol):
@@ -43,7 +48,7 @@ class RouteWriterLike(Protocol):
     ) -> None: ...
     async def converge_now(self, timeout: float) -> bool: ...
     async def stop(self, *, withdraw: bool) -> None: ...
-    def status(self) -> dict[str, Any]: ...
+    def snapshot(self) -> GoBGPSnapshot: ...
 
 
 class InterfaceWriterLike(Protocol):
@@ -53,7 +58,10 @@ class InterfaceWriterLike(Protocol):
     def submit(self, addresses: Mapping[str, frozenset[HostPrefix]]) -> None: ...
     async def converge_now(self, timeout: float) -> bool: ...
     async def stop(self, *, remove: bool) -> None: ...
-    def status(self) -> dict[str, Any]: ...
+    def snapshot(self) -> InterfacesSnapshot: ...
+    def present(self) -> frozenset[HostPrefix]: ...
+    def read_interfaces(self) -> frozenset[str]: ...
+    def errors(self) -> Mapping[str, str]: ...
 
     prefixes: tuple[Network, ...]
 
@@ -233,11 +241,7 @@ class AnycastCoordinator:
     def _desired_routes(self, within: Sequence[Network]) -> dict[HostPrefix, Route]:
         assert self.policy is not None
         routes = self.policy.desired().routes
-        return {
-            p: r
-            for p, r in routes.items()
-            if any(p.version == n.version and p.subnet_of(n) for n in within)  # type: ignore[arg-type]
-        }
+        return {p: r for p, r in routes.items() if inside(p, within)}
 
     def _push(self, decisions: Sequence[VipDecision], desired: AnycastDesired) -> None:
         if self.interfaces is not None:
@@ -262,31 +266,24 @@ class AnycastCoordinator:
         self.routes.submit(routes, undecided=self._undecided(decisions) | waiting)
         return len(routes) < len(desired.routes)
 
-    def _addresses_present(self) -> set[str | HostPrefix]:
+    def _addresses_present(self) -> frozenset[HostPrefix]:
         if self.interfaces is None:
-            return set()
-        actual = self.interfaces.status().get("actual") or {}
-        present: set[str | HostPrefix] = set()
-        for vips in actual.values():
-            for text in vips:
-                with contextlib.suppress(ValueError):
-                    present.add(ipaddress.ip_network(text))
-        return present
+            return frozenset()
+        return self.interfaces.present()
 
     def _addresses_unread(self, desired: AnycastDesired) -> frozenset[HostPrefix]:
         """The VIPs on an interface the interface writer has not read yet (nor
         failed on): whether their address is in place is not known yet."""
         if self.interfaces is None:
             return frozenset()
-        status = self.interfaces.status()
-        actual = status.get("actual") or {}
-        errors = status.get("errors") or {}
+        errors = self.interfaces.errors()
         if "*" in errors:  # netlink itself failing: nothing will be read soon
             return frozenset()
+        read = self.interfaces.read_interfaces()
         return frozenset(
             vip
             for ifname, vips in desired.addresses.items()
-            if ifname not in actual and ifname not in errors
+            if ifname not in read and ifname not in errors
             for vip in vips
         )
 
@@ -346,31 +343,31 @@ class AnycastCoordinator:
         if self.interfaces is not None:
             await self.interfaces.stop(remove=withdraw)
 
-    def status(self) -> dict[str, Any]:
+    def snapshot(self) -> AnycastSnapshot:
         """Each VIP's decision, why and since when, and what the writers report."""
         if self.policy is None or not self.policy.enabled:
-            return {"enabled": False}
+            return AnycastSnapshot(enabled=False)
         wall_offset = time.time() - self.clock()
         method = self._settings[0] if self._settings else None
         in_maintenance = self.maintenance.vips
-        return {
-            "enabled": True,
-            "method": method,
-            "vips": [
-                {
-                    "vip": str(d.vip),
-                    "state": d.state,
-                    "reason": d.reason,
-                    "since": d.since + wall_offset,
-                    "virtuals": list(d.virtuals),
-                    "guarded": d.guarded,
-                    "maintenance": d.vip in in_maintenance,
-                }
+        return AnycastSnapshot(
+            enabled=True,
+            method=method,
+            vips=tuple(
+                VipSnapshot(
+                    vip=str(d.vip),
+                    state=VipState(d.state),
+                    reason=d.reason,
+                    since=d.since + wall_offset,
+                    virtuals=tuple(d.virtuals),
+                    guarded=d.guarded,
+                    maintenance=d.vip in in_maintenance,
+                )
                 for d in self._effective()[0]
-            ],
-            "gobgp": self.routes.status() if self.routes is not None else None,
-            "interfaces": self.interfaces.status() if self.interfaces is not None else None,
-        }
+            ),
+            gobgp=self.routes.snapshot() if self.routes is not None else None,
+            interfaces=self.interfaces.snapshot() if self.interfaces is not None else None,
+        )
 
 
 def _services(

@@ -27,10 +27,10 @@ from ldirectord_py.daemon.drains import DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.mainloop import STOP_BOUND
 from ldirectord_py.daemon.maintenance import MaintenanceDirectory
-from ldirectord_py.daemon.offloop import collector_paused, in_thread
+from ldirectord_py.daemon.offloop import collector_paused, in_thread, release_in_slices
 from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
-from ldirectord_py.daemon.reload_plan import plan_reload
-from ldirectord_py.daemon.snapshot import StatusBook, encode
+from ldirectord_py.daemon.reload_plan import plan_reload, refused_services
+from ldirectord_py.daemon.snapshot import KernelHolds, StatusBook, encode
 from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.daemon.supervisor import SupervisedWriter, WriterSupervisor
 from ldirectord_py.engine import Alert, Effect, Engine, LogLine, MonitorLine, RunCommand
@@ -41,12 +41,26 @@ from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSError
 from ldirectord_py.ipvs.writer import DataplaneView, IPVSWriter
 from ldirectord_py.observe.log import Log, localtime_text
 from ldirectord_py.observe.metrics import Metrics
+from ldirectord_py.observe.reloads import ReloadResult
+from ldirectord_py.observe.schema import (
+    SCHEMA_VERSION,
+    DataplaneSnapshot,
+    PlannedMaintenanceSnapshot,
+    StatusSnapshot,
+    VirtualSnapshot,
+    WatchdogSnapshot,
+    WriterHealthSnapshot,
+    build_info,
+)
+from ldirectord_py.runpaths import RunPaths
 
+BUILD = build_info()
 MAINTENANCE_REASON = "Server in maintenance"
 # Thousands of checks a second allocate (and free, by reference counting) hundreds
 # of thousands of small objects: with the default threshold (700) the collector
 # runs hundreds of times a second and its full passes over the configuration,
-# engine and scheduler objects stall the loop for 100-300 ms at 10,000 reals.
+# engine and scheduler objects stall the loop at 10,000 reals (bench/README.md,
+# "Figures that stood in docstrings").
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
@@ -100,6 +114,8 @@ class CheckingDirector:
         self._metric_names_for: Config | None = None
         self._metric_names_cache: dict[str, str] = {}
         self.config_path: str | None = None
+        self.last_reload: ReloadResult | None = None
+        """Set by the main loop after each reload; shown in the status and metrics."""
         self.started_at = time.time()
         self.last_result_at: float | None = None
         self._first_round_done = asyncio.Event()
@@ -137,7 +153,7 @@ class CheckingDirector:
         self.drains = DrainStore(drain_path)
         if self.drains.load_error:
             self.log.info(f"Drained reals: {self.drains.load_error}")
-        self.planned.use_file(drain_path.removesuffix(".drained") + ".maintenance")
+        self.planned.use_file(RunPaths.beside(drain_path).maintenance)
 
     async def start(self, config: Config) -> None:
         self.config_path = config.path
@@ -178,7 +194,9 @@ class CheckingDirector:
             raise
         if self.engine is not running:  # pragma: no cover - reloads are serialised
             raise RuntimeError("the engine changed while a reload was prepared")
+        retired: list[object] = [running, self._book]
         self.engine = plan.engine
+        plan.book.carry_failures(self._book)
         self._book = plan.book
         self._book.set_drains(self._drain_keys())
         self.config_path = config.path
@@ -197,8 +215,10 @@ class CheckingDirector:
         new: frozenset[str] = frozenset()
         if not plan.same_checks:
             new = self.scheduler.update(plan.specs)
+            retired.append(self._specs)
             self._specs = plan.specs
         gc.freeze()  # the switch's objects too; no collection (see collector_paused)
+        release_in_slices(*retired)  # freed a few objects at a time, never in one piece
         if new:
             self.status_word = "reloading"
             self._spawn(self._first_round(self.scheduler.check_now(new)))
@@ -209,16 +229,7 @@ class CheckingDirector:
         await self.writer.settled(timeout)
         if self.engine is None:
             return []
-        view = self.writer.state.view
-        out = []
-        for virtual in self.engine.config.virtuals:
-            service = self.engine.service(virtual)
-            why = None if service is None else view.refusal(service.key)
-            if why is not None:
-                out.append(
-                    f"virtual={virtual.hostport} ({virtual.protocol}, line {virtual.line}): {why}"
-                )
-        return out
+        return await refused_services(self.engine, self.writer.state.view)
 
     async def stop(self) -> None:
         """Routes first, then checks, pools and commands: each step on its own, so
@@ -270,23 +281,38 @@ class CheckingDirector:
         except Exception as exc:
             self.log.info(f"Error while stopping ({what}): {type(exc).__name__}: {exc}")
 
-    def status(self) -> dict[str, Any]:
-        """Each virtual's reals with their check state, and the dataplane's state
-        (brought up to date now: `status_document` does it without blocking)."""
-        out = self._status_header()
-        if self._book is not None:
-            self._book.refresh()
-            out["virtuals"] = list(self._book.entries)
-        return out
+    def snapshot(self) -> StatusSnapshot:
+        """Each virtual's reals with their check state and weights, and the
+        dataplane's and the writers' state (brought up to date now:
+        `snapshot_fresh` does it without blocking the loop)."""
+        book = self._book
+        if book is None:
+            return self._status_header(())
+        book.set_kernel(self._kernel_holds())
+        book.refresh()
+        return self._status_header(tuple(book.entries))
 
-    async def status_fresh(self) -> dict[str, Any]:
-        """status(), with the entries brought up to date in slices."""
-        if self._book is not None:
-            await self._book.refresh_sliced()
-        return self.status()
+    def status(self) -> dict[str, Any]:
+        """The snapshot as JSON data (the Director protocol's status; the main loop
+        polls it for the watchdog, so unchanged entries are not converted again)."""
+        book = self._book
+        if book is None:
+            return self._status_header(()).to_json()
+        book.set_kernel(self._kernel_holds())
+        book.refresh()
+        return self._status_header(()).header_json() | {"virtuals": book.entries_json()}
+
+    async def snapshot_fresh(self) -> StatusSnapshot:
+        """snapshot(), with the entries brought up to date in slices."""
+        book = self._book
+        if book is None:
+            return self._status_header(())
+        book.set_kernel(self._kernel_holds())
+        await book.refresh_sliced()
+        return self.snapshot()
 
     async def status_document(self) -> bytes:
-        """The status as one line of JSON, for the control socket. Requests that
+        """The snapshot as one line of JSON, for the control socket. Requests that
         arrive while one is being built share it."""
         task = self._document
         if task is None or task.done():
@@ -297,47 +323,71 @@ class CheckingDirector:
     async def _build_document(self) -> bytes:
         book = self._book
         if book is None:
-            return await encode(self._status_header(), [])
+            return await encode(self._status_header(()))
+        book.set_kernel(self._kernel_holds())
         await book.refresh_sliced()
-        return await encode(self._status_header(), list(book.entries))
+        return await encode(self._status_header(tuple(book.entries)))
 
     def _wall_offset(self) -> float:
         return time.time() - self.clock()
 
-    def _status_header(self) -> dict[str, Any]:
-        """Everything but the virtuals (cheap: no per-real work)."""
+    def _kernel_holds(self) -> KernelHolds:
+        state = self.writer.state
+        return KernelHolds(state.view.programmed, state.weights)
+
+    def _status_header(self, virtuals: tuple[VirtualSnapshot, ...]) -> StatusSnapshot:
+        """The snapshot around `virtuals` (cheap: no per-real work)."""
         writer = self.writer.state
-        out: dict[str, Any] = {
-            "status": self.status_word,
-            "config": self.config_path,
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "last_result_at": self.last_result_at if self._has_checks() else self.clock(),
-            "dataplane": {
-                "converged": writer.converged,
-                "last_error": writer.last_error,
-                "last_error_at": writer.last_error_at,
-                "last_ok_at": writer.last_ok_at,
-                "operations": writer.operations,
-                "errors": writer.errors,
-                "reconciles": writer.reconciles,
-                "available": writer.view.unavailable is None,
-                "refused": {str(k): why for k, why in writer.view.refused},
-            },
-            "drained": sorted(str(k) for k in self.drains.keys),
-            "watchdog": {
-                "stalled": self.stalled,
-                "limit": self._stall_limit,
-                "last_result_age": None
+        view = writer.view
+        store = self.planned.store
+        return StatusSnapshot(
+            schema=SCHEMA_VERSION,
+            status=self.status_word,
+            config=self.config_path,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            last_result_at=self.last_result_at if self._has_checks() else self.clock(),
+            build=BUILD,
+            dataplane=DataplaneSnapshot(
+                converged=writer.converged,
+                last_error=writer.last_error,
+                last_error_at=writer.last_error_at,
+                last_ok_at=writer.last_ok_at,
+                operations=writer.operations,
+                errors=writer.errors,
+                reconciles=writer.reconciles,
+                available=view.unavailable is None,
+                unavailable=view.unavailable,
+                refused={str(k): why for k, why in view.refused},
+            ),
+            drained=tuple(sorted(str(k) for k in self.drains.keys)),
+            watchdog=WatchdogSnapshot(
+                stalled=self.stalled,
+                limit=self._stall_limit,
+                last_result_age=None
                 if self.last_result_at is None
                 else round(self.clock() - self.last_result_at, 3),
+            ),
+            anycast=self.anycast.snapshot(),
+            planned_maintenance=PlannedMaintenanceSnapshot(
+                vips=dict(sorted(store.vips.items())),
+                file=store.path,
+                load_error=store.load_error,
+                last=self.planned.last_outcome,
+            ),
+            writers={
+                name: WriterHealthSnapshot(
+                    crashes=h.crashes,
+                    last_crash=h.last_crash,
+                    last_crash_at=h.last_crash_at,
+                    restarting=h.restart_at is not None,
+                    stalled=h.stalled,
+                )
+                for name, h in sorted(self.supervisor.health.items())
             },
-            "anycast": self.anycast.status(),
-            "planned_maintenance": self.planned.status(),
-            "writers": self.supervisor.status(),
-            "virtuals": [],
-        }
-        return out
+            last_reload=None if self.last_reload is None else self.last_reload.snapshot(),
+            virtuals=virtuals,
+        )
 
     # ---------------------------------------------------------------- plumbing
 
@@ -414,7 +464,7 @@ class CheckingDirector:
             maintenance=maintenance,
         )
         if self._book is not None:
-            self._book.mark(identity)
+            self._book.mark(identity, result.ok)
         self._apply(effects)
 
     def _apply(self, effects: list[Effect], also_owned: Iterable[ServiceKey] | None = None) -> None:
@@ -496,7 +546,7 @@ class CheckingDirector:
         address = config.settings.metricsaddress
         if address is None or self.metrics is not None:
             return
-        metrics = Metrics(self.status, self.status_fresh)
+        metrics = Metrics(self.snapshot, self.snapshot_fresh)
         try:
             metrics.serve(address)
         except (OSError, ValueError) as exc:

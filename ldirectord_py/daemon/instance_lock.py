@@ -19,12 +19,12 @@ import contextlib
 import fcntl
 import os
 
-from ldirectord_py.daemon.pidfile import RUN_DIR
+from ldirectord_py.runpaths import RunPaths
 
 
 class InstanceLock:
-    def __init__(self, cfgname: str, run_dir: str = RUN_DIR) -> None:
-        self.path = os.path.join(run_dir, f"ldirectord.{cfgname}.lock")
+    def __init__(self, cfgname: str, run_dir: str | None = None) -> None:
+        self.path = RunPaths(cfgname, run_dir).lock
         self.fd: int | None = None
 
     def acquire(self) -> bool:

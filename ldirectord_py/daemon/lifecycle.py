@@ -28,6 +28,10 @@ Safe under faults (docs/reliability.md):
   name is reported and the running daemon (found by its pid file) is stopped
   anyway; `stop` waits up to STOP_RETURN_WAIT seconds and exits 0 only when the
   daemon is gone, 1 saying so otherwise.
+* A daemon without a pid file (`-d`, `supervised`, a systemd unit) is found by
+  its instance lock and reached through its control socket: `stop` stops it
+  and `reload` reloads it and waits for the verdict (exit 1 when the file is
+  refused: the units' ExecReload), or each says why it cannot.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.pidfile import PidFile, PidState, PidStatus, process_is_instance
 from ldirectord_py.daemon.watch import require_regular_file
 from ldirectord_py.observe.log import Log
+from ldirectord_py.runpaths import RunPaths
 
 COMMANDS = ("start", "stop", "restart", "try-restart", "reload", "force-reload", "status")
 
@@ -64,6 +69,9 @@ STOP_POLL_INTERVAL = 0.05
 # stop: how long to wait for the daemon's cleanup before returning anyway (exit 0);
 # well inside the OCF agent's 15 s stop timeout.
 STOP_RETURN_WAIT = 10.0
+# reload of a daemon without a pid file: how long to wait for its verdict.
+RELOAD_ANSWER_WAIT = 120.0
+CUT_SHORT = "its reply was cut short"
 
 DirectorFactory = Callable[[Log], Director]
 
@@ -230,7 +238,9 @@ class Lifecycle:
                 self.log.info(message)
                 sys.stderr.write(message + "\n")
                 return self.exit(1, done)
-        elif command in ("stop", "try-restart"):
+        elif command == "stop":
+            return self.stop_foreground(path)
+        elif command == "try-restart":
             return self.exit(0, done)
         elif command == "status":
             status = 3
@@ -244,6 +254,8 @@ class Lifecycle:
             sys.stdout.flush()
             return self.exit(status, done)
         elif command in ("reload", "force-reload"):
+            if self._foreground_pid() is not None:
+                return self.reload_foreground(path)
             self.log.info(f"ldirectord is stopped for {path}")
             return self.exit(1, done)
         return self.start(path, config, pidfile)
@@ -264,7 +276,81 @@ class Lifecycle:
 
     def _stop_anyway(self) -> bool:
         """`stop` with a config that cannot be read: is there a daemon to stop?"""
-        return self.inv.command == "stop" and PidFile(self.cfgname).read().running
+        if self.inv.command != "stop":
+            return False
+        return PidFile(self.cfgname).read().running or self._foreground_pid() is not None
+
+    def _foreground_pid(self) -> int | None:
+        """The pid of a daemon of this config that runs without a pid file (-d,
+        supervised, systemd): the holder its instance lock names, if alive."""
+        pid = InstanceLock(self.cfgname).holder()
+        if pid is None or pid == os.getpid() or not process_is_instance(pid, self.cfgname):
+            return None
+        return pid
+
+    def _say(self, message: str) -> None:
+        self.log.info(message)
+        if not self.inv.debug:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+
+    def _ask(self, command: str, timeout: float) -> tuple[dict[str, object] | None, str | None]:
+        """(reply, None) from the daemon's control socket, or (None, why not)."""
+        from ldirectord_py.observe.status_socket import send_command
+
+        path = RunPaths(self.cfgname).socket
+        try:
+            return send_command(path, command, {}, timeout), None
+        except FileNotFoundError:
+            return None, f"it has no control socket at {path}"
+        except PermissionError:
+            return None, f"permission denied on its control socket {path} (it is root's)"
+        except TimeoutError:
+            return None, f"no answer on its control socket {path} within {timeout:g} s"
+        except (ConnectionResetError, ValueError) as err:
+            return None, f"{CUT_SHORT}: {err}"
+        except OSError as err:
+            return None, f"its control socket {path} does not answer: {err}"
+
+    def stop_foreground(self, path: str) -> int:
+        """`stop` for a daemon without a pid file: asked through its control socket,
+        then waited for like a daemon with one. Nothing runs: exit 0, as always."""
+        done = "Exiting from ldirectord stop"
+        pid = self._foreground_pid()
+        if pid is None:
+            return self.exit(0, done)
+        _reply, problem = self._ask("stop", STOP_RETURN_WAIT)
+        if problem is not None and not problem.startswith(CUT_SHORT):
+            self._say(
+                f"ldirectord for {path} runs without a pid file (pid {pid}: -d, supervised "
+                f"or a systemd unit) and cannot be asked to stop: {problem}; stop it where "
+                f"it was started (systemctl stop, or kill {pid})"
+            )
+            return self.exit(1, done)
+        # A reply cut short is the stop itself closing the socket: wait for the pid.
+        state = PidState(PidStatus.RUNNING, pid)
+        if self.wait_for_stop(PidFile(self.cfgname), state, STOP_RETURN_WAIT):
+            return self.exit(0, done)
+        self._say(
+            f"ldirectord for {path} (pid {pid}) did not stop within "
+            f"{STOP_RETURN_WAIT:g} seconds; it is still running"
+        )
+        return self.exit(1, done)
+
+    def reload_foreground(self, path: str) -> int:
+        """`reload` for a daemon without a pid file (the systemd units' ExecReload):
+        through its control socket, waiting for the verdict; exit 1 when the daemon
+        refuses the file (it keeps the running configuration) or cannot be asked."""
+        done = f"Exiting from ldirectord {self.inv.command}"
+        reply, problem = self._ask("reload", RELOAD_ANSWER_WAIT)
+        if reply is None:
+            self._say(f"ldirectord for {path}: not reloaded: {problem}")
+            return self.exit(1, done)
+        if not reply.get("ok"):
+            self._say(f"ldirectord for {path}: {reply.get('error', 'reload failed')}")
+            return self.exit(1, done)
+        self.log.info(str(reply.get("message") or f"reloaded {path}"))
+        return self.exit(0, done)
 
     def stop_without_config(self, problem: str, path: str | None = None) -> int:
         """Stop the running daemon although its config is now broken or missing."""
@@ -315,13 +401,15 @@ class Lifecycle:
         from ldirectord_py.daemon.mainloop import Daemon, Instance, block_signals
 
         # The daemon works from `/`, so it re-reads the file by absolute path (the
-        # original keeps a relative CONFIG and then cannot reload it).
+        # original keeps a relative CONFIG and then cannot reload it); messages and
+        # the status keep naming it as it was given.
         instance = Instance(
-            config_path=os.path.abspath(path),
+            config_path=path,
             cfgname=self.cfgname,
             program=self.program,
             debug=self.inv.debug,
             loader=self.loader,
+            read_path=os.path.abspath(path),
         )
         lock = InstanceLock(self.cfgname, os.path.dirname(pidfile.path))
         foreground = bool(config.settings.supervised or self.inv.debug)

@@ -24,7 +24,13 @@ programmed the table), otherwise as soon as its `start()` has returned;
 `RELOADING=1` then `READY=1` around every reload (signal or autoreload);
 `STOPPING=1` when a terminating signal arrives. With `WatchdogSec=` it sends
 `WATCHDOG=1` every half watchdog interval, but only while the health checks
-make progress; `WatchdogRule` says when they do not.
+make progress; `WatchdogRule` (daemon/stall.py) says when they do not.
+
+Every reload ends in a `ReloadResult` (observe/reloads.py), kept as
+`last_reload`: it is logged with what changed, shown in the status document
+(and so in the metrics' last-reload gauges) and in the systemd STATUS= line.
+The config path keeps the form it was given in (the daemon reads it through
+its absolute form, since it works from `/`).
 
 An unexpected exception in any step is logged and the daemon keeps running.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shlex
 import signal
@@ -54,7 +61,14 @@ from ldirectord_py.daemon.sdnotify import Notifier
 from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.daemon.watch import ConfigWatcher, file_digest, require_regular_file
 from ldirectord_py.observe.log import Log
-from ldirectord_py.observe.status_socket import StatusServer, socket_path
+from ldirectord_py.observe.reloads import (
+    ConfigChange,
+    ReloadResult,
+    ReloadTrigger,
+    config_change,
+)
+from ldirectord_py.observe.status_socket import StatusServer
+from ldirectord_py.runpaths import RunPaths
 
 TERMINATING_SIGNALS: tuple[signal.Signals, ...] = (
     signal.SIGTERM,
@@ -79,6 +93,9 @@ commands it runs (by process group), removes its pid file and exits. Inside
 STOP_GRACE = 1.0
 """After STOP_BOUND, how long the loop may still take before a timer thread ends
 the process (a loop blocked in a library call cannot cancel anything)."""
+
+STOP_REPLY_GRACE = 0.1
+"""Seconds between the answer to a `stop` command and the stop itself."""
 
 # How often the config file is looked at for autoreload/callback. The original
 # looks once per check cycle (every second in fork mode); a stat per second is free.
@@ -123,14 +140,48 @@ class ConfigRead:
 
 @dataclass(frozen=True)
 class Instance:
-    """What identifies this instance: the resolved config path (CONFIG in messages),
-    CFGNAME, how to parse, and which program to run for `execute=`."""
+    """What identifies this instance: the config path as located (CONFIG in
+    messages and status), CFGNAME, how to parse, which program to run for
+    `execute=`, and the absolute path the file is read from (None: config_path)."""
 
     config_path: str
     cfgname: str
     program: str
     debug: bool
     loader: Callable[[str], Config]
+    read_path: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the file is read from (the daemon works from `/`)."""
+        return self.config_path if self.read_path is None else self.read_path
+
+    def named(self, read: ConfigRead) -> ConfigRead:
+        """`read` with the config, its error and warnings naming config_path (the
+        form given) rather than the absolute path the daemon reads."""
+        if self.read_path is None or self.read_path == self.config_path:
+            return read
+        given, absolute = self.config_path, self.read_path
+
+        def rename(path: str) -> str:
+            return given if path == absolute else path
+
+        config = read.config
+        if config is not None:
+            config = dataclasses.replace(
+                config,
+                path=rename(config.path),
+                warnings=tuple(
+                    dataclasses.replace(w, path=rename(w.path)) for w in config.warnings
+                ),
+            )
+        error = read.error
+        if error is not None:
+            error.path = rename(error.path)
+            error.warnings = tuple(
+                dataclasses.replace(w, path=rename(w.path)) for w in error.warnings
+            )
+        return dataclasses.replace(read, config=config, error=error)
 
 
 class Daemon:
@@ -148,7 +199,7 @@ class Daemon:
         self.log = log
         self.director = director
         self.pidfile = pidfile
-        self.watcher = ConfigWatcher(instance.config_path)
+        self.watcher = ConfigWatcher(instance.source)
         self.watcher.rebase(config.digest)
         self._wake: asyncio.Event | None = None
         self._term: str | None = None
@@ -166,6 +217,10 @@ class Daemon:
         self._watchdog_rule: WatchdogRule | None = None
         self._stop_timer: threading.Timer | None = None
         self._owns_process = False
+        self.last_reload: ReloadResult | None = None
+        """The outcome of the latest reload (None before the first)."""
+        self._refused_at: tuple[str, int | None] = (instance.config_path, None)
+        self._change: ConfigChange | None = None
 
     @property
     def instances(self) -> Instances:
@@ -200,10 +255,10 @@ class Daemon:
         self._start_watchdog()
         use_state_file = getattr(self.director, "use_state_file", None)
         if callable(use_state_file):
-            use_state_file(self._status_path().removesuffix(".sock") + ".drained")
+            use_state_file(self._run_paths().drained)
         await self._guard("starting", self.director.start(self.config))
         status = StatusServer(
-            self._status_path(),
+            self._run_paths().socket,
             self.director.status,
             self._command,
             getattr(self.director, "status_document", None),
@@ -220,7 +275,7 @@ class Daemon:
             if self._hup:
                 self._hup = False
                 self.log.info("Reloading Linux Director Daemon config on signal")
-                await self._reload_notified()
+                await self._reload_notified(ReloadTrigger.SIGNAL)
             if self._term is None:
                 await self._guard("checking the config file", self._check_config_file())
         self._arm_stop_bound()
@@ -267,12 +322,20 @@ class Daemon:
         self._stop_timer = timer
 
     async def _command(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        """A command from the control socket: `reload` here (it is the loop's job),
-        the rest by the director."""
+        """A command from the control socket: `reload` and `stop` here (they are the
+        loop's job), the rest by the director."""
         if self._term is not None:
             return {"ok": False, "error": "the daemon is stopping"}
+        if name == "stop":
+            # As a TERM: `ldirectord CFG stop` for a daemon without a pid file (-d,
+            # systemd), which then waits for this pid to be gone. A moment later, so
+            # that this reply leaves before the socket closes.
+            asyncio.get_running_loop().call_later(STOP_REPLY_GRACE, self._on_signal, signal.SIGTERM)
+            return {"ok": True, "pid": os.getpid(), "message": "stopping"}
+        if name == "reload" and args.get("dry_run"):
+            return await self._dry_run()
         if name == "reload":
-            await self._reload_notified()
+            await self._reload_notified(ReloadTrigger.CONTROL)
             if self._reload_problem is not None:
                 return {"ok": False, "error": self._reload_problem}
             message = f"reloaded {self.instance.config_path}"
@@ -302,12 +365,10 @@ class Daemon:
             return []
         return result
 
-    def _status_path(self) -> str:
+    def _run_paths(self) -> RunPaths:
         """Next to the pid file (or where it would be, in the foreground)."""
         run_dir = os.path.dirname(self.pidfile.path) if self.pidfile else None
-        if run_dir:
-            return socket_path(self.instance.cfgname, run_dir)
-        return socket_path(self.instance.cfgname)
+        return RunPaths(self.instance.cfgname, run_dir or None)
 
     async def _start_instances(self) -> None:
         await self.instances.run("start", self.config.settings.execute)
@@ -352,7 +413,7 @@ class Daemon:
 
     def _read_config(self) -> ConfigRead:
         """The file's digest and its parse (in a thread, see `_reload`)."""
-        path = self.instance.config_path
+        path = self.instance.source
         try:
             seen: str | None = file_digest(path)
         except OSError:
@@ -362,33 +423,37 @@ class Daemon:
         except OSError as err:
             return ConfigRead(seen, None, None, str(err))
         try:
-            return ConfigRead(seen, self.instance.loader(path), None)
+            return self.instance.named(ConfigRead(seen, self.instance.loader(path), None))
         except ConfigError as err:
-            return ConfigRead(seen, None, err)
+            return self.instance.named(ConfigRead(seen, None, err))
 
-    async def _reload(self) -> None:
-        """Parse completely, then switch; on any error the running config stays whole.
-
-        The file is read and parsed off the loop (a big file or a slow resolver
-        must not stop the checks), within RELOAD_READ_TIMEOUT."""
-        pid = os.getpid()
+    async def _read_off_loop(self) -> ConfigRead:
+        """The file read and parsed off the loop (a big file or a slow resolver must
+        not stop the checks), within RELOAD_READ_TIMEOUT."""
         path = self.instance.config_path
         try:
             with collector_paused():
-                read = await in_thread(self._read_config, RELOAD_READ_TIMEOUT, "ldirectord-reload")
+                return await in_thread(self._read_config, RELOAD_READ_TIMEOUT, "ldirectord-reload")
         except TimeoutError:
-            read = ConfigRead(
+            return ConfigRead(
                 None, None, None, f"{path}: not read within {RELOAD_READ_TIMEOUT:g} seconds"
             )
+
+    async def _reload(self) -> None:
+        """Parse completely, then switch; on any error the running config stays whole."""
+        pid = os.getpid()
+        read = await self._read_off_loop()
         if read.unreadable is not None:
             self.log.info(
                 "Configuration not reloaded, the running configuration stays in effect: "
                 f"{read.unreadable}"
             )
             self._reload_problem = f"configuration not reloaded: {read.unreadable}"
+            self._refused_at = (self.instance.config_path, None)
             return
         seen, new, err = read.digest, read.config, read.error
         if err is not None:
+            self._refused_at = (err.path, err.line)
             # Remember the broken content, so that the fix is noticed whenever it lands.
             self.watcher.rebase(seen)
             for warning in err.warnings:
@@ -424,9 +489,34 @@ class Daemon:
                 debug=self.instance.debug,
             ).sink
             raise
+        self._change = config_change(old, new)
         self.config = new
         self._reload_problem = None
         self._rearm_watchdog()
+
+    async def _dry_run(self) -> dict[str, Any]:
+        """What a reload of the file on disk would change in the desired ip_vs table
+        and routes, computed and not applied (`ldirectordctl reload --dry-run`)."""
+        from ldirectord_py.daemon.reload_preview import drained_reals, preview
+
+        read = await self._read_off_loop()
+        if read.unreadable is not None:
+            return {"ok": False, "error": f"the file would be refused: {read.unreadable}"}
+        if read.error is not None:
+            return {"ok": False, "error": f"the file would be refused: {read.error.describe()}"}
+        assert read.config is not None
+        change = config_change(self.config, read.config)
+        lines = [f"{self.instance.config_path}: {change.describe()}"]
+        new, drained = read.config, drained_reals(self.director)
+        try:
+            lines += await in_thread(
+                lambda: preview(self.director, new, drained),
+                RELOAD_READ_TIMEOUT,
+                "ldirectord-preview",
+            )
+        except Exception as err:  # a preview must never disturb the running daemon
+            lines.append(f"(the table change cannot be computed: {type(err).__name__}: {err})")
+        return {"ok": True, "message": "\n".join(lines), "change": change.as_json()}
 
     # -- autoreload / callback ----------------------------------------------------
 
@@ -442,13 +532,14 @@ class Daemon:
         self.log.info(f"Configuration file '{path}' has changed on disk")
         if self.config.settings.autoreload:
             self.log.info(" - reread new configuration")
-            await self._reload_notified()
+            await self._reload_notified(ReloadTrigger.AUTORELOAD)
         else:
             self.log.info(" - ignore new configuration")
         callback = self.config.settings.callback
         if callback and os.path.isfile(callback) and os.access(callback, os.X_OK):
             # In the background: a slow callback must not hold up signals or checks.
-            command = f"{callback} {shlex.quote(path)}"
+            # The absolute path: the daemon (and so the callback) runs from `/`.
+            command = f"{callback} {shlex.quote(self.instance.source)}"
             self._spawn(shell.run_async(command, self.log))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -465,6 +556,8 @@ class Daemon:
         text = f"Checking {len(virtuals)} virtual services, {reals} real servers"
         if self._reload_problem is not None:
             text += f"; {self._reload_problem}"
+        elif self.last_reload is not None:
+            text += f"; {self.last_reload.summary()}"
         return text
 
     async def _announce_ready(self) -> None:
@@ -476,7 +569,7 @@ class Daemon:
         if self._term is None:
             self.notifier.ready(self._status_text())
 
-    async def _reload_notified(self) -> None:
+    async def _reload_notified(self, trigger: ReloadTrigger) -> None:
         """A reload, bracketed by RELOADING=1 and READY=1 (also when it failed: the
         running configuration stays in effect, so the daemon is ready either way).
         One at a time, and never during a stop: a reload may come from the control
@@ -485,19 +578,48 @@ class Daemon:
             if self._term is not None:
                 self._reload_problem = "the daemon is stopping"
                 return
-            await self._reload_notified_now()
+            await self._reload_notified_now(trigger)
 
-    async def _reload_notified_now(self) -> None:
+    async def _reload_notified_now(self, trigger: ReloadTrigger) -> None:
         self.notifier.reloading("Reloading the configuration")
         self._reload_problem = "reload failed, the running configuration stays in effect"
+        self._refused_at = (self.instance.config_path, None)
+        self._change = None
         try:
             await self._guard("reloading", self._reload())
         finally:
+            self._record_reload(trigger)
             metrics = getattr(self.director, "metrics", None)
             if metrics is not None:
                 metrics.reloads.labels("ok" if self._reload_problem is None else "failed").inc()
             if self._term is None:
                 self.notifier.ready(self._status_text())
+
+    def _record_reload(self, trigger: ReloadTrigger) -> None:
+        """Keep and log the outcome (the refusal itself is logged by `_reload`)."""
+        ok = self._reload_problem is None
+        at = time.time()
+        previous = self.last_reload
+        last_success_at = previous.last_success_at if previous is not None else None
+        result = ReloadResult(
+            at=at,
+            trigger=trigger,
+            ok=ok,
+            config=self.instance.config_path,
+            error=self._reload_problem,
+            error_path=None if ok else self._refused_at[0],
+            error_line=None if ok else self._refused_at[1],
+            change=self._change if ok else None,
+            last_success_at=at if ok else last_success_at,
+        )
+        self.last_reload = result
+        if hasattr(self.director, "last_reload"):
+            self.director.last_reload = result
+        if ok:
+            change = self._change.describe() if self._change is not None else "no change"
+            self.log.info(
+                f"Reloaded configuration {self.instance.config_path} ({trigger}): {change}"
+            )
 
     def _start_watchdog(self) -> None:
         watchdog = self.notifier.watchdog_seconds

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ldirectord_py.daemon.runfiles import replace_file
-
-# Hard-coded like the original; on Debian /var/run is a symlink to /run.
-RUN_DIR = "/var/run"
+from ldirectord_py.runpaths import RunPaths
 
 
 class PidStatus(Enum):
@@ -64,9 +62,9 @@ def process_is_instance(pid: int, cfgname: str) -> bool:
 class PidFile:
     """One instance's pid file."""
 
-    def __init__(self, cfgname: str, run_dir: str = RUN_DIR) -> None:
+    def __init__(self, cfgname: str, run_dir: str | None = None) -> None:
         self.cfgname = cfgname
-        self.path = os.path.join(run_dir, f"ldirectord.{cfgname}.pid")
+        self.path = RunPaths(cfgname, run_dir).pid
 
     def read(self) -> PidState:
         try:

@@ -354,7 +354,7 @@ class MaintenanceControl:
             return f"not confirmed: {exc}"
         if ok:
             return None
-        error = (writer.status() or {}).get("last_error")
+        error = writer.snapshot().last_error
         return (
             f"the route change is not confirmed after {timeout:g} s "
             f"({error or 'no answer'}): not drained"

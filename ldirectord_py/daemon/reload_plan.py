@@ -1,16 +1,18 @@
 """The next engine for a reload, prepared in a thread while the checks go on.
 
 Building the engine for a new configuration, its first desired table, its check
-specs and its status book costs time in proportion to the configuration (about
-two seconds for 10,000 virtuals on a small machine): on the event loop it would
-stop every health check that long. `plan_reload` does it all from the running
-engine without changing it; the director holds the check results that arrive
-meanwhile (so the running engine is only read) and replays them into the new
-engine when it switches, on the loop, in one short step.
+specs and its status book costs time in proportion to the configuration (for a
+large one, see the reload rows of bench/README.md, "Isolation under load"): on
+the event loop it would stop every health check that long. `plan_reload` does it
+all from the running engine without changing it; the director holds the check
+results that arrive meanwhile (so the running engine is only read) and replays
+them into the new engine when it switches, on the loop, in one short step.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +21,10 @@ from ldirectord_py.config import Config
 from ldirectord_py.daemon.snapshot import StatusBook
 from ldirectord_py.engine import Effect, Engine
 from ldirectord_py.ipvs.model import ServiceKey
+from ldirectord_py.ipvs.writer import DataplaneView
+
+REFUSED_SLICE = 0.002
+"""Seconds of looking through the virtuals between two yields to the loop."""
 
 
 @dataclass(frozen=True)
@@ -60,3 +66,23 @@ def plan_reload(
         same_desired=desired == old_desired,
         same_checks=specs == running_specs,
     )
+
+
+async def refused_services(engine: Engine, view: DataplaneView) -> list[str]:
+    """The services of `engine` the kernel refused, as `ldirectordctl reload` names
+    them: one line per virtual, looked up in slices (tens of thousands of
+    virtuals would otherwise hold the loop for as long)."""
+    refused = dict(view.refused)
+    out: list[str] = []
+    slice_end = time.perf_counter() + REFUSED_SLICE
+    for index, virtual in enumerate(engine.config.virtuals):
+        service = engine.service(virtual)
+        why = None if service is None else refused.get(service.key)
+        if why is not None:
+            out.append(
+                f"virtual={virtual.hostport} ({virtual.protocol}, line {virtual.line}): {why}"
+            )
+        if index & 255 == 255 and time.perf_counter() > slice_end:
+            await asyncio.sleep(0)
+            slice_end = time.perf_counter() + REFUSED_SLICE
+    return out

@@ -1,47 +1,77 @@
-"""The per-real part of the status document, kept current as results arrive.
+"""The per-real part of the status snapshot, kept current as results arrive.
 
-Building the document from the engine for every request costs time in
+Building the snapshot from the engine for every request costs time in
 proportion to the configuration (tens of thousands of reals), all of it on the
 event loop. Instead each real's entry is rebuilt only after something about it
 changed: a check result marks the reals sharing its identity, a drain marks
-every real, a reload builds a new book (off the loop, with the next engine).
-Entries are replaced, never changed in place, so a document handed out earlier
-(or read by the metrics exporter's thread) stays consistent.
+every real, a change of what the kernel holds marks that service's reals, a
+reload builds a new book (off the loop, with the next engine). Entries are
+frozen (observe/schema.py) and replaced, never changed, so a snapshot handed
+out earlier (or read by the metrics exporter's thread) stays consistent.
 
 `refresh_sliced` and `encode` do their work in slices of about `SLICE_REALS`
-reals with a yield to the loop between slices, so even a document of 20,000
-reals never holds up a health check for more than a few milliseconds.
+reals with a yield to the loop between slices, so even the document of a very
+large configuration never holds up a health check for long (bench/README.md,
+"Isolation under load": the status rows).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from ldirectord_py.config import Real, Virtual
-from ldirectord_py.engine import Engine
+from ldirectord_py.engine import Engine, RealStatus
 from ldirectord_py.engine.drain import DrainKey
 from ldirectord_py.engine.table import destination_for
-from ldirectord_py.ipvs.model import Destination
+from ldirectord_py.ipvs.model import (
+    Destination,
+    DestinationKey,
+    Forwarding,
+    ServiceKey,
+    VirtualService,
+)
+from ldirectord_py.observe.schema import RealSnapshot, RealState, StatusSnapshot, VirtualSnapshot
 
 SLICE_REALS = 500
 """Reals rebuilt or encoded between two yields to the event loop."""
 
-Entry = dict[str, Any]
+FORWARD_WORDS = {
+    Forwarding.MASQ: "Masq",
+    Forwarding.ROUTE: "Route",
+    Forwarding.TUNNEL: "Tunnel",
+    Forwarding.LOCAL: "Local",
+}
+"""ipvsadm's Forward column."""
+
+
+@dataclass(frozen=True)
+class KernelHolds:
+    """What the ip_vs writer reports the kernel holds after its last attempt."""
+
+    services: frozenset[ServiceKey] = frozenset()
+    weights: Mapping[ServiceKey, Mapping[DestinationKey, int]] = field(default_factory=dict)
 
 
 class _Row:
     """What never changes for one configured real: where it sits in the document
     and how the kernel stores it."""
 
-    __slots__ = ("kernel", "real", "stored")
+    __slots__ = ("dkey", "forward", "identity", "kernel", "real", "status", "stored")
 
-    def __init__(self, real: Real, stored: Destination | None) -> None:
+    def __init__(
+        self, real: Real, stored: Destination | None, identity: str, status: RealStatus
+    ) -> None:
         self.real = real
+        self.identity = identity
         self.stored = stored
+        self.status = status
+        """The engine's status object for this real (the engine updates it in place)."""
+        self.dkey = stored.key if stored else None
         self.kernel = str(stored.key) if stored else None
+        self.forward = FORWARD_WORDS.get(stored.forwarding) if stored else None
 
 
 class StatusBook:
@@ -59,30 +89,82 @@ class StatusBook:
         self._virtuals: tuple[Virtual, ...] = tuple(engine.config.virtuals)
         self._rows: list[list[_Row]] = []
         self._services: list[str | None] = []
+        self._keys: list[ServiceKey | None] = []
+        self._failures: dict[str, int] = {}
+        """Per check identity: consecutive failed results, from the first failure."""
+        self._kernel = KernelHolds()
+        self._seen: list[tuple[bool, Mapping[DestinationKey, int] | None] | None] = []
+        """Per virtual: what the kernel held when its entry was built (None: never)."""
         self._by_identity: dict[str, list[tuple[int, int]]] = {}
         for vi, virtual in enumerate(self._virtuals):
             service = engine.service(virtual)
             self._services.append(str(service.key) if service else None)
+            self._keys.append(service.key if service else None)
+            self._seen.append(None)
             rows = []
             for ri, real in enumerate(virtual.reals):
                 stored = service.stored_destination(destination_for(real)) if service else None
-                rows.append(_Row(real, stored))
                 identity = virtual.check_identity(real)
+                rows.append(_Row(real, stored, identity, engine.real_status(virtual, real)))
                 self._by_identity.setdefault(identity, []).append((vi, ri))
             self._rows.append(rows)
         offset = wall_offset()
-        self.entries: list[Entry] = [
+        self._desired_for = -1
+        self._desired_services: dict[ServiceKey, VirtualService] = {}
+        """The engine version `_desired_weights` were read at."""
+        self._desired_weights: dict[int, dict[DestinationKey, int]] = {}
+        self.entries: list[VirtualSnapshot] = [
             self._virtual_entry(vi, [self._real_entry(vi, ri, offset) for ri in range(len(rows))])
             for vi, rows in enumerate(self._rows)
         ]
+        self._desired_weights.clear()
         self._dirty: dict[int, set[int]] = {}
+        self._json: list[tuple[VirtualSnapshot, dict[str, object]] | None] = [None] * len(
+            self.entries
+        )
+
+    def entries_json(self) -> list[dict[str, object]]:
+        """The entries as JSON data; an entry's is made once (entries are replaced,
+        never changed), so a caller polling status() pays for what changed only."""
+        out = []
+        for vi, entry in enumerate(self.entries):
+            cached = self._json[vi]
+            if cached is None or cached[0] is not entry:
+                cached = self._json[vi] = (entry, entry.to_json())
+            out.append(cached[1])
+        return out
 
     # ------------------------------------------------------------------ changes
 
-    def mark(self, identity: str) -> None:
-        """A result for `identity` arrived: its reals' entries are out of date."""
+    def mark(self, identity: str, ok: bool | None = None) -> None:
+        """A result for `identity` arrived (`ok`: whether it passed): its reals'
+        entries are out of date."""
+        if ok is not None:
+            if ok:
+                self._failures.pop(identity, None)
+            else:
+                self._failures[identity] = self._failures.get(identity, 0) + 1
         for vi, ri in self._by_identity.get(identity, ()):
             self._dirty.setdefault(vi, set()).add(ri)
+
+    def carry_failures(self, previous: StatusBook | None) -> None:
+        """Keep the failure counts of the checks a reload keeps."""
+        if previous is not None:
+            for identity, count in previous._failures.items():
+                if identity in self._by_identity:
+                    self._failures[identity] = count
+                    self.mark(identity)
+
+    def set_kernel(self, kernel: KernelHolds) -> None:
+        """What the kernel holds now: the services whose part of it changed since
+        their entry was built are out of date."""
+        if kernel == self._kernel:
+            return
+        self._kernel = kernel
+        for vi, key in enumerate(self._keys):
+            seen = (key in kernel.services, kernel.weights.get(key)) if key else (False, None)
+            if seen != self._seen[vi]:
+                self._dirty.setdefault(vi, set()).update(range(len(self._rows[vi])))
 
     def set_drains(self, drains: frozenset[DrainKey]) -> None:
         """Drained reals show weight 0: a change touches every entry."""
@@ -121,55 +203,96 @@ class StatusBook:
     def _rebuild(self, dirty: Iterable[tuple[int, set[int]]]) -> None:
         offset = self._wall_offset()
         for vi, positions in dirty:
-            reals = list(self.entries[vi]["reals"])
+            reals = list(self.entries[vi].reals)
             for ri in positions:
                 reals[ri] = self._real_entry(vi, ri, offset)
             self.entries[vi] = self._virtual_entry(vi, reals)
 
-    def _virtual_entry(self, vi: int, reals: list[Entry]) -> Entry:
+    def _virtual_entry(self, vi: int, reals: list[RealSnapshot]) -> VirtualSnapshot:
         virtual = self._virtuals[vi]
-        return {
-            "virtual": virtual.identity,
-            "service": self._services[vi],
-            "fallback_active": self.engine.virtual_status(virtual).fallback_active,
-            "reals": reals,
-        }
+        key = self._keys[vi]
+        programmed = key is not None and key in self._kernel.services
+        self._seen[vi] = (programmed, self._kernel.weights.get(key) if key else None)
+        service = self.engine.service(virtual)
+        return VirtualSnapshot(
+            virtual=virtual.identity,
+            service=self._services[vi],
+            checktype=virtual.checktype,
+            fallback=virtual.fallback.hostport if virtual.fallback else None,
+            scheduler=service.scheduler if service else None,
+            persistence=service.persistence if service else None,
+            programmed=programmed,
+            fallback_active=self.engine.virtual_status(virtual).fallback_active,
+            reals=tuple(reals),
+        )
 
-    def _real_entry(self, vi: int, ri: int, wall_offset: float) -> Entry:
+    def _desired(self, vi: int) -> dict[DestinationKey, int]:
+        """The weights the engine wants now in this virtual's service."""
+        if self._desired_for != self.engine.version:
+            self._desired_for = self.engine.version
+            self._desired_weights = {}
+            self._desired_services = {s.key: s for s in self.engine.desired()}
+        weights = self._desired_weights.get(vi)
+        if weights is None:
+            key = self._keys[vi]
+            service = self._desired_services.get(key) if key is not None else None
+            weights = {d.key: d.weight for d in service.destinations} if service else {}
+            self._desired_weights[vi] = weights
+        return weights
+
+    def _real_entry(self, vi: int, ri: int, wall_offset: float) -> RealSnapshot:
         row = self._rows[vi][ri]
-        st = self.engine.real_status(self._virtuals[vi], row.real)
+        st = row.status
         stored = row.stored
-        drained = stored is not None and any(k.matches(stored) for k in self._drains)
-        return {
-            "real": row.real.hostport,
-            "kernel": row.kernel,
-            "weight": None if stored is None else 0 if drained else stored.weight,
-            "drained": drained,
-            "state": st.state,
-            "since": st.since + wall_offset,
-            "failures": st.failures,
-            "last_ok": st.last_ok,
-            "last_reason": st.last_reason,
-            "last_latency": st.last_latency,
-        }
+        drained = False
+        weight = programmed = None
+        dkey = row.dkey
+        if stored is not None and dkey is not None:
+            drained = bool(self._drains) and any(k.matches(stored) for k in self._drains)
+            weight = self._desired(vi).get(dkey)
+            if weight is not None and drained:
+                weight = 0
+            held = self._held(vi)
+            programmed = held.get(dkey) if held is not None else None
+        return RealSnapshot(
+            real=row.real.hostport,
+            kernel=row.kernel,
+            weight=weight,
+            programmed_weight=programmed,
+            forward=row.forward,
+            drained=drained,
+            state=_STATES[st.state],
+            since=st.since + wall_offset,
+            failures=self._failures.get(row.identity, 0),
+            last_ok=st.last_ok,
+            last_reason=st.last_reason,
+            last_latency=st.last_latency,
+        )
+
+    def _held(self, vi: int) -> Mapping[DestinationKey, int] | None:
+        key = self._keys[vi]
+        return self._kernel.weights.get(key) if key is not None else None
 
 
-async def encode(header: dict[str, Any], entries: list[Entry]) -> bytes:
-    """`header` with `"virtuals": entries` as one line of JSON, encoded in slices
-    (the same text `json.dumps(..., default=str)` gives for the whole)."""
+_STATES = {state.value: state for state in RealState}
+
+
+async def encode(snapshot: StatusSnapshot) -> bytes:
+    """The snapshot as one line of JSON, encoded in slices (the same text
+    `json.dumps(snapshot.to_json(), default=str)` gives for the whole)."""
     encoder = json.JSONEncoder(default=str)
-    head = encoder.encode(header)
+    head = encoder.encode(snapshot.header_json())
     parts = [head[:-1] + ', "virtuals": [']
     size = 0
     first = True
-    for entry in entries:
-        reals = entry["reals"]
-        rest = {k: v for k, v in entry.items() if k != "reals"}
-        text = encoder.encode(rest)[:-1] + ', "reals": ['
+    for entry in snapshot.virtuals:
+        reals = entry.reals
+        text = encoder.encode(entry.header_json())[:-1] + ', "reals": ['
         chunks = []
         for start in range(0, len(reals), SLICE_REALS):
-            chunks.append(encoder.encode(reals[start : start + SLICE_REALS])[1:-1])
-            size += min(SLICE_REALS, len(reals) - start)
+            chunk = reals[start : start + SLICE_REALS]
+            chunks.append(encoder.encode([r.to_json() for r in chunk])[1:-1])
+            size += len(chunk)
             if size >= SLICE_REALS:
                 size = 0
                 await asyncio.sleep(0)

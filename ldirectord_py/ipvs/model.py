@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import Union
@@ -450,9 +450,6 @@ class Table:
     @classmethod
     def of(cls, services: Iterable[VirtualService], info: IPVSInfo | None = None) -> Table:
         return cls(tuple(services), info)
-
-    def by_key(self) -> Mapping[ServiceKey, VirtualService]:
-        return {s.key: s for s in self.services}
 
     def service(self, key: ServiceKey) -> VirtualService | None:
         return next((s for s in self.services if s.key == key), None)

@@ -26,10 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ldirectord_py.ipvs.model import ServiceKey, Table, VirtualService, bracketed
+from ldirectord_py.ipvs.model import (
+    DestinationKey,
+    ServiceKey,
+    Table,
+    VirtualService,
+    bracketed,
+)
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSUnavailable
 from ldirectord_py.ipvs.operations import (
     AddDestination,
@@ -44,6 +50,8 @@ from ldirectord_py.ipvs.reconcile import ApplyReport, as_stored
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
+VALIDATE_SLICE = 500
+"""Services checked for what the kernel can hold between two yields to the loop."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,9 @@ class WriterState:
     errors: int = 0
     reconciles: int = 0
     view: DataplaneView = field(default_factory=DataplaneView)
+    weights: Mapping[ServiceKey, Mapping[DestinationKey, int]] = field(default_factory=dict)
+    """Per desired service the kernel holds: each destination's weight there, after
+    the last attempt (the kernel's truth, where the desired table is the intent)."""
     busy_since: float | None = None
     """Monotonic start of the attempt in progress (None while idle): the supervisor's
     evidence of a writer stuck in the kernel."""
@@ -193,10 +204,13 @@ class IPVSWriter:
         # is left as it is in the kernel, and every other service is programmed.
         refused: dict[ServiceKey, str] = {}
         writable: list[VirtualService] = []
-        for service in desired_services:
+        stored: list[VirtualService] = []
+        for index, service in enumerate(desired_services):
+            if index % VALIDATE_SLICE == VALIDATE_SLICE - 1:
+                await asyncio.sleep(0)  # tens of thousands of services: let checks run
             try:
                 service.writable()
-                as_stored(service)
+                stored.append(as_stored(service))
             except ValueError as exc:
                 refused[service.key] = f"cannot be programmed: {exc}"
                 continue
@@ -209,6 +223,7 @@ class IPVSWriter:
         except IPVSUnavailable as exc:
             self._fail(str(exc), report_once=True)
             self._set_view(frozenset(), {}, unavailable=str(exc))
+            self.state.weights = {}
             return None
         except OSError as exc:
             # What the kernel holds is unknown: the last answer stands.
@@ -235,6 +250,9 @@ class IPVSWriter:
         programmed |= {k for k in refused if k in previous and k not in not_added}
         wanted = {s.key for s in desired_services}
         self._set_view(frozenset(programmed & wanted), refused, unavailable=None)
+        self.state.weights = _held_weights(
+            self.state.weights, stored, report, frozenset(programmed & wanted)
+        )
         if report.ok and not refused:
             self.state.converged = True
             self.state.last_ok_at = time.time()
@@ -281,6 +299,41 @@ class IPVSWriter:
             self._unavailable_reported = True
         if not repeated:
             self.log(message)
+
+
+def _held_weights(
+    previous: Mapping[ServiceKey, Mapping[DestinationKey, int]],
+    stored: Iterable[VirtualService],
+    report: ApplyReport,
+    programmed: frozenset[ServiceKey],
+) -> dict[ServiceKey, Mapping[DestinationKey, int]]:
+    """The weights the kernel holds after `report`: a service whose operations all
+    succeeded holds the desired destinations; one with a failure holds what it
+    held before plus the operations that succeeded. `stored`: the services
+    written, as the kernel stores them."""
+    failed_services = {operation_service(op) for op, _ in report.failures}
+    out: dict[ServiceKey, Mapping[DestinationKey, int]] = {}
+    for service in stored:
+        if service.key in programmed and service.key not in failed_services:
+            out[service.key] = {d.key: d.weight for d in service.destinations}
+    failed_ops = {id(op) for op, _ in report.failures}
+    partial = {k: dict(previous.get(k, {})) for k in failed_services if k in programmed}
+    for operation in report.operations:
+        if id(operation) in failed_ops:
+            continue
+        key = operation_service(operation)
+        held = partial.get(key)
+        if held is None:
+            continue
+        if isinstance(operation, AddDestination | EditDestination):
+            held[operation.destination.key] = operation.destination.weight
+        elif isinstance(operation, DeleteDestination):
+            held.pop(operation.destination, None)
+    out.update(partial)
+    for key in programmed - out.keys():  # refused before writing: left as it was
+        if key in previous:
+            out[key] = previous[key]
+    return out
 
 
 def _where(key: ServiceKey) -> str:

@@ -5,8 +5,11 @@ descriptors, threads or event loop away from the health checks. So each
 listener here:
 
 * serves at most `max_clients` connections at a time, all on the event loop
-  (no thread per connection); further connections are not accepted and wait in
-  the kernel's listen backlog, costing the daemon no descriptor and no memory;
+  (no thread per connection), and all listeners together hold at most the
+  clients' share of the file descriptors (`checks.fds.client_fd_allowance()`,
+  so clients can never take the descriptors the checks need); further
+  connections are not accepted and wait in the kernel's listen backlog,
+  costing the daemon no descriptor and no memory;
 * gives a client `idle_timeout` seconds to send its whole request, and reads at
   most `max_request` bytes of it;
 * sends each client one reply, from the reply's own bytes (a document served to
@@ -22,9 +25,12 @@ import asyncio
 import contextlib
 import errno
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
+
+from ldirectord_py.checks import fds
 
 SEND_CHUNK = 256 * 1024
 """Bytes handed to the kernel per write; `write_timeout` applies to each."""
@@ -96,16 +102,78 @@ async def send(conn: socket.socket, data: bytes, limits: ClientLimits) -> None:
         )
 
 
+class ClientDescriptors:
+    """The descriptors every listener's clients hold, together, kept within an
+    allowance (by default the clients' share of RLIMIT_NOFILE, read at each
+    accept so that a raised limit counts at once)."""
+
+    def __init__(self, allowance: Callable[[], int] | None = None) -> None:
+        self._allowance = allowance
+        self.in_use = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def allowance(self) -> int:
+        return self._allowance() if self._allowance is not None else fds.client_fd_allowance()
+
+    def try_take(self) -> bool:
+        if self.in_use < self.allowance and not any(not w.done() for w in self._waiters):
+            self.in_use += 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """One descriptor, waiting (first come, first served) until one is free."""
+        if self.try_take():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.give_back()  # handed over just as we were cancelled
+            else:
+                self._wake()
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(future)
+
+    def give_back(self) -> None:
+        self.in_use -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_use < self.allowance:
+            future = self._waiters.popleft()
+            if future.done() or future.get_loop().is_closed():
+                continue
+            self.in_use += 1
+            future.set_result(None)
+
+
+CLIENT_DESCRIPTORS = ClientDescriptors()
+"""Shared by the control socket and the metrics port (one process, one limit)."""
+
 Serve = Callable[[socket.socket], Awaitable[None]]
 
 
 class BoundedListener:
-    """An accept loop that never holds more than `limits.max_clients` clients."""
+    """An accept loop that never holds more than `limits.max_clients` clients, nor
+    more descriptors than `descriptors` has left for all listeners' clients."""
 
-    def __init__(self, sock: socket.socket, limits: ClientLimits, serve: Serve) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        limits: ClientLimits,
+        serve: Serve,
+        descriptors: ClientDescriptors = CLIENT_DESCRIPTORS,
+    ) -> None:
         sock.setblocking(False)
         self.sock = sock
         self.limits = limits
+        self.descriptors = descriptors
         self._serve = serve
         self._slots = asyncio.Semaphore(limits.max_clients)
         self._accepting: asyncio.Task[None] | None = None
@@ -142,14 +210,19 @@ class BoundedListener:
         while True:
             await self._slots.acquire()
             try:
+                await self.descriptors.take()
+            except BaseException:
+                self._slots.release()
+                raise
+            try:
                 conn, _ = await loop.sock_accept(self.sock)
             except OSError as exc:
-                self._slots.release()
+                self._give_back()
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     await asyncio.sleep(ACCEPT_RETRY)
                 continue
             except BaseException:
-                self._slots.release()
+                self._give_back()
                 raise
             conn.setblocking(False)
             task = loop.create_task(self._client(conn))
@@ -163,4 +236,8 @@ class BoundedListener:
             pass  # the client went away or stopped reading: nothing to tell it
         finally:
             conn.close()
-            self._slots.release()
+            self._give_back()
+
+    def _give_back(self) -> None:
+        self.descriptors.give_back()
+        self._slots.release()

@@ -1,8 +1,10 @@
 """Prometheus metrics, off unless `metricsaddress = host:port` is set.
 
-Gauges are read from the daemon's status document at scrape time, taken on the
-event loop, so a scrape never sees a half-updated state. Counters and the
-check-latency histograms are updated as things happen.
+Gauges are read from the daemon's status snapshot (observe/schema.py) at scrape
+time, taken on the event loop, so a scrape never sees a half-updated state.
+Counters and the check-latency histograms are updated as things happen. The
+names, types, units and labels follow the Prometheus naming conventions
+(docs/observability.md lists them, with the renames from earlier releases).
 
 The port is reachable by every local user, so it is served within fixed bounds
 (`LIMITS`, see `ldirectord_py.observe.clients`): on the event loop, no thread per
@@ -21,13 +23,19 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from ldirectord_py.daemon.offloop import in_thread
 from ldirectord_py.observe.clients import BoundedListener, ClientLimits, Outcome, receive, send
+from ldirectord_py.observe.schema import (
+    RealState,
+    StatusSnapshot,
+    VipState,
+    VirtualSnapshot,
+)
 
 SCRAPE_TIMEOUT = 5.0
 """How long rendering one scrape may take (off the loop)."""
@@ -89,16 +97,19 @@ class Metrics:
 
     def __init__(
         self,
-        snapshot: Callable[[], dict[str, Any]],
-        fresh: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        snapshot: Callable[[], StatusSnapshot],
+        fresh: Callable[[], Awaitable[StatusSnapshot]] | None = None,
     ) -> None:
-        """`snapshot` is the status document; `fresh`, if given, the same brought
+        """`snapshot` is the status snapshot; `fresh`, if given, the same brought
         up to date without blocking the loop (preferred at scrape time)."""
+        # `_created` series double every counter and histogram for a timestamp that
+        # ldirectord_start_time_seconds already gives.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self._snapshot = snapshot
         self._fresh = fresh
-        self._document: dict[str, Any] = {}
-        """The status document of the scrape being rendered."""
+        self._document: StatusSnapshot | None = None
+        """The status snapshot of the scrape being rendered (None: none, or it failed)."""
         self._rendering = asyncio.Lock()
         self._listener: BoundedListener | None = None
         self.check_latency = Histogram(
@@ -177,9 +188,33 @@ class Metrics:
             self._listener.abort()
             self._listener = None
 
-    def _scrape_snapshot(self) -> dict[str, Any]:
-        """The status document of the scrape being rendered ({} before any)."""
+    def _scrape_snapshot(self) -> StatusSnapshot | None:
+        """The status snapshot of the scrape being rendered (None before any)."""
         return self._document
+
+    def _zero_series(self, snapshot: StatusSnapshot) -> None:
+        """Every labelled counter's series exists from the start (at zero), for
+        the virtuals and check types configured now; those of virtuals a reload
+        removed are dropped, so the label sets stay bounded by the config."""
+        names = {v.virtual for v in snapshot.virtuals}
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(result)
+        checktypes = set()
+        for virtual in snapshot.virtuals:
+            for to in ("up", "down"):
+                self.transitions.labels(virtual.virtual, to)
+            if virtual.fallback:
+                self.fallbacks.labels(virtual.virtual)
+            if virtual.checktype and virtual.checktype not in UNCHECKED:
+                checktypes.add(virtual.checktype)
+        for checktype in checktypes:
+            self.check_latency.labels(checktype)
+            for kind in REASON_LABELS:
+                self.check_failures.labels(checktype, kind)
+        for counter in (self.transitions, self.fallbacks):
+            for labels in _label_sets(counter):
+                if labels[0] not in names:
+                    counter.remove(*labels)
 
     async def _serve_client(self, conn: socket.socket) -> None:
         request = await receive(conn, LIMITS, b"\r\n\r\n")
@@ -221,13 +256,15 @@ class Metrics:
         """(body, content type, gzipped) of one scrape, as prometheus_client's own
         exporter answers (format by Accept, `name[]` filter, gzip on request)."""
         async with self._rendering:
+            document: StatusSnapshot | None
             try:
                 if self._fresh is not None:
                     document = await self._fresh()
                 else:
                     document = self._snapshot()
-            except Exception as exc:
-                document = {"scrape_error": f"{type(exc).__name__}: {exc}"}
+                self._zero_series(document)
+            except Exception:
+                document = None  # ldirectord_up 0: the scrape could not read the daemon
             self._document = document
             encoder, content_type = choose_encoder(accept)
             registry: Any = self.registry
@@ -242,7 +279,7 @@ class Metrics:
             try:
                 body = await in_thread(work, SCRAPE_TIMEOUT, "ldirectord-metrics")
             finally:
-                self._document = {}
+                self._document = None
             return body, content_type, compress
 
 
@@ -274,8 +311,25 @@ def _gzip_accepted(accept_encoding: str) -> bool:
     return any(part.split(";")[0].strip().lower() == "gzip" for part in accept_encoding.split(","))
 
 
+RELOAD_RESULTS = ("ok", "failed")
+UNCHECKED = ("on", "off")
+"""Check types that run no check (no latency, no failures)."""
+REASON_LABELS = tuple(dict.fromkeys([kind for _, kind in _REASON_KINDS] + ["other"]))
+"""The closed set of `reason` label values."""
+
+
+def _label_sets(counter: Counter) -> list[tuple[str, ...]]:
+    """The label values of every series a labelled counter has now."""
+    return [
+        tuple(sample.labels[name] for name in counter._labelnames)
+        for metric in counter.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    ]
+
+
 class _StatusCollector(Collector):
-    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, snapshot: Callable[[], StatusSnapshot | None]) -> None:
         self._snapshot = snapshot
 
     def collect(self) -> Iterable[Metric]:
@@ -286,107 +340,207 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
     return GaugeMetricFamily(name, doc, labels=labels or [])
 
 
-def _families(status: dict[str, Any]) -> Iterator[Metric]:
+def _counter(name: str, doc: str, labels: list[str] | None = None) -> CounterMetricFamily:
+    """A counter family; `name` without `_total` (the exposition adds it)."""
+    return CounterMetricFamily(name, doc, labels=labels or [])
+
+
+def _flag(value: bool) -> int:
+    return 1 if value else 0
+
+
+def _families(status: StatusSnapshot | None) -> Iterator[Metric]:
     up = _gauge("ldirectord_up", "1 when the daemon answered this scrape from its event loop.")
-    up.add_metric([], 0 if "scrape_error" in status or not status else 1)
+    up.add_metric([], _flag(status is not None))
     yield up
-    real_up = _gauge("ldirectord_real_up", "1 up, 0 down, -1 not decided yet.", ["virtual", "real"])
+    if status is None:
+        return
+    info = _gauge(
+        "ldirectord_build_info", "Always 1: the version running, as labels.", ["version", "python"]
+    )
+    info.add_metric([status.build.version, status.build.python], 1)
+    yield info
+    if status.started_at is not None:
+        started = _gauge("ldirectord_start_time_seconds", "When the daemon started (Unix time).")
+        started.add_metric([], status.started_at)
+        yield started
+    yield from _reload_families(status)
+    yield from _real_families(status.virtuals)
+    yield from _dataplane_families(status)
+    yield from _anycast_families(status)
+
+
+def _reload_families(status: StatusSnapshot) -> Iterator[Metric]:
+    reload = status.last_reload
+    successful = _gauge(
+        "ldirectord_config_last_reload_successful",
+        "1 when the last configuration reload applied (1 before any reload).",
+    )
+    successful.add_metric([], _flag(reload is None or reload.ok))
+    yield successful
+    success_at = status.started_at
+    if reload is not None and reload.ok:
+        success_at = reload.at
+    elif reload is not None and reload.last_success_at is not None:
+        success_at = reload.last_success_at
+    if success_at is not None:
+        stamp = _gauge(
+            "ldirectord_config_last_reload_success_timestamp_seconds",
+            "When the configuration last loaded successfully (start or reload; Unix time).",
+        )
+        stamp.add_metric([], success_at)
+        yield stamp
+
+
+def _real_families(virtuals: Iterable[VirtualSnapshot]) -> Iterator[Metric]:
+    labels = ["virtual", "real"]
+    real_up = _gauge("ldirectord_real_up", "1 while the real's checks pass, else 0.", labels)
+    state = _gauge(
+        "ldirectord_real_state",
+        "1 for the real's state (up, down, unknown: not decided yet), 0 for the others.",
+        [*labels, "state"],
+    )
     weight = _gauge(
-        "ldirectord_real_weight", "Weight the real has in the table.", ["virtual", "real"]
+        "ldirectord_real_weight",
+        "Weight the real has (or is about to have) in the table: 0 quiesced or drained; "
+        "absent while it is not in the table.",
+        labels,
+    )
+    programmed = _gauge(
+        "ldirectord_real_programmed_weight",
+        "Weight the kernel holds for the real (ip_vs writer's last attempt); absent: not there.",
+        labels,
+    )
+    failures = _gauge(
+        "ldirectord_real_consecutive_failures",
+        "Failed checks in a row, counted from the first failure (0 after a success).",
+        labels,
     )
     reals_up = _gauge("ldirectord_virtual_reals_up", "Reals up per virtual.", ["virtual"])
+    reals = _gauge("ldirectord_virtual_reals", "Reals configured per virtual.", ["virtual"])
     fallback = _gauge(
         "ldirectord_virtual_fallback_active", "1 while the fallback serves.", ["virtual"]
     )
-    for virtual in status.get("virtuals") or []:
-        name = virtual["virtual"]
-        count = 0
-        for real in virtual.get("reals") or []:
-            state = real.get("state")
-            count += state == "up"
-            real_up.add_metric([name, real["real"]], {"up": 1, "down": 0}.get(state, -1))
-            if real.get("weight") is not None:
-                weight.add_metric([name, real["real"]], real["weight"])
-        reals_up.add_metric([name], count)
-        fallback.add_metric([name], 1 if virtual.get("fallback_active") else 0)
-    yield from (real_up, weight, reals_up, fallback)
+    for virtual in virtuals:
+        name = virtual.virtual
+        for real in virtual.reals:
+            key = [name, real.real]
+            real_up.add_metric(key, _flag(real.state is RealState.UP))
+            for value in RealState:
+                state.add_metric([*key, value.value], _flag(real.state is value))
+            if real.weight is not None:
+                weight.add_metric(key, real.weight)
+            if real.programmed_weight is not None:
+                programmed.add_metric(key, real.programmed_weight)
+            failures.add_metric(key, real.failures)
+        reals_up.add_metric([name], virtual.reals_up)
+        reals.add_metric([name], len(virtual.reals))
+        fallback.add_metric([name], _flag(virtual.fallback_active))
+    yield from (real_up, state, weight, programmed, failures, reals_up, reals, fallback)
 
-    plane = status.get("dataplane") or {}
+
+def _dataplane_families(status: StatusSnapshot) -> Iterator[Metric]:
+    plane = status.dataplane
     converged = _gauge("ldirectord_ipvs_converged", "1 when ip_vs holds the desired table.")
-    converged.add_metric([], 1 if plane.get("converged") else 0)
-    yield converged
-    for key, doc in (
-        ("operations", "ip_vs changes applied."),
-        ("errors", "ip_vs operations or reconciles that failed."),
-        ("reconciles", "ip_vs reconciles run."),
+    converged.add_metric([], _flag(plane.converged))
+    available = _gauge("ldirectord_ipvs_available", "1 while ip_vs can be used at all.")
+    available.add_metric([], _flag(plane.available))
+    yield from (converged, available)
+    for key, value, doc in (
+        ("operations", plane.operations, "ip_vs changes applied."),
+        ("errors", plane.errors, "ip_vs operations or reconciles that failed."),
+        ("reconciles", plane.reconciles, "ip_vs reconciles run."),
     ):
-        family = _gauge(f"ldirectord_ipvs_{key}", f"{doc} (since start; a counter)")
-        family.add_metric([], plane.get(key) or 0)
+        family = _counter(f"ldirectord_ipvs_{key}", doc)
+        family.add_metric([], value)
         yield family
-
     refused = _gauge(
         "ldirectord_ipvs_service_refused",
-        "1 for each service the kernel refused (ip_vs).",
+        "1 while the kernel refuses the virtual's ip_vs service, else 0.",
         ["service"],
     )
-    for service in sorted(plane.get("refused") or {}):
-        refused.add_metric([service], 1)
+    services = sorted({v.service for v in status.virtuals if v.service} | set(plane.refused))
+    for service in services:
+        refused.add_metric([service], _flag(service in plane.refused))
     yield refused
-    crashes = _gauge(
-        "ldirectord_writer_crashes_total",
-        "Unexpected failures per writer, each restarted (since start; a counter).",
+    crashes = _counter(
+        "ldirectord_writer_crashes",
+        "Unexpected failures per writer, each restarted.",
         ["writer"],
     )
     stalled_writer = _gauge(
         "ldirectord_writer_stalled", "1 while a writer makes no progress.", ["writer"]
     )
-    for name, writer in sorted((status.get("writers") or {}).items()):
-        crashes.add_metric([name], writer.get("crashes") or 0)
-        stalled_writer.add_metric([name], 1 if writer.get("stalled") else 0)
+    names = {"ipvs"} | set(status.writers)
+    if status.anycast.enabled:
+        names.add("interfaces")
+        if status.anycast.gobgp is not None:
+            names.add("routes")
+    for name in sorted(names):
+        health = status.writers.get(name)
+        crashes.add_metric([name], health.crashes if health else 0)
+        stalled_writer.add_metric([name], _flag(health is not None and health.stalled))
     yield from (crashes, stalled_writer)
-
-    watchdog = status.get("watchdog") or {}
     stalled = _gauge("ldirectord_checker_stalled", "1 when no check completed for too long.")
-    stalled.add_metric([], 1 if watchdog.get("stalled") else 0)
+    stalled.add_metric([], _flag(status.watchdog.stalled))
     yield stalled
 
-    anycast = status.get("anycast") or {}
-    if anycast.get("enabled"):
-        announced = _gauge(
-            "ldirectord_anycast_route_announced",
-            "1 announced, 0.5 de-preferred, 0 withdrawn or undecided.",
-            ["vip"],
+
+def _anycast_families(status: StatusSnapshot) -> Iterator[Metric]:
+    anycast = status.anycast
+    if not anycast.enabled:
+        return
+    announced = _gauge(
+        "ldirectord_anycast_route_announced",
+        "1 while a route for the VIP is announced (in full or de-preferred), else 0.",
+        ["vip"],
+    )
+    vip_state = _gauge(
+        "ldirectord_anycast_vip_state",
+        "1 for the VIP's route state, 0 for the others.",
+        ["vip", "state"],
+    )
+    guarded = _gauge(
+        "ldirectord_anycast_vip_guarded",
+        "1 while the max-withdraw guard keeps the VIP's route although its health says withdraw.",
+        ["vip"],
+    )
+    maintenance = _gauge(
+        "ldirectord_anycast_vip_maintenance",
+        "1 while the VIP is in planned maintenance (ldirectordctl maintenance on).",
+        ["vip"],
+    )
+    for vip in anycast.vips:
+        announced.add_metric(
+            [vip.vip], _flag(vip.state in (VipState.ANNOUNCED, VipState.DEPREFERRED))
         )
-        for vip in anycast.get("vips") or []:
-            value = {"announced": 1.0, "depreferred": 0.5}.get(vip.get("state"), 0.0)
-            announced.add_metric([vip["vip"]], value)
-        yield announced
-        maintenance = _gauge(
-            "ldirectord_anycast_vip_maintenance",
-            "1 while the VIP is in planned maintenance (ldirectordctl maintenance on).",
-            ["vip"],
+        for value in VipState:
+            vip_state.add_metric([vip.vip, value.value], _flag(vip.state is value))
+        guarded.add_metric([vip.vip], _flag(vip.guarded))
+        maintenance.add_metric([vip.vip], _flag(vip.maintenance))
+    yield from (announced, vip_state, guarded, maintenance)
+    interfaces = anycast.interfaces
+    if interfaces is not None:
+        converged = _gauge(
+            "ldirectord_anycast_addresses_converged",
+            "1 when the interfaces carry exactly the VIP addresses wanted.",
         )
-        for vip in anycast.get("vips") or []:
-            maintenance.add_metric([vip["vip"]], 1 if vip.get("maintenance") else 0)
-        yield maintenance
-        gobgp = anycast.get("gobgp")
-        if gobgp is not None:
-            connected = _gauge(
-                "ldirectord_gobgp_connected", "1 while the gRPC session to GoBGP works."
-            )
-            connected.add_metric([], 1 if gobgp.get("connected") else 0)
-            yield connected
-            api = str(gobgp.get("api") or "")
-            major = _gauge("ldirectord_gobgp_api_major", "GoBGP API in use: 3 or 4 (0: none).")
-            major.add_metric([], int(api[0]) if api[:1] in ("3", "4") else 0)
-            yield major
-            no_api = _gauge("ldirectord_gobgp_no_api", "1 while GoBGP answers neither API.")
-            no_api.add_metric([], 1 if gobgp.get("no_api") else 0)
-            yield no_api
-            peers = _gauge(
-                "ldirectord_gobgp_peer_up", "1 when the BGP session is established.", ["peer"]
-            )
-            for peer in gobgp.get("peers") or []:
-                state = str(peer.get("state", "")).lower()
-                peers.add_metric([str(peer.get("address"))], 1 if "established" in state else 0)
-            yield peers
+        converged.add_metric([], _flag(interfaces.converged))
+        yield converged
+    gobgp = anycast.gobgp
+    if gobgp is None:
+        return
+    connected = _gauge("ldirectord_gobgp_connected", "1 while the gRPC session to GoBGP works.")
+    connected.add_metric([], _flag(gobgp.connected))
+    routes = _gauge(
+        "ldirectord_gobgp_routes_converged", "1 when GoBGP holds exactly the routes wanted."
+    )
+    routes.add_metric([], _flag(gobgp.converged))
+    major = _gauge("ldirectord_gobgp_api_major", "GoBGP API in use: 3 or 4 (0: none).")
+    major.add_metric([], gobgp.api_major)
+    no_api = _gauge("ldirectord_gobgp_no_api", "1 while GoBGP answers neither API.")
+    no_api.add_metric([], _flag(gobgp.no_api))
+    peers = _gauge("ldirectord_gobgp_peer_up", "1 when the BGP session is established.", ["peer"])
+    for peer in gobgp.peers:
+        peers.add_metric([peer.address], _flag(peer.established))
+    yield from (connected, routes, major, no_api, peers)

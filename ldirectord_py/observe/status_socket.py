@@ -20,14 +20,12 @@ idle or stuck clients cannot hold up the health checks.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ldirectord_py.daemon.pidfile import RUN_DIR
 from ldirectord_py.observe.clients import BoundedListener, ClientLimits, Outcome, receive, send
 
 Snapshot = Callable[[], dict[str, Any]]
@@ -45,10 +43,6 @@ LIMITS = ClientLimits(
 )
 LISTEN_BACKLOG = 64
 BAD_REQUEST = 'bad request: expected {"command": NAME, "args": {}}'
-
-
-def socket_path(cfgname: str, run_dir: str | None = None) -> str:
-    return os.path.join(RUN_DIR if run_dir is None else run_dir, f"ldirectord.{cfgname}.sock")
 
 
 def error_reply(message: str) -> bytes:
@@ -168,41 +162,3 @@ def _exchange(path: str, request: bytes, timeout: float) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a status document")
     return data
-
-
-def all_status_sockets(run_dir: str | None = None) -> list[str]:
-    run_dir = RUN_DIR if run_dir is None else run_dir
-    return sorted(glob.glob(os.path.join(run_dir, "ldirectord.*.sock")))
-
-
-class NoDaemon(Exception):
-    """No running daemon answers where the caller asked (the message says where)."""
-
-
-def daemon_statuses(
-    config: str | None, run_dir: str | None = None
-) -> list[tuple[str, dict[str, Any]]]:
-    """(socket path, status) of the daemon for `config` (a name or a path, as the
-    pid file's name is derived from it), or of every running daemon."""
-    run_dir = RUN_DIR if run_dir is None else run_dir
-    if config is not None:
-        name = os.path.basename(config)
-        paths = [socket_path(name, run_dir)]
-    else:
-        paths = all_status_sockets(run_dir)
-        if not paths:
-            raise NoDaemon(f"no ldirectord-py daemon is running (no status socket in {run_dir})")
-    out = []
-    for path in paths:
-        try:
-            out.append((path, read_status(path)))
-        except PermissionError as exc:
-            raise NoDaemon(f"{path}: permission denied (the status socket is root's)") from exc
-        except FileNotFoundError as exc:
-            raise NoDaemon(f"{path}: no such socket: is the daemon for it running?") from exc
-        except (OSError, ValueError) as exc:
-            if config is not None:
-                raise NoDaemon(f"{path}: the daemon does not answer: {exc}") from exc
-    if not out:
-        raise NoDaemon(f"no ldirectord-py daemon answers on {', '.join(paths)}")
-    return out

@@ -26,7 +26,6 @@ names the target and what was being done; no grpc exception escapes.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -35,12 +34,11 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from ..networks import Network
 from . import messages
 from .dialects import DIALECTS, PROBE_ORDER, Dialect
 from .messages import PathView
 from .model import ApiVersion, HostPrefix, Route
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 2.0

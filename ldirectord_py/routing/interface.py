@@ -38,9 +38,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ldirectord_py.observe.schema import InterfacesSnapshot, to_json
+
+from ..networks import Network
 from .model import HostPrefix, inside
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 IFA_F_NODAD = 0x02
 
 
@@ -118,7 +120,7 @@ class _Applied:
 
     changes: int = 0
     errors: dict[str, str] = field(default_factory=dict)
-    actual: dict[str, list[str]] = field(default_factory=dict)
+    actual: dict[str, frozenset[HostPrefix]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
 
@@ -146,7 +148,8 @@ class InterfaceWriter:
         self._applied_generation = -1
         self._errors: dict[str, str] = {}
         self._refused: dict[str, str] = {}
-        self._actual: dict[str, list[str]] = {}
+        self._actual: dict[str, frozenset[HostPrefix]] = {}
+        """Per interface read so far: the VIP addresses of ours it carries."""
         self._since = time.time()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -226,29 +229,41 @@ class InterfaceWriter:
             await self._call(self._netlink.close)
             self._executor.shutdown(wait=False)
 
+    def present(self) -> frozenset[HostPrefix]:
+        """The VIP addresses of ours on some interface, as last read."""
+        return frozenset().union(*self._actual.values())
+
+    def read_interfaces(self) -> frozenset[str]:
+        """The interfaces read at least once (their addresses are known)."""
+        return frozenset(self._actual)
+
+    def errors(self) -> Mapping[str, str]:
+        """Per interface (or "*": netlink itself) the error of the last pass."""
+        return dict(self._errors)
+
+    def snapshot(self) -> InterfacesSnapshot:
+        return InterfacesSnapshot(
+            netns=self.netns,
+            converged=self._applied_generation == self._generation and not self._errors,
+            since=self._since,
+            last_error=next(iter(self._errors.values()), None),
+            errors=dict(self._errors),
+            desired={i: _texts(v) for i, v in sorted(self._desired.items())},
+            actual={i: _texts(v) for i, v in self._actual.items()},
+            refused=dict(self._refused),
+            prefixes=tuple(str(p) for p in self.prefixes),
+        )
+
     def status(self) -> dict[str, Any]:
-        return {
-            "method": "interface",
-            "netns": self.netns,
-            "converged": self._applied_generation == self._generation and not self._errors,
-            "since": self._since,
-            "last_error": next(iter(self._errors.values()), None),
-            "errors": dict(self._errors),
-            "desired": {i: sorted(str(p) for p in v) for i, v in sorted(self._desired.items())},
-            "actual": dict(self._actual),
-            "refused": dict(self._refused),
-            "prefixes": [str(p) for p in self.prefixes],
-        }
+        """The snapshot as JSON data."""
+        return dict(to_json(self.snapshot()))
 
     # ---- internals -------------------------------------------------------------
 
     def _refusal(self, vip: HostPrefix) -> str | None:
         if vip.prefixlen != vip.max_prefixlen:
             return "not a host address (/32 or /128)"
-        if self.prefixes and not any(
-            vip.version == p.version and vip.subnet_of(p)  # type: ignore[arg-type]
-            for p in self.prefixes
-        ):
+        if self.prefixes and not inside(vip, self.prefixes):
             return "outside the anycast prefixes (" + ", ".join(map(str, self.prefixes)) + ")"
         return None
 
@@ -334,8 +349,8 @@ class InterfaceWriter:
                     self._netlink.remove(index, vip)
                     out.lines.append(f"interface writer: removed {vip} from {ifname}")
                     out.changes += 1
-            out.actual[ifname] = sorted(
-                str(v)
+            out.actual[ifname] = frozenset(
+                v
                 for v in self._netlink.host_addresses(index)
                 if self._ours(known, prefixes, ifname, v)
             )
@@ -366,3 +381,8 @@ class InterfaceWriter:
         if self._errors.get(key) != message:
             self._log(f"interface writer: {message}")
         self._errors[key] = message
+
+
+def _texts(vips: frozenset[HostPrefix]) -> tuple[str, ...]:
+    """VIPs as text, sorted as text (as status has always listed them)."""
+    return tuple(sorted(str(v) for v in vips))

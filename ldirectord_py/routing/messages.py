@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..networks import Network
 from .dialects import Dialect
 from .model import HostPrefix, Origin, Route
 
@@ -174,8 +175,6 @@ def add_path_stream_requests(d: Dialect, paths: list[Any], batch: int) -> list[A
     ]
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 EXACT_BATCH = 1000
 """Exact lookups per ListPath request."""
 
@@ -216,7 +215,7 @@ def list_whole_table_request(d: Dialect, version: int) -> Any:
 class PathView:
     """One path of GoBGP's table, read back with ListPath, in Route's terms."""
 
-    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network
+    prefix: Network
     local: bool
     """Originated by this gobgpd (AddPath or `gobgp global rib add`), not learned from a peer."""
     best: bool

@@ -8,11 +8,15 @@ types are all they share, so neither side imports the other.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-HostPrefix = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Re-exported: the route writers and the CLI take the prefix guard from here.
+from ldirectord_py.networks import Network as Network
+from ldirectord_py.networks import inside as inside
+
+HostPrefix = Network
 """A /32 or a /128: the only prefixes this project ever announces."""
 
 Origin = Literal["igp", "egp", "incomplete"]
@@ -21,17 +25,6 @@ ApiVersion = Literal["auto", "3", "4"]
 """Which GoBGP API to speak: found at connect (auto), or pinned (`gobgpversion`)."""
 
 API_VERSIONS: tuple[ApiVersion, ...] = ("auto", "3", "4")
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def inside(prefix: Network, networks: Sequence[Network]) -> bool:
-    """Whether `prefix` lies in one of `networks` (the anycast prefix guard)."""
-    return any(
-        prefix.version == n.version and prefix.subnet_of(n)  # type: ignore[arg-type]
-        for n in networks
-    )
 
 
 def address_order(prefix: Network) -> tuple[int, int]:

@@ -45,7 +45,8 @@ peers), so the writer never lists the whole table:
     `converge_now()` waits for the first scan of a connection. DeletePath is always
 sent with the path (without one gobgpd deletes every local route). Batches of
 more than STREAM_ABOVE changes go in one AddPathStream call (the paths to
-withdraw flagged is_withdraw): 1,000 VIPs in about 0.2 s instead of 1,000 calls.
+withdraw flagged is_withdraw) instead of a call per route, which a busy machine
+could not keep within the propagation target (bench/README.md, "The routing half").
 
 Prefix guard. A submitted route outside every anycast prefix is refused: logged
 as an error naming the prefix, never announced (defence in depth behind the
@@ -72,12 +73,13 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
+from ldirectord_py.observe.schema import GoBGPSnapshot, JsonObject, PeerSnapshot, to_json
+
+from ..networks import Network
 from . import messages
 from .gobgp import GoBGPClient, GoBGPError, GoBGPVersionError, PeerView
 from .messages import PathView
 from .model import ApiVersion, HostPrefix, Route, address_order, host_prefix, inside
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 LOG_EACH_UP_TO = 20
 """Changes per batch logged one per line; bigger batches are summarised."""
@@ -304,37 +306,40 @@ class RouteWriter:
             await client.close()
             self._connected = False
 
-    def status(self) -> dict[str, Any]:
-        """JSON-able state: connection, peers, our desired routes and GoBGP's view of them."""
+    def snapshot(self) -> GoBGPSnapshot:
+        """Connection, peers, our desired routes and GoBGP's view of them."""
         held = self._held or {}
-        gobgp: dict[str, Any] = {}
+        gobgp: dict[str, JsonObject | None] = {}
         for prefix in sorted({*self._desired, *held}, key=address_order):
             view = held.get(prefix)
             gobgp[str(prefix)] = view.attributes() if view is not None else None
-        return {
-            "method": "gobgp",
-            "target": self.target,
-            "connected": self._connected,
-            "since": self._since,
-            "last_error": self._last_error,
-            "local_asn": self._local_asn,
-            "router_id": self._router_id,
-            "api": self._api or None,
-            "api_version": self.api_version,
-            "no_api": self._no_api,
-            "prefixes": [str(p) for p in self.prefixes],
-            "converged": self._connected
+        return GoBGPSnapshot(
+            target=self.target,
+            connected=self._connected,
+            since=self._since,
+            last_error=self._last_error,
+            local_asn=self._local_asn,
+            router_id=self._router_id,
+            api=self._api or None,
+            api_version=self.api_version,
+            no_api=self._no_api,
+            prefixes=tuple(str(p) for p in self.prefixes),
+            converged=self._connected
             and self._applied_generation == self._generation
             and not self._failed,
-            "peers": [self._peers[a].as_dict() for a in sorted(self._peers)],
-            "ours": {
+            peers=tuple(_peer(self._peers[a]) for a in sorted(self._peers)),
+            ours={
                 str(p): _route_dict(self._desired[p])
                 for p in sorted(self._desired, key=address_order)
             },
-            "gobgp": gobgp,
-            "refused": {str(p): r for p, r in self._refused.items()},
-            "failed": {str(p): r for p, r in self._failed.items()},
-        }
+            gobgp=gobgp,
+            refused={str(p): r for p, r in self._refused.items()},
+            failed={str(p): r for p, r in self._failed.items()},
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The snapshot as JSON data."""
+        return dict(to_json(self.snapshot()))
 
     # ---- ownership and guards ------------------------------------------------
 
@@ -744,3 +749,15 @@ def _route_dict(route: Route) -> dict[str, Any]:
         "communities": list(route.communities),
         "prepend": route.prepend,
     }
+
+
+def _peer(peer: PeerView) -> PeerSnapshot:
+    return PeerSnapshot(
+        address=peer.address,
+        asn=peer.asn,
+        state=peer.state,
+        admin_down=peer.admin_down,
+        uptime=peer.uptime,
+        hold_time=peer.hold_time,
+        description=peer.description,
+    )

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from ldirectord_py.checks import CheckResult, CheckSpec, run_check
+from ldirectord_py.checks.result import FailureKind
 from ldirectord_py.config import parse_text
 from tests.checks import daemons
 from tests.checks.conftest import make_spec, run
@@ -309,6 +310,33 @@ def test_mysql(mariadb: daemons.Daemon) -> None:
 
 def test_pgsql(postgresql: daemons.Daemon) -> None:
     _sql("pgsql", postgresql.ports["pgsql"])
+
+
+def _sql_kinds(service: str, port: int) -> None:
+    """The FailureKind of each way a SQL check fails against the real server."""
+    kw = {
+        "service": service,
+        "checkport": port,
+        "login": daemons.SQL_USER,
+        "passwd": daemons.SQL_PASSWORD,
+        "database": daemons.SQL_DB,
+    }
+    r = check(request="/SELECT name FROM pool WHERE name = 'real9'", **kw)
+    assert not r.ok and r.kind is FailureKind.RECEIVE_MISMATCH, r
+    r = check(request="/SELECT nonsense FROM nowhere", **kw)
+    assert not r.ok and r.kind is FailureKind.OTHER, r
+    r = check(request="/SELECT 1", **{**kw, "passwd": "wrong"})
+    assert not r.ok and r.kind is FailureKind.LOGIN, r
+    r = check(request="/SELECT 1", **{**kw, "checkport": free_port()})
+    assert not r.ok and r.kind is FailureKind.REFUSED, r
+
+
+def test_mysql_failure_kinds(mariadb: daemons.Daemon) -> None:
+    _sql_kinds("mysql", mariadb.ports["mysql"])
+
+
+def test_pgsql_failure_kinds(postgresql: daemons.Daemon) -> None:
+    _sql_kinds("pgsql", postgresql.ports["pgsql"])
 
 
 # --- freeradius -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ config; the receive-regex translation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from ldirectord_py.checks import CheckResult, CheckSpec, CombinedState, plan, regex, run_check
 from ldirectord_py.checks import external as external_mod
+from ldirectord_py.checks.runtime import runtime_for
 from ldirectord_py.config import parse_text
 from tests.checks import servers
 from tests.checks.conftest import DEADLINE, MARGIN, make_spec, require, run
@@ -193,7 +195,7 @@ def test_external_killed_at_deadline(tmp_path: Path, ignore_term: bool) -> None:
 
     async def body() -> CheckResult:
         r = await run_check(make_spec(checktype="external", checkcommand=cmd))
-        await external_mod.drain_reapers()
+        await runtime_for(asyncio.get_running_loop()).drain_reapers()
         return r
 
     started = time.monotonic()

@@ -47,6 +47,7 @@ SLOW_NAMESERVER = "127.0.0.53"
 FAULTS = (
     "none",
     "reload",
+    "reload-change",
     "status",
     "idle-clients",
     "slow-resolver",
@@ -327,10 +328,20 @@ def exchange(path: str, request: bytes, timeout: float = 60.0, shut: bool = True
 # ------------------------------------------------------------------ inside: faults
 
 
-def fault_reload(s: Scenario, cfg: Path, sock: str, out: Outcome) -> None:
+def fault_reload(s: Scenario, cfg: Path, sock: str, out: Outcome, change: bool = False) -> None:
+    """Reload `s.reloads` times: the same configuration (a comment appended), or
+    with `change` one more virtual each time (new checks, a new desired table)."""
+    total = s.virtuals * s.reals_per_virtual
     for i in range(s.reloads):
         with open(cfg, "a") as fh:
-            fh.write(f"# reload {i}\n")
+            if change:
+                fh.write(f"virtual=10.254.0.{i + 1}:80\n")
+                for r in range(s.reals_per_virtual):
+                    address = real_address(total + i * s.reals_per_virtual + r)
+                    fh.write(f"\treal={address}:{PORT} masq\n")
+                fh.write("\tchecktype=connect\n")
+            else:
+                fh.write(f"# reload {i}\n")
         started = time.monotonic()
         reply = exchange(sock, b'{"command": "reload", "args": {}}\n')
         out.durations.append(round(time.monotonic() - started, 3))
@@ -552,6 +563,8 @@ def inside(spec: Path, workdir: Path, result: Path) -> None:
         fault_start = time.monotonic()
         if s.fault == "reload":
             fault_reload(s, cfg, sock, out)
+        elif s.fault == "reload-change":
+            fault_reload(s, cfg, sock, out, change=True)
         elif s.fault == "status":
             fault_status(s, sock, out)
         elif s.fault == "idle-clients":

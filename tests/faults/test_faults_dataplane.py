@@ -21,6 +21,7 @@ from ldirectord_py.config import parse_text
 from ldirectord_py.ipvs.model import Table
 from ldirectord_py.ipvs.operations import AddService, Operation
 from ldirectord_py.observe.metrics import _families
+from ldirectord_py.observe.schema import StatusSnapshot
 from tests.unit.config.conftest import RESOLVER
 from tests.unit.test_anycast_director import _director
 from tests.unit.test_checking_director import Kernel, Lines, eventually, free_port, http_backend
@@ -33,7 +34,7 @@ def metrics_text(status: dict[str, Any]) -> str:
 
     class Snapshot(Collector):
         def collect(self) -> Any:
-            return _families(status)
+            return _families(StatusSnapshot.from_json(status))
 
     registry = CollectorRegistry()
     registry.register(Snapshot())

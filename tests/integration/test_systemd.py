@@ -78,7 +78,9 @@ def test_unit_contract() -> None:
         assert service["NotifyAccess"] == "main"
         argv = shlex.split(service["ExecStart"])
         assert argv[:2] == ["/usr/sbin/ldirectord", "-d"] and argv[-1] == "start"
-        assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+        reload = shlex.split(service["ExecReload"])
+        assert reload[:2] == ["/usr/sbin/ldirectord", "-d"] and reload[-1] == "reload"
+        assert reload[2:-1] == argv[2:-1], "ExecReload names the config as ExecStart does"
         assert int(service["WatchdogSec"]) > 0
         assert service["KillMode"] == "mixed"
         assert service["Restart"] == "on-failure"
@@ -97,9 +99,10 @@ def notify_socket(sandbox: Sandbox) -> Iterator[tuple[str, FakeSystemd]]:
     fake.close()
 
 
-def exec_start(config: Path, binary: Path) -> list[str]:
-    """The unit's ExecStart as systemd would run it for LDIRECTORD_CONFIG=config."""
-    words = shlex.split(unit("ldirectord.service")["Service"]["ExecStart"])
+def exec_start(config: Path, binary: Path, key: str = "ExecStart") -> list[str]:
+    """The unit's ExecStart (or `key`) as systemd would run it for
+    LDIRECTORD_CONFIG=config."""
+    words = shlex.split(unit("ldirectord.service")["Service"][key])
     out = []
     for word in words:
         if word == "$LDIRECTORD_CONFIG":
@@ -135,12 +138,18 @@ def test_daemon_under_the_unit_notifies(
     time.sleep(1.2)
     assert sum(1 for m in fake.pending() if m == {"WATCHDOG": "1"}) >= 2, "pings every 0.5 s"
 
-    # ExecReload, as systemd runs it.
-    reload = unit("ldirectord.service")["Service"]["ExecReload"].replace("$MAINPID", str(proc.pid))
-    subprocess.run(shlex.split(reload), check=True)
+    # ExecReload, as systemd runs it: it waits for the daemon's verdict.
+    reload = exec_start(cfg, sandbox.binary, "ExecReload")
+    done = sandbox.call(*reload)
+    assert done.rc == 0, done
     reloading = wait_for(fake, "RELOADING")
     assert reloading["RELOADING"] == "1" and int(reloading["MONOTONIC_USEC"]) > 0
-    assert wait_for(fake, "READY")["READY"] == "1"
+    ready = wait_for(fake, "READY")
+    assert ready["READY"] == "1"
+    assert ready["STATUS"] == (
+        "Checking 1 virtual services, 1 real servers; "
+        "last reload (control socket) applied: virtuals +0 -0 ~0, reals +0 -0 ~0"
+    )
 
     # A change on disk runs the callback, which must not inherit systemd's variables:
     # they were consumed, so commands the daemon runs cannot notify in its name.
@@ -151,11 +160,18 @@ def test_daemon_under_the_unit_notifies(
     assert "WATCHDOG_USEC" not in env_dump.read_text()
 
     # A broken file: still READY (the old configuration runs), the STATUS says why.
-    cfg.write_text(cfg.read_text() + "\nbogus_directive=1\n")
+    good = cfg.read_text()
+    cfg.write_text(good + "\nbogus_directive=1\n")
     os.kill(proc.pid, signal.SIGHUP)
     wait_for(fake, "RELOADING")
     after = wait_for(fake, "READY")
     assert "configuration not reloaded" in after["STATUS"], after
+    # ExecReload fails on it: here `ldirectord reload` refuses the file itself
+    # (exit 2, the original's message); a reload that only the daemon refuses is
+    # in tests/integration/test_foreground_control.py.
+    done = sandbox.call(*reload)
+    assert done.rc == 2 and "bogus_directive" in done.err, done
+    cfg.write_text(good)
 
     proc.send_signal(signal.SIGTERM)
     assert wait_for(fake, "STOPPING") == {"STOPPING": "1", "STATUS": "Stopping on signal TERM"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ldirectord_py.daemon.checking import CheckingDirector
 from ldirectord_py.ipvs.model import Table
 from ldirectord_py.ipvs.netlink import AsyncIPVS, IPVSUnavailable
 from ldirectord_py.observe.log import Log
+from ldirectord_py.observe.schema import GoBGPSnapshot, InterfacesSnapshot
 from ldirectord_py.routing.model import Route
 
 from .config.conftest import RESOLVER
@@ -60,17 +62,25 @@ class Recorder:
         services = len(self.kernel.read_table().services) if self.kernel else -1
         self.events.append(f"stop withdraw={withdraw or remove} services={services}")
 
-    def status(self) -> dict[str, Any]:
-        actual = {k: [] if self.hold_addresses else sorted(v) for k, v in self.addresses.items()}
+    def _actual(self) -> dict[str, list[str]]:
         if self.unread:
-            actual = {}
-        return {
-            "connected": True,
-            "target": self.target,
-            "gobgp": {},
-            "actual": actual,
-            "errors": {},
-        }
+            return {}
+        return {k: [] if self.hold_addresses else sorted(v) for k, v in self.addresses.items()}
+
+    def snapshot(self) -> Any:
+        if self.target is not None:  # the route writer
+            return GoBGPSnapshot(connected=True, target=self.target)
+        actual = {k: tuple(v) for k, v in self._actual().items()}
+        return InterfacesSnapshot(actual=actual)
+
+    def present(self) -> frozenset[Any]:
+        return frozenset(ip_network(a) for vips in self._actual().values() for a in vips)
+
+    def read_interfaces(self) -> frozenset[str]:
+        return frozenset(self._actual())
+
+    def errors(self) -> dict[str, str]:
+        return {}
 
 
 def _config(tmp_path: Path, port: int, extra: str = "") -> Any:

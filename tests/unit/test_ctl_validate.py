@@ -96,3 +96,96 @@ def test_shipped_example_is_valid(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["validate", "--json", str(REPO / "examples" / "ldirectord.cf")])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.output)["virtuals"]) == 4
+
+
+MANY_ERRORS = """\
+checktimeout=0
+virtual=127.0.0.100:8080
+\treal=127.0.0.11:8080 gate
+\tservice=gopher
+\tpasswd = hunter2
+quiescent = maybe
+virtual=127.0.0.101:8080
+\treal=127.0.0.12:8080 gate
+\tscheduler=wrrr
+"""
+
+
+def test_every_error_in_one_run(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, MANY_ERRORS)
+    result = runner.invoke(cli, ["validate", path])
+    assert result.exit_code == 2
+    lines = [x for x in result.output.splitlines() if x.startswith(path + ":")][:-1]
+    assert [x.split(": ")[0] for x in lines] == [f"{path}:{n}" for n in (1, 4, 5, 6, 9)]
+    assert f"{path}:9: scheduler wrrr of virtual=127.0.0.101:8080 is not an ip_vs" in result.output
+    assert result.output.endswith(f"{path}: invalid: 5 errors, 0 warnings\n")
+    assert "hunter2" not in result.output  # the unquoted passwd line is an error, masked
+
+
+def test_errors_and_secrets_in_json(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, MANY_ERRORS)
+    result = runner.invoke(cli, ["validate", "--json", path])
+    assert result.exit_code == 2
+    assert "hunter2" not in result.output
+    data = json.loads(result.output)
+    assert (data["schema"], data["valid"], data["strict"]) == (1, False, False)
+    assert [e["line"] for e in data["errors"]] == [1, 4, 5, 6, 9]
+    assert data["errors"][2]["message"] == 'Unknown command "\tpasswd = ********\n"'
+
+
+def test_json_masks_secrets_of_a_valid_file(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["validate", "--json", write(tmp_path, GOOD)])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    (virtual,) = json.loads(result.output)["virtuals"]
+    assert virtual["passwd"] == "********" and virtual["secret"] == ""
+
+
+GATE_PORT = """\
+logfile="{log}"
+virtual=127.0.0.100:80
+\treal=127.0.0.11:8080 gate
+\tservice=http
+\trequest="health"
+\treceive="OK"
+"""
+
+
+def test_warnings_and_strict(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, GATE_PORT)
+    result = runner.invoke(cli, ["validate", path])
+    assert result.exit_code == 0, result.output
+    assert f"{path}:3: warning: real 127.0.0.11:8080 of virtual 127.0.0.100:80 uses gate" in (
+        result.output
+    )
+    assert "[gate-port]" in result.output
+    strict = runner.invoke(cli, ["validate", "--strict", path])
+    assert strict.exit_code == 1
+    data = json.loads(runner.invoke(cli, ["validate", "--json", "--strict", path]).output)
+    assert data["valid"] is True and data["strict"] is True
+    assert data["warnings"] == [
+        {
+            "path": path,
+            "line": 3,
+            "code": "gate-port",
+            "message": data["warnings"][0]["message"],
+        }
+    ]
+    assert data["not_checked"] == []
+    clean = write(tmp_path, GATE_PORT.replace("8080", "80"))
+    assert runner.invoke(cli, ["validate", "--strict", clean]).exit_code == 0
+
+
+def test_router_config_checks_anycast_vips(runner: CliRunner, tmp_path: Path) -> None:
+    text = "anycastprefix = 198.51.100.0/24\n" + GATE_PORT.replace("127.0.0.100", "198.51.100.10")
+    path = write(tmp_path, text.replace("8080", "80"))
+    plain = runner.invoke(cli, ["validate", "--json", path])
+    assert "routers accept" in json.loads(plain.output)["not_checked"][0]
+    router = tmp_path / "frr.conf"
+    router.write_text("ip prefix-list A seq 5 permit 192.0.2.0/24 ge 32 le 32\n")
+    result = runner.invoke(cli, ["validate", "--strict", "--router-config", str(router), path])
+    assert result.exit_code == 1
+    assert "anycast VIP 198.51.100.10/32 is in no prefix" in result.output
+    router.write_text("nothing here\n")
+    result = runner.invoke(cli, ["validate", "--router-config", str(router), path])
+    assert result.exit_code == 1 and "no prefix list" in result.output

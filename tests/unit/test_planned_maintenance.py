@@ -288,7 +288,7 @@ def test_on_drains_off_announces_and_status_and_metrics_say_so(tmp_path: Path) -
         assert VIP not in routes.routes and _state(director) == "maintenance"
         status = director.status()
         assert list(status["planned_maintenance"]["vips"]) == [VIP]
-        metrics = {f.name: f for f in _families(status)}
+        metrics = {f.name: f for f in _families(director.snapshot())}
         [sample] = metrics["ldirectord_anycast_vip_maintenance"].samples
         assert sample.labels == {"vip": VIP} and sample.value == 1
         # health changes nothing while in maintenance

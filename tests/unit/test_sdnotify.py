@@ -20,6 +20,7 @@ from ldirectord_py.daemon.mainloop import Daemon, Instance
 from ldirectord_py.daemon.sdnotify import Notifier, monotonic_usec, socket_address, watchdog_usec
 from ldirectord_py.daemon.stall import WatchdogRule
 from ldirectord_py.observe.log import Log, Sink
+from ldirectord_py.runpaths import RunPaths
 
 
 class FakeSystemd:
@@ -254,7 +255,7 @@ def test_daemon_loop_notifies_and_starves_the_watchdog_when_checks_stall(
     )
     instance = Instance(str(cfg_path), "t.cf", "/bin/false", False, lambda p: config)
     daemon = Daemon(instance, config, Log(sink), director, None, notifier=notifier)
-    monkeypatch.setattr(daemon, "_status_path", lambda: str(tmp_path / "t.sock"))
+    monkeypatch.setattr(daemon, "_run_paths", lambda: RunPaths("t.cf", str(tmp_path)))
 
     async def scenario() -> None:
         main = asyncio.create_task(daemon._main())
@@ -312,7 +313,7 @@ def test_director_without_progress_key_keeps_the_watchdog_fed(
     )
     instance = Instance(str(cfg_path), "t.cf", "/bin/false", False, lambda p: config)
     daemon = Daemon(instance, config, Log(ListSink()), IdleDirector(), None, notifier=notifier)
-    daemon._status_path = lambda: str(tmp_path / "t.sock")  # type: ignore[method-assign]
+    daemon._run_paths = lambda: RunPaths("t.cf", str(tmp_path))  # type: ignore[method-assign]
 
     async def scenario() -> None:
         main = asyncio.create_task(daemon._main())
@@ -347,7 +348,7 @@ def test_configuration_without_virtuals_never_stalls(
     )
     instance = Instance(str(cfg_path), "t.cf", "/bin/false", False, lambda p: config)
     daemon = Daemon(instance, config, Log(ListSink()), NothingChecked(), None, notifier=notifier)
-    monkeypatch.setattr(daemon, "_status_path", lambda: str(tmp_path / "t.sock"))
+    monkeypatch.setattr(daemon, "_run_paths", lambda: RunPaths("t.cf", str(tmp_path)))
 
     async def scenario() -> None:
         main = asyncio.create_task(daemon._main())
@@ -385,7 +386,7 @@ def test_a_stalled_writer_starves_the_watchdog(
     )
     instance = Instance(str(cfg_path), "t.cf", "/bin/false", False, lambda p: config)
     daemon = Daemon(instance, config, Log(ListSink()), StalledWriterDirector(), None, notifier)
-    daemon._status_path = lambda: str(tmp_path / "t.sock")  # type: ignore[method-assign]
+    daemon._run_paths = lambda: RunPaths("t.cf", str(tmp_path))  # type: ignore[method-assign]
 
     async def scenario() -> None:
         main = asyncio.create_task(daemon._main())

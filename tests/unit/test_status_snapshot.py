@@ -12,25 +12,40 @@ from ldirectord_py.daemon.checking import CheckingDirector
 from ldirectord_py.daemon.snapshot import SLICE_REALS, encode
 from ldirectord_py.ipvs.netlink import AsyncIPVS
 from ldirectord_py.observe.log import Log
+from ldirectord_py.observe.metrics import Metrics
+from ldirectord_py.observe.schema import (
+    SCHEMA_VERSION,
+    DataplaneSnapshot,
+    RealSnapshot,
+    StatusSnapshot,
+    VirtualSnapshot,
+)
 
 from .config.conftest import RESOLVER
-from .test_checking_director import Kernel, Lines, free_port, run
+from .test_checking_director import Kernel, Lines, eventually, free_port, run
 
 
 def test_encoding_in_slices_gives_the_text_of_one_dumps() -> None:
-    header = {"status": "running", "pid": 1, "nested": {"a": [1, 2.5, None]}, "odd": {1, 2}}
-    entries = [
-        {"virtual": f"v{i}", "service": None, "fallback_active": False, "reals": reals}
-        for i, reals in enumerate(
-            [
-                [],
-                [{"real": "a", "since": 1.5}],
-                [{"real": str(n)} for n in range(SLICE_REALS * 2 + 3)],
-            ]
-        )
-    ]
-    text = asyncio.run(encode(dict(header), entries))
-    assert text == (json.dumps(header | {"virtuals": entries}, default=str) + "\n").encode()
+    snapshot = StatusSnapshot(
+        schema=SCHEMA_VERSION,
+        status="running",
+        pid=1,
+        drained=("192.0.2.9:80",),
+        dataplane=DataplaneSnapshot(refused={"TCP 192.0.2.1:80": "why"}),
+        virtuals=tuple(
+            VirtualSnapshot(virtual=f"v{i}", reals=reals)
+            for i, reals in enumerate(
+                [
+                    (),
+                    (RealSnapshot(real="a", since=1.5),),
+                    tuple(RealSnapshot(real=str(n)) for n in range(SLICE_REALS * 2 + 3)),
+                ]
+            )
+        ),
+    )
+    text = asyncio.run(encode(snapshot))
+    assert text == (json.dumps(snapshot.to_json(), default=str) + "\n").encode()
+    assert StatusSnapshot.from_json(json.loads(text)) == snapshot
 
 
 def test_the_status_follows_results_drains_and_reloads(tmp_path: Path) -> None:
@@ -83,6 +98,65 @@ def test_the_status_follows_results_drains_and_reloads(tmp_path: Path) -> None:
             f"127.0.0.33:{port}",
         ]
         assert states(director.status())[0] == (f"127.0.0.31:{port}", "down", True)  # kept
+        await director.stop()
+
+    run(scenario)
+
+
+def test_weights_are_the_tables_and_failures_count_from_the_first(tmp_path: Path) -> None:
+    """Issue 15: after "Quiescent real server ... (Weight set to 0)" the status says
+    0 (it said the configured 5); a deleted real has no weight (it said 1); a real
+    that has only ever failed shows its failures (it showed 0); the kernel's weight
+    is beside the desired one; and so do the metrics."""
+    up_port = free_port("127.0.0.31")
+    text = (
+        "checkinterval=1\nchecktimeout=1\nfailurecount=1\n"
+        f"virtual=127.0.0.100:80\n\treal=127.0.0.31:{up_port} masq 5\n"
+        f"\treal=127.0.0.32:{up_port} masq 3\n\tchecktype=connect\n\tquiescent=yes\n"
+        f"virtual=127.0.0.101:80\n\treal=127.0.0.31:{up_port} masq 1\n"
+        "\tchecktype=connect\n\tquiescent=no\n"
+    )
+    config = parse_text(text, str(tmp_path / "t.cf"), resolver=RESOLVER, check_files=False)
+
+    async def scenario() -> None:
+        listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.31", up_port)
+        director = CheckingDirector(Log(Lines()), ipvs_factory=lambda: AsyncIPVS(Kernel))
+        director.use_state_file(str(tmp_path / "t.drained"))
+        await director.start(config)
+        await director.wait_ready()
+
+        def reals() -> dict[tuple[str, str], RealSnapshot]:
+            snapshot = director.snapshot()
+            return {(v.virtual, r.real): r for v in snapshot.virtuals for r in v.reals}
+
+        quiet, plain = "tcp:127.0.0.100:80", "tcp:127.0.0.101:80"
+        up, never = f"127.0.0.31:{up_port}", f"127.0.0.32:{up_port}"
+        # desired first, the kernel's once the writer has applied it
+        await eventually(lambda: reals()[quiet, up].programmed_weight == 5, what=reals)
+        first = reals()
+        assert (first[quiet, up].weight, first[quiet, up].programmed_weight) == (5, 5)
+        assert first[quiet, never].state == "down" and first[quiet, never].weight == 0
+        assert first[quiet, never].failures >= 1  # only ever failed: counted all the same
+        listener.close()
+        await listener.wait_closed()
+        await director.command("check-now", {})
+        await eventually(lambda: reals()[quiet, up].programmed_weight == 0, what=reals)
+        later = reals()
+        assert later[quiet, up].state == "down"
+        assert (later[quiet, up].weight, later[quiet, up].programmed_weight) == (0, 0)
+        assert later[plain, up].weight is None and later[plain, up].programmed_weight is None
+        assert later[quiet, never].failures > first[quiet, never].failures
+        document = json.loads(await director.status_document())
+        assert document["schema"] == SCHEMA_VERSION
+        [entry] = [r for v in document["virtuals"] if v["virtual"] == quiet for r in v["reals"]][:1]
+        assert (entry["weight"], entry["programmed_weight"]) == (0, 0)
+        lines = set(
+            (await Metrics(director.snapshot, director.snapshot_fresh).render("", "", {}))[0]
+            .decode()
+            .splitlines()
+        )
+        assert f'ldirectord_real_weight{{real="{up}",virtual="{quiet}"}} 0.0' in lines
+        assert not any(f'real="{up}",virtual="{plain}"' in x for x in lines if "weight{" in x)
         await director.stop()
 
     run(scenario)

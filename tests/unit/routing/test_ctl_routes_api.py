@@ -6,16 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from ldirectord_py.cli.ctl_routes import render_routes
+from ldirectord_py.observe.schema import StatusSnapshot
 
 TEXT = "GoBGP API at unix:/run/gobgpd/api.sock: neither the 3.x nor the 4.x service answers"
 
 
-def status(**gobgp: Any) -> dict[str, Any]:
+def status(**gobgp: Any) -> StatusSnapshot:
     base = {"target": "unix:/run/gobgpd/api.sock", "connected": True, "peers": [], "gobgp": {}}
-    return {
-        "config": "site.cf",
-        "anycast": {"enabled": True, "method": "gobgp", "vips": [], "gobgp": base | gobgp},
-    }
+    return StatusSnapshot.from_json(
+        {
+            "config": "site.cf",
+            "anycast": {"enabled": True, "method": "gobgp", "vips": [], "gobgp": base | gobgp},
+        }
+    )
 
 
 def test_api_found_at_connect() -> None:

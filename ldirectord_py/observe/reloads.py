@@ -1,0 +1,155 @@
+"""What a reload did, as the log, the status, metrics and systemd report it.
+
+Every reload -- HUP, autoreload, `ldirectordctl reload` -- ends in one
+`ReloadResult`: when, what asked for it, applied or refused (with the file and
+line of the first error), and what the new file changes (`ConfigChange`: the
+virtuals and reals added, removed and changed). The main loop keeps the last
+one; the status document (as `last_reload`, typed in observe/schema.py), the
+metrics and the systemd STATUS= line read it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ldirectord_py.config import Config, Real, Virtual
+from ldirectord_py.observe.schema import ConfigChange, ReloadSnapshot, to_json
+
+__all__ = ["ConfigChange", "ReloadResult", "ReloadTrigger", "config_change"]
+
+_POSITION_FIELDS = frozenset({"line", "end_line", "sources"})
+"""Where a value was written, not what it is: moving a line changes nothing."""
+
+
+class ReloadTrigger(StrEnum):
+    SIGNAL = "signal"
+    AUTORELOAD = "autoreload"
+    CONTROL = "control socket"
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """The outcome of one reload."""
+
+    at: float
+    """Wall-clock time (time.time()) the reload ended."""
+    trigger: ReloadTrigger
+    ok: bool
+    config: str
+    """The config path, as given on the command line."""
+    error: str | None = None
+    error_path: str | None = None
+    error_line: int | None = None
+    change: ConfigChange | None = None
+    """None when the reload was refused."""
+    last_success_at: float | None = None
+    """When a reload last applied: `at` when this one did, else the previous
+    success's (None: none since the start; the metrics then take the start time)."""
+
+    @property
+    def where(self) -> str | None:
+        """`FILE:LINE` of the error, when it has one."""
+        if self.error_path is None:
+            return None
+        return f"{self.error_path}:{self.error_line}" if self.error_line else self.error_path
+
+    def summary(self) -> str:
+        """One line for systemd's STATUS= and for people."""
+        if self.ok:
+            change = self.change.counts() if self.change is not None else "no change"
+            return f"last reload ({self.trigger}) applied: {change}"
+        return f"last reload ({self.trigger}) refused: {self.error}"
+
+    def snapshot(self) -> ReloadSnapshot:
+        """The status document's `last_reload` (observe/schema.py)."""
+        return ReloadSnapshot(
+            at=self.at,
+            trigger=str(self.trigger),
+            ok=self.ok,
+            config=self.config,
+            error=self.error,
+            where=self.where,
+            change=self.change,
+            last_success_at=self.last_success_at,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = to_json(self.snapshot())
+        return result
+
+
+def _shape(value: Any, skip: frozenset[str] = frozenset()) -> Any:
+    """A comparable form of a config value without where it was written."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple(
+                (f.name, _shape(getattr(value, f.name)))
+                for f in dataclasses.fields(value)
+                if f.name not in _POSITION_FIELDS and f.name not in skip
+            ),
+        )
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _shape(v)) for k, v in value.items()))
+    if isinstance(value, tuple | list):
+        return tuple(_shape(v) for v in value)
+    return value
+
+
+def _keyed_reals(reals: Iterable[Real]) -> dict[str, Real]:
+    """Reals by `ADDR:PORT` (a second entry for the same one gets `#2`)."""
+    out: dict[str, Real] = {}
+    for real in reals:
+        key, n = real.hostport, 1
+        while key in out:
+            n += 1
+            key = f"{real.hostport}#{n}"
+        out[key] = real
+    return out
+
+
+def config_change(old: Config, new: Config) -> ConfigChange:
+    """What switching from `old` to `new` changes (positions in the file aside)."""
+    before: dict[str, Virtual] = {v.identity: v for v in old.virtuals}
+    after: dict[str, Virtual] = {v.identity: v for v in new.virtuals}
+    changed: list[str] = []
+    reals_added: list[str] = []
+    reals_removed: list[str] = []
+    reals_changed: list[str] = []
+    for identity, virtual in after.items():
+        previous = before.get(identity)
+        old_reals = _keyed_reals(previous.reals) if previous is not None else {}
+        new_reals = _keyed_reals(virtual.reals)
+        if previous is not None and _shape(previous, frozenset({"reals"})) != _shape(
+            virtual, frozenset({"reals"})
+        ):
+            changed.append(identity)
+        reals_added += [f"{identity} {k}" for k in new_reals if k not in old_reals]
+        reals_changed += [
+            f"{identity} {k}"
+            for k, r in new_reals.items()
+            if k in old_reals and _shape(old_reals[k]) != _shape(r)
+        ]
+        reals_removed += [f"{identity} {k}" for k in old_reals if k not in new_reals]
+    for identity, previous in before.items():
+        if identity not in after:
+            reals_removed += [f"{identity} {k}" for k in _keyed_reals(previous.reals)]
+    globals_changed = tuple(
+        f.name
+        for f in dataclasses.fields(new.settings)
+        if f.name not in _POSITION_FIELDS
+        and _shape(getattr(old.settings, f.name)) != _shape(getattr(new.settings, f.name))
+    )
+    return ConfigChange(
+        virtuals_added=tuple(i for i in after if i not in before),
+        virtuals_removed=tuple(i for i in before if i not in after),
+        virtuals_changed=tuple(changed),
+        reals_added=tuple(reals_added),
+        reals_removed=tuple(reals_removed),
+        reals_changed=tuple(reals_changed),
+        globals_changed=globals_changed,
+    )
