@@ -16,14 +16,21 @@ Measured: from the freeze to the router's kernel table sending the VIP to site 1
 
 BFD timers: 100 ms x 3 (the examples'). Goal: < 0.5 s with BFD.
 Uses the namespaces of tests/integration/routing/lab.py; everything is torn down.
+
+`--keep-slow DIR` keeps the lab's folder (every daemon's log, with FRR's and
+BIRD's BFD and BGP debugging on and the freeze's wall-clock time in
+`freeze.txt`) of each round slower than `--slow-ms`, to explain an outlier.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,18 +52,50 @@ CONFIGURATIONS = {
 }
 
 
-def one_round(name: str) -> float:
+FRR_DEBUG = (
+    "log stdout debugging\nlog timestamp precision 6\ndebug bfd peer\ndebug bfd zebra\n"
+    "debug bgp neighbor-events\ndebug bgp bfd\ndebug bgp zebra\ndebug zebra rib\n"
+)
+BIRD_DEBUG = "debug protocols { states, events };\n"
+
+
+def with_debug(kind: str, config: str) -> str:
+    """The router's config with its BFD, BGP and FIB debugging on (for --keep-slow)."""
+    if kind == "frr":
+        return config.replace(
+            "frr defaults traditional\n", "frr defaults traditional\n" + FRR_DEBUG
+        )
+    return config + BIRD_DEBUG
+
+
+def one_round(name: str, keep: Path | None = None, slow_s: float = 1.0) -> float:
     kind, bfd = CONFIGURATIONS[name]
-    with Lab(sites=2, hold_time=3, router=kind, router_config=router_example(kind, bfd=bfd)) as lab:
-        daemons = LoadBalancerBfd(lab, kind)
-        try:
-            if bfd:
-                daemons.start()
-                wait_bfd_up(lab, sites=2)
-            announce_both(lab)
-            return time_to_failover(lab, dead=0, other=1)
-        finally:
-            daemons.stop()
+    config = router_example(kind, bfd=bfd)
+    workdir = Path(tempfile.mkdtemp(prefix=f"bfd-{name}-")) if keep else None
+    if keep:
+        config = with_debug(kind, config)
+    seconds = None
+    try:
+        with Lab(sites=2, hold_time=3, router=kind, router_config=config, workdir=workdir) as lab:
+            daemons = LoadBalancerBfd(lab, kind)
+            try:
+                if bfd:
+                    daemons.start()
+                    wait_bfd_up(lab, sites=2)
+                announce_both(lab)
+                if workdir:
+                    (workdir / "freeze.txt").write_text(f"{time.time():.6f}\n")
+                seconds = time_to_failover(lab, dead=0, other=1)
+                return seconds
+            finally:
+                daemons.stop()
+    finally:
+        if workdir and keep:
+            if seconds is None or seconds > slow_s:
+                dest = keep / f"{name}-{time.strftime('%H%M%S')}-{seconds or 0:.3f}s"
+                sockets = shutil.ignore_patterns("*.sock", "*.ctl", "*.vty", "*.api")
+                shutil.copytree(workdir, dest, symlinks=True, ignore=sockets)
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> int:
@@ -64,12 +103,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--only", choices=sorted(CONFIGURATIONS), action="append")
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument(
+        "--keep-slow",
+        type=Path,
+        metavar="DIR",
+        help="keep the logs (debugging on) of rounds slower than --slow-ms",
+    )
+    parser.add_argument("--slow-ms", type=float, default=1000.0)
     args = parser.parse_args()
+    if args.keep_slow:
+        args.keep_slow.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[float]] = {}
     for name in args.only or list(CONFIGURATIONS):
         results[name] = []
         for _ in range(args.rounds):
-            results[name].append(one_round(name))
+            results[name].append(one_round(name, args.keep_slow, args.slow_ms / 1000))
             print(f"{name}: {results[name][-1] * 1000:.0f} ms", flush=True)
     print(f"\nhung site -> route via the other site at the router ({args.rounds} rounds each)")
     print(f"{'configuration':<12} {'median':>8} {'min':>8} {'max':>8}")

@@ -10,7 +10,9 @@ CPU. A flap is a BGP session that goes down before the lab kills anything
 nothing failed. Reported per run: flaps, the hard-kill phase's router drop time,
 what dropped it and its failed requests, the planned maintenance phase's failed
 requests (switch to B / backends down / switch back) beside the unplanned
-failure's, and whether every check of the lab held.
+failure's, how many requests were in flight at each switch and how many failed
+ones were not (a fault: only requests in flight may fail), whether every check
+of the lab held, and the machine's 1-minute load average before and after.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def one_run(interval: int, output: Path) -> dict[str, object]:
+    load_before = os.getloadavg()[0]
+    result = _run(interval, output)
+    result["load_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return result
+
+
+def _run(interval: int, output: Path) -> dict[str, object]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     argv = [sys.executable, "-m", "demo.lab", "--short", "--bfd-interval", str(interval)]
     done = subprocess.run(
@@ -56,6 +65,13 @@ def one_run(interval: int, output: Path) -> dict[str, object]:
             planned.get("failed_otherwise"),
             planned.get("failed_switch_back"),
         ],
+        "planned_in_flight": [
+            (planned.get(side) or {}).get("in_flight") for side in ("switch_away", "switch_back")
+        ],
+        "planned_failed_not_in_flight": [
+            (planned.get(side) or {}).get("failed_not_in_flight")
+            for side in ("switch_away", "switch_back")
+        ],
         "drained_s": planned.get("drained_s"),
         "checks_ok": all(summary.get("checks", {}).values()),
         "checks": summary.get("checks"),
@@ -76,6 +92,8 @@ def main() -> int:
             print(f"run {i + 1}: {json.dumps(result)}", flush=True)
     drops = [float(r["router_drop_s"]) for r in runs if isinstance(r.get("router_drop_s"), float)]
     flapped = sum(1 for r in runs if r.get("flaps"))
+    loads = [x for r in runs for x in r["load_1min"]]  # type: ignore[attr-defined]
+    print(f"load average (1 min) around the runs: {min(loads):.1f} to {max(loads):.1f}")
     print(
         f"\nBFD {args.interval} ms x 3 in the guest: {flapped} of {len(runs)} runs flapped; "
         f"hard kill -> router drop median {statistics.median(drops) * 1000:.0f} ms "

@@ -4,6 +4,7 @@ lost outside them."""
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -236,6 +237,8 @@ def _planned(
     failed_away = _failed(requests, away)
     failed_back = _failed(requests, back)
     doc = {
+        "switch_away": switch_report(requests, away, route_away),
+        "switch_back": switch_report(requests, back, route_back),
         "at": on,
         "drained_at": drained,
         "off_at": off,
@@ -252,11 +255,48 @@ def _planned(
     return doc, phase
 
 
+def switch_report(requests: Sequence[Served], window: Window, at: float | None) -> dict[str, Any]:
+    """The requests around one route switch at the router (`at`, from its FIB): how
+    many were in flight at that instant, which failed, and whether each failed one
+    was in flight then (the only ones that may fail: their later packets reach the
+    other site, which has no connection for them) or not (a fault to explain)."""
+    failed = [r for r in requests if not r.ok and window.holds(r.start)]
+    if at is None:
+        return {
+            "at": None,
+            "in_flight": None,
+            "failed_in_flight": None,
+            "failed": [{"start": r.start, "end": r.end, "error": r.error} for r in failed],
+        }
+    in_flight = [r for r in requests if r.start <= at <= r.end]
+    return {
+        "at": at,
+        "in_flight": len(in_flight),
+        "failed_in_flight": sum(1 for r in failed if r.start <= at <= r.end),
+        "failed_not_in_flight": sum(1 for r in failed if not r.start <= at <= r.end),
+        "request_s_median": _median([r.end - r.start for r in in_flight]),
+        "failed": [
+            {"start": round(r.start - at, 4), "end": round(r.end - at, 4), "error": r.error}
+            for r in failed
+        ],
+    }
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 4) if values else None
+
+
 def _dropped_by(timeline: Timeline, after: float) -> str | None:
     event = timeline.first(DROP_REASON, after)
     if event is None or " ended with " not in event.text:
         return None
     return event.text.split(" ended with ", 1)[1].strip("'\"")
+
+
+def _in_flight(switch: dict[str, Any]) -> str:
+    if switch.get("in_flight") is None:
+        return "not seen"
+    return f"{switch['failed_in_flight']} of {switch['in_flight']}"
 
 
 def _s(value: float | None) -> str:
@@ -296,6 +336,10 @@ def summary_table(doc: dict[str, Any]) -> str:
             (
                 "  failed requests: switch to B / backends down / switch back",
                 f"{m['failed_switch_away']} / {m['failed_otherwise']} / {m['failed_switch_back']}",
+            ),
+            (
+                "  of them in flight at the router's switch / requests in flight then",
+                f"{_in_flight(m['switch_away'])} / {_in_flight(m['switch_back'])}",
             ),
             ("  the unplanned failure of the same backends, this run", f"{unplanned} failed"),
         ]

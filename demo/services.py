@@ -41,8 +41,10 @@ RUN_DIR = Path("/var/run")
 REALTIME = ("chrt", "--fifo", "50")
 """BFD speakers run with real-time priority (util-linux chrt)."""
 BFD_EXAMPLE_INTERVAL_MS = 300
-"""The BFD interval written in examples/demo-router-bird.conf and demo-lb-bfd-*.conf
-(the tightest that held in the emulated guest; 100 ms natively)."""
+"""The BFD interval written in examples/demo-router-bird.conf and demo-lb-bfd-*.conf:
+the fastest drop in the emulated guest (100 ms natively). No interval held 10 runs
+there on a shared host, whose stops of the whole guest outlast even the BGP hold
+time (demo/README.md, "BFD in the guest")."""
 
 
 def venv_program(name: str) -> str:

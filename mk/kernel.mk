@@ -7,18 +7,10 @@
 # the hypothesis plugin alone takes ~10-20 s there, and no kernel test uses it.
 KERNEL_PYTEST_ARGS ?= -p no:hypothesispytest
 
-# Known issue (to be fixed, then this split removed): the de-preferred-route test
-# of planned maintenance fails after the rest of the kernel suite has run in the
-# same guest (no client connection reaches ip_vs within 60 s), and passes in a
-# guest of its own. Until the leftover state is found, that file boots its own.
-KERNEL_OWN_BOOT := test_planned_maintenance_kernel.py
-
 .PHONY: deps-kernel test-kernel
 
 deps-kernel:
 	sh scripts/install-kernel-deps.sh
 
 test-kernel: deps deps-kernel deps-routing venv
-	scripts/ipvs-vm/run $(BIN)/pytest -q $(KERNEL_PYTEST_ARGS) tests/kernel \
-		--ignore=tests/kernel/$(KERNEL_OWN_BOOT) $(PYTEST_ARGS)
-	scripts/ipvs-vm/run $(BIN)/pytest -q $(KERNEL_PYTEST_ARGS) tests/kernel/$(KERNEL_OWN_BOOT) $(PYTEST_ARGS)
+	scripts/ipvs-vm/run $(BIN)/pytest -q $(KERNEL_PYTEST_ARGS) tests/kernel $(PYTEST_ARGS)

@@ -360,15 +360,22 @@ class MaintenanceControl:
         if config is None:
             return
         settings = config.settings.anycast
+        vips = list(vip_settings(config))
+        if not vips or settings.stop != "withdraw" or settings.stopwait <= 0:
+            return
         limit = min(float(settings.stopwait), budget)
-        if 0 < budget < settings.stopwait:
+        if limit <= 0:
+            # The withdrawal used up the bounded stop: say so rather than skip silently.
+            self.log.info(
+                "Stop: routes withdrawn, but the bounded stop leaves no time to wait for "
+                f"traffic to move (anycaststopwait {settings.stopwait} s): removing the pools"
+            )
+            return
+        if budget < settings.stopwait:
             self.log.info(
                 f"Stop: waiting at most {budget:.1f} s for traffic to move (anycaststopwait "
                 f"{settings.stopwait} s, but the stop is bounded)"
             )
-        vips = list(vip_settings(config))
-        if not vips or settings.stop != "withdraw" or limit <= 0:
-            return
         outcome = await wait_until_quiet(
             self.read, vips, quiet=self.stop_quiet, timeout=limit, clock=self.clock
         )

@@ -59,8 +59,19 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> 
         time.sleep(0.2)
 
 
+RUN_DIR = Path("/var/run")
+KEPT_STATE = (".drained", ".maintenance")
+"""What a daemon keeps next to its pid file across stop and start, by config name:
+drained reals and VIPs in planned maintenance."""
+
+
 class Site:
-    """One load-balancer site of the lab: our daemon and its backends."""
+    """One load-balancer site of the lab: our daemon and its backends.
+
+    Every test's config has the same name (anycast0.cf), and the daemon keeps
+    drains and planned maintenance across restarts by that name: a Site starts
+    and ends without any (a drain left by one test would drain another's real).
+    """
 
     def __init__(self, lab: Lab, index: int, workdir: Path) -> None:
         self.lab, self.index, self.dir = lab, index, workdir
@@ -68,8 +79,24 @@ class Site:
         self.backends: dict[str, subprocess.Popen[bytes]] = {}
         self.cfg = workdir / f"anycast{index}.cf"
         self.log = workdir / f"anycast{index}.log"
+        self.forget_kept_state()
         for address in BACKENDS:
             lab.site_exec(index, "ip", "addr", "add", f"{address}/32", "dev", "lo")
+
+    def kept_state(self) -> list[Path]:
+        """The files of KEPT_STATE for this config name that exist."""
+        paths = (RUN_DIR / f"ldirectord.{self.cfg.name}{suffix}" for suffix in KEPT_STATE)
+        return [path for path in paths if path.exists()]
+
+    def forget_kept_state(self) -> None:
+        """Remove the kept state of this config name; no daemon of it may run."""
+        pidfile = RUN_DIR / f"ldirectord.{self.cfg.name}.pid"
+        pid = (pidfile.read_text().split() or [""])[0] if pidfile.exists() else ""
+        assert not (pid.isdigit() and Path(f"/proc/{pid}").exists()), (
+            f"a daemon of this config name still runs ({pidfile}: pid {pid})"
+        )
+        for path in self.kept_state():
+            path.unlink()
 
     def write_config(self, extra: str = "", method: str = "gobgp") -> None:
         self.cfg.write_text(
@@ -136,6 +163,7 @@ class Site:
             self.ld("stop")
         for address in list(self.backends):
             self.backend_down(address)
+        self.forget_kept_state()
 
 
 @pytest.fixture

@@ -431,8 +431,12 @@ def sh(command: str) -> str:
 
 @pytest.fixture
 def nat_lab(ipvs_table: Ipvsadm, tmp_path: Path) -> Iterator[None]:
-    """client netns -> VIP on a dummy device -> two web servers in their own netns."""
+    """client netns -> VIP on a dummy device -> two web servers in their own netns.
+
+    It forwards in the guest's own namespace, and puts the setting back afterwards:
+    every namespace made later starts from that one's IPv4 settings."""
     servers = []
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
     try:
         for ns, inside, outside in [
             ("ktrs1", "198.51.100.2/30", "198.51.100.1/30"),
@@ -476,6 +480,7 @@ def nat_lab(ipvs_table: Ipvsadm, tmp_path: Path) -> Iterator[None]:
         for ns in ("ktrs1", "ktrs2", "ktcl"):
             subprocess.run(["ip", "netns", "del", ns], check=False)
         subprocess.run(["ip", "link", "del", "ktvip"], check=False)
+        Path("/proc/sys/net/ipv4/ip_forward").write_text(forwarding)
 
 
 def poll(condition: object, timeout: float = 20.0) -> None:

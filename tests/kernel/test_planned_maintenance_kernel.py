@@ -83,6 +83,50 @@ def client(lab: Lab) -> subprocess.Popen[bytes]:
     )
 
 
+def diagnose(lab: Lab, site: Site) -> str:
+    """What an operator would look at when no client connection reaches ip_vs."""
+
+    def run(ns: str, *argv: str) -> str:
+        done = subprocess.run(
+            ["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=60
+        )
+        return (done.stdout + done.stderr).strip()
+
+    parts = [
+        ("site: ipvsadm -Ln", run(site.ns, "ipvsadm", "-Ln")),
+        ("site: ip_vs_conn", run(site.ns, "cat", "/proc/net/ip_vs_conn")),
+        ("site: listening", run(site.ns, "ss", "-ltnp")),
+        ("site: addresses", run(site.ns, "ip", "-o", "addr")),
+        ("site: routes", run(site.ns, "ip", "route", "show", "table", "all")),
+        (
+            "site: sysctl",
+            run(
+                site.ns,
+                "sysctl",
+                "net.ipv4.ip_forward",
+                "net.ipv4.vs.conntrack",
+                "net.ipv4.conf.all.rp_filter",
+            ),
+        ),
+        ("router: routes", run(lab.rtr_ns, "ip", "route")),
+        ("client: route get", run(lab.client_ns, "ip", "route", "get", VIP)),
+        ("client: sockets", run(lab.client_ns, "ss", "-tan")),
+        (
+            "processes",
+            subprocess.run(["ps", "-eo", "pid,etimes,args"], capture_output=True, text=True).stdout,
+        ),
+        ("daemon log (tail)", site.log_text()[-3000:]),
+    ]
+    return "\n".join(f"--- {title}:\n{text}" for title, text in parts)
+
+
+def wait_for_client(lab: Lab, site: Site) -> None:
+    try:
+        wait_for(lambda: "TCP" in site.ns_run("cat", "/proc/net/ip_vs_conn").stdout, "a client")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{diagnose(lab, site)}") from None
+
+
 def test_on_drains_survives_reload_and_restart_off_announces(lab: Lab, site: Site) -> None:
     for address in BACKENDS:
         site.backend_up(address)
@@ -91,7 +135,7 @@ def test_on_drains_survives_reload_and_restart_off_announces(lab: Lab, site: Sit
     lab.wait_route(ROUTE, timeout=START)
     traffic = client(lab)
     try:
-        wait_for(lambda: "TCP" in site.ns_run("cat", "/proc/net/ip_vs_conn").stdout, "a client")
+        wait_for_client(lab, site)
         done = maintenance(site, "on")
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"{ROUTE}: in maintenance (route withdrawn)" in done.stdout
@@ -126,7 +170,7 @@ def test_a_deprefered_route_keeps_traffic_on_times_out_and_stop_waits(lab: Lab, 
     lab.wait_route(ROUTE, timeout=START)
     traffic = client(lab)
     try:
-        wait_for(lambda: "TCP" in site.ns_run("cat", "/proc/net/ip_vs_conn").stdout, "a client")
+        wait_for_client(lab, site)
         done = maintenance(site, "--timeout", "4", "on")
         assert done.returncode == 1, done.stdout + done.stderr
         assert "route de-preferred: anycastdown med 500" in done.stdout
@@ -139,7 +183,13 @@ def test_a_deprefered_route_keeps_traffic_on_times_out_and_stop_waits(lab: Lab, 
         assert site.ld("stop").returncode == 0
         assert time.monotonic() - start >= 1.5
         site.cfg.unlink()
-        assert "Stop: routes withdrawn, no new connection for 1.5 s" in site.log_text()
+        # The wait itself (unit-tested): traffic stopped once the route was gone. In a
+        # guest so loaded that the withdrawal used up the bounded stop, it says so.
+        stop_lines = [line for line in site.log_text().splitlines() if "] Stop: " in line]
+        assert any(
+            "no new connection for 1.5 s" in line or "leaves no time to wait" in line
+            for line in stop_lines
+        ), site.log_text()[-4000:]
         assert lab.route(ROUTE) is None
         assert site.ipvs_services() == []
     finally:

@@ -19,8 +19,10 @@ from click.testing import CliRunner
 from ldirectord_py.cli import ctl
 from ldirectord_py.config import parse_text
 from ldirectord_py.config.model import AnycastDown
+from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.checking import CheckingDirector
 from ldirectord_py.daemon.planned_maintenance import (
+    MaintenanceControl,
     MaintenanceRefused,
     MaintenanceStore,
     resolve_vips,
@@ -30,6 +32,7 @@ from ldirectord_py.engine.planned_maintenance import PlannedMaintenance, down_ro
 from ldirectord_py.ipvs.connections import Connection
 from ldirectord_py.ipvs.model import Table
 from ldirectord_py.ipvs.quiescence import QuiescenceWatch
+from ldirectord_py.observe.log import Log
 from ldirectord_py.observe.metrics import _families
 from ldirectord_py.routing.model import AnycastDesired, Route, VipDecision, host_prefix
 
@@ -394,6 +397,27 @@ def test_stop_withdraws_then_waits_for_traffic_then_removes_the_pools(tmp_path: 
     assert after and all(e == "read services=1" for e in after), events
     assert not kernel.read_table().services
     assert "Stop: routes withdrawn, no new connection for 1.2 s" in "\n".join(lines.lines)
+
+
+@pytest.mark.parametrize(
+    ("budget", "logged"),
+    [
+        (0.0, "the bounded stop leaves no time to wait for traffic to move (anycaststopwait 5 s)"),
+        (0.3, "Stop: waiting at most 0.3 s for traffic to move"),
+    ],
+)
+def test_a_stop_whose_withdrawal_used_the_bound_says_so(budget: float, logged: str) -> None:
+    """A withdrawal that took most of the bounded stop (a loaded machine) leaves
+    less (or no) time to wait: the log says which, it never skips silently."""
+    lines = Lines()
+    control = MaintenanceControl(Log(lines), AnycastCoordinator(Log(lines)), read=_no_connections)
+    config = _cfg("anycaststopwait=5\n" + ANYCAST)
+    asyncio.run(control.wait_on_stop(config, budget))
+    assert any(logged in line for line in lines.lines), lines.lines
+
+
+async def _no_connections() -> tuple[Connection, ...]:
+    return ()
 
 
 def test_stop_waits_at_most_anycaststopwait(tmp_path: Path) -> None:
