@@ -33,7 +33,6 @@ from ldirectord_py.daemon.check_runner import CheckRunner
 from ldirectord_py.daemon.drains import DrainKey, Drains, DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.mainloop import STOP_BOUND
-from ldirectord_py.daemon.offloop import collector_paused, in_thread, release_in_slices
 from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
 from ldirectord_py.daemon.readiness import Readiness
 from ldirectord_py.daemon.reload_plan import plan_reload, refused_services
@@ -57,6 +56,7 @@ from ldirectord_py.observe.schema import (
     WriterHealthSnapshot,
     build_info,
 )
+from ldirectord_py.offloop import collector_paused, in_thread, release_in_slices
 from ldirectord_py.runpaths import RunPaths
 
 BUILD = build_info()

@@ -55,7 +55,6 @@ from ldirectord_py.daemon import shell
 from ldirectord_py.daemon.director import Director
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.library_logging import route_library_logging
-from ldirectord_py.daemon.offloop import collector_paused, in_thread
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.sdnotify import Notifier
 from ldirectord_py.daemon.stall import WatchdogRule
@@ -68,6 +67,7 @@ from ldirectord_py.observe.reloads import (
     config_change,
 )
 from ldirectord_py.observe.status_socket import StatusServer
+from ldirectord_py.offloop import collector_paused, in_thread
 from ldirectord_py.runpaths import RunPaths
 
 TERMINATING_SIGNALS: tuple[signal.Signals, ...] = (

@@ -28,7 +28,6 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from ldirectord_py.checks.result import FailureKind, kind_of
-from ldirectord_py.daemon.offloop import in_thread
 from ldirectord_py.engine.events import Event, FallbackChanged, RealChanged, RealState
 from ldirectord_py.observe.clients import BoundedListener, ClientLimits, Outcome, receive, send
 from ldirectord_py.observe.schema import (
@@ -36,6 +35,7 @@ from ldirectord_py.observe.schema import (
     VipState,
     VirtualSnapshot,
 )
+from ldirectord_py.offloop import in_thread
 
 SCRAPE_TIMEOUT = 5.0
 """How long rendering one scrape may take (off the loop)."""

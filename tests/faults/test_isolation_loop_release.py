@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from ldirectord_py import offloop
 from ldirectord_py.config import parse_text
-from ldirectord_py.daemon import offloop, reload_plan
+from ldirectord_py.daemon import reload_plan
 from ldirectord_py.daemon.snapshot import StatusBook
 from ldirectord_py.engine import Engine
 from ldirectord_py.ipvs.writer import DataplaneView
