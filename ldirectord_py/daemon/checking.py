@@ -106,10 +106,10 @@ class CheckingDirector:
         self.log = log
         self.clock = clock
         self.ipvs = ipvs_factory()
-        self.writer = IPVSWriter(self.ipvs, log.info)
+        self.writer = IPVSWriter(self.ipvs, log.info, problem=log.warning)
         self.writer.on_dataplane_change = self._dataplane_changed
         self.anycast = anycast if anycast is not None else AnycastCoordinator(log, clock=clock)
-        self.supervisor = WriterSupervisor(log.info, self._writers)
+        self.supervisor = WriterSupervisor(log.info, self._writers, problem=log.err)
         self.drain = Drains()
         self.planned = MaintenanceControl(log, self.anycast, clock=clock)
         """`ldirectordctl maintenance`, and the wait for traffic to move on stop."""

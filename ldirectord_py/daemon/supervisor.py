@@ -62,8 +62,11 @@ class WriterSupervisor:
         *,
         clock: Callable[[], float] = time.monotonic,
         stall_bound: float = WRITER_STALL_BOUND,
+        problem: Callable[[str], None] | None = None,
     ) -> None:
         self._log = log
+        self._problem = problem if problem is not None else log
+        """Where crashes and stalls go (a higher log priority than `log`)."""
         self._writers = writers
         self._clock = clock
         self.stall_bound = stall_bound
@@ -120,13 +123,13 @@ class WriterSupervisor:
         if health.failing_since is None:
             health.failing_since = now
         health.restart_at = now + health.backoff
-        self._log(
+        self._problem(
             f"{name} writer failed ({health.last_crash}); restarting in {health.backoff:g} s "
             f"(failure {health.crashes} since start)"
         )
         for line in traceback.format_exception(error):
             for part in line.rstrip("\n").split("\n"):
-                self._log(f"{name} writer: {part}")
+                self._problem(f"{name} writer: {part}")
         health.backoff = min(health.backoff * 2, RESTART_BACKOFF_MAX)
 
     def _judge(self, name: str, health: WriterHealth, writer: SupervisedWriter, now: float) -> None:
@@ -136,7 +139,7 @@ class WriterSupervisor:
         stalled = stuck or failing
         if stalled and not health.stalled:
             why = "one attempt has been running" if stuck else "it has been failing"
-            self._log(
+            self._problem(
                 f"{name} writer stalled: {why} for over {self.stall_bound:g} seconds "
                 "(the systemd watchdog is no longer fed)"
             )

@@ -94,9 +94,16 @@ class WriterState:
 
 
 class IPVSWriter:
-    def __init__(self, backend: AsyncIPVS, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        backend: AsyncIPVS,
+        log: Callable[[str], None],
+        problem: Callable[[str], None] | None = None,
+    ) -> None:
         self.backend = backend
         self.log = log
+        self.problem = problem if problem is not None else log
+        """Where failures and refusals go (a higher log priority than `log`)."""
         self.state = WriterState()
         self._desired: tuple[VirtualService, ...] | None = None
         self._owned: set[ServiceKey] = set()
@@ -194,7 +201,7 @@ class IPVSWriter:
                 try:
                     self.on_dataplane_change(self.state.view)
                 except Exception as exc:  # a listener's bug must not stop ip_vs writing
-                    self.log(f"ip_vs writer: state listener failed: {exc!r}")
+                    self.problem(f"ip_vs writer: state listener failed: {exc!r}")
 
     async def _reconcile_desired(
         self, desired_services: tuple[VirtualService, ...]
@@ -281,7 +288,7 @@ class IPVSWriter:
         """Each refusal once, not every retry (retries back off to every 30 s)."""
         for key, why in refused.items():
             if self._logged_refusals.get(key) != why:
-                self.log(f"ip_vs: service {_where(key)} not programmed: {why}")
+                self.problem(f"ip_vs: service {_where(key)} not programmed: {why}")
         for key in self._logged_refusals.keys() - refused.keys():
             self.log(f"ip_vs: service {_where(key)} no longer refused")
         self._logged_refusals = dict(refused)
@@ -298,7 +305,7 @@ class IPVSWriter:
                 return
             self._unavailable_reported = True
         if not repeated:
-            self.log(message)
+            self.problem(message)
 
 
 def _held_weights(

@@ -132,3 +132,5 @@ def test_ip_vs_not_available_is_logged_once_at_start(tmp_path: Path) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 30))
     said = [text for text, _ in sink.lines if "ip_vs is not available" in text]
     assert said == ["ip_vs is not available: load the ip_vs module"], sink.lines
+    priorities = [p for text, p in sink.lines if "ip_vs is not available" in text]
+    assert priorities == [Priority.WARNING], sink.lines
