@@ -489,10 +489,20 @@ class Daemon:
                 debug=self.instance.debug,
             ).sink
             raise
-        self._change = config_change(old, new)
+        self._change = await self._config_change(old, new)
         self.config = new
         self._reload_problem = None
         self._rearm_watchdog()
+
+    async def _config_change(self, old: Config, new: Config) -> ConfigChange | None:
+        """What the reload changes, compared in a thread: a deep comparison of tens
+        of thousands of reals would hold the loop (None: not known in time)."""
+        try:
+            return await in_thread(
+                lambda: config_change(old, new), RELOAD_READ_TIMEOUT, "ldirectord-reload-change"
+            )
+        except TimeoutError:
+            return None
 
     async def _dry_run(self) -> dict[str, Any]:
         """What a reload of the file on disk would change in the desired ip_vs table
@@ -505,8 +515,10 @@ class Daemon:
         if read.error is not None:
             return {"ok": False, "error": f"the file would be refused: {read.error.describe()}"}
         assert read.config is not None
-        change = config_change(self.config, read.config)
-        lines = [f"{self.instance.config_path}: {change.describe()}"]
+        change = await self._config_change(self.config, read.config)
+        lines = [
+            f"{self.instance.config_path}: {change.describe() if change else 'change unknown'}"
+        ]
         new, drained = read.config, drained_reals(self.director)
         try:
             lines += await in_thread(
@@ -516,7 +528,11 @@ class Daemon:
             )
         except Exception as err:  # a preview must never disturb the running daemon
             lines.append(f"(the table change cannot be computed: {type(err).__name__}: {err})")
-        return {"ok": True, "message": "\n".join(lines), "change": change.as_json()}
+        return {
+            "ok": True,
+            "message": "\n".join(lines),
+            "change": change.as_json() if change is not None else None,
+        }
 
     # -- autoreload / callback ----------------------------------------------------
 
