@@ -30,6 +30,7 @@ from ldirectord_py.daemon.actuators import (
 )
 from ldirectord_py.daemon.anycast import AnycastCoordinator
 from ldirectord_py.daemon.check_runner import CheckRunner
+from ldirectord_py.daemon.director import WatchdogFacts
 from ldirectord_py.daemon.drains import DrainKey, Drains, DrainStore
 from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.mainloop import STOP_BOUND
@@ -314,6 +315,14 @@ class CheckingDirector:
         book.set_kernel(self._kernel_holds())
         book.refresh()
         return self._status_header(tuple(book.entries))
+
+    def watchdog_facts(self) -> WatchdogFacts:
+        """What the main loop's watchdog needs, without building the status document
+        (status() refreshes and converts every changed entry: after a reload, all)."""
+        return WatchdogFacts(
+            last_result_at=self.last_result_at if self._has_checks() else self.clock(),
+            stalled_writers=tuple(self.supervisor.stalled()),
+        )
 
     def status(self) -> dict[str, Any]:
         """The snapshot as JSON data (the Director protocol's status; the main loop

@@ -16,10 +16,21 @@ current); it should therefore apply a config atomically or not at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ldirectord_py.config import Config
 from ldirectord_py.observe.log import Log
+
+
+@dataclass(frozen=True)
+class WatchdogFacts:
+    """What the systemd watchdog reads every tick: `last_result_at` as in status()
+    (monotonic seconds of the last completed check, None: none yet) and the writers
+    the supervisor reports stalled."""
+
+    last_result_at: float | None
+    stalled_writers: tuple[str, ...] = ()
 
 
 class Director(Protocol):
@@ -43,6 +54,8 @@ class Director(Protocol):
     #       programmed (systemd READY=1); without it, ready when start() returns.
     #   async command(name, args) -> dict: ldirectordctl drain|undrain|check-now.
     #   use_state_file(path) -> None: where to keep state across restarts (drains).
+    #   watchdog_facts() -> WatchdogFacts: what the watchdog needs from status(),
+    #       without building the whole document on the loop every tick.
 
 
 class IdleDirector:

@@ -52,7 +52,7 @@ from typing import Any
 
 from ldirectord_py.config import Config, ConfigError
 from ldirectord_py.daemon import shell
-from ldirectord_py.daemon.director import Director
+from ldirectord_py.daemon.director import Director, WatchdogFacts
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.library_logging import route_library_logging
 from ldirectord_py.daemon.pidfile import PidFile
@@ -696,8 +696,24 @@ class Daemon:
         if not stalled:
             self.notifier.watchdog()
 
+    def _watchdog_facts(self) -> WatchdogFacts | None:
+        """The director's cheap answer for the watchdog, if it has one (a director
+        without it is asked for its whole status)."""
+        facts = getattr(self.director, "watchdog_facts", None)
+        if facts is None:
+            return None
+        try:
+            result = facts()
+        except Exception as err:
+            self._log_exception("Error while reading the director's progress", err)
+            return None
+        return result if isinstance(result, WatchdogFacts) else None
+
     def _stalled_writers(self) -> list[str]:
         """The writers the director's supervisor reports stalled (status `writers`)."""
+        facts = self._watchdog_facts()
+        if facts is not None:
+            return list(facts.stalled_writers)
         try:
             writers = self.director.status().get("writers")
         except Exception:
@@ -708,6 +724,9 @@ class Daemon:
 
     def _last_result_at(self) -> tuple[bool, float | None]:
         """(whether the director reports check progress, when a check last completed)."""
+        facts = self._watchdog_facts()
+        if facts is not None:
+            return True, facts.last_result_at
         try:
             status = self.director.status()
         except Exception as err:
