@@ -48,24 +48,14 @@ class WatchdogRule:
         return now - latest > self.limit
 
 
-_last_bounds: tuple[Config, float, float] | None = None
-"""The bounds of the configuration asked for last: the rule is applied every
-second, and looking through 10,000 virtuals each time held the loop ~10 ms."""
-
-
 def _bounds(config: Config) -> tuple[float, float]:
     """The longest check interval and the longest time one check may take."""
-    global _last_bounds
-    cached = _last_bounds
-    if cached is not None and cached[0] is config:
-        return cached[1], cached[2]
     interval = float(config.settings.checkinterval)
     timeout = 0.0
     for virtual in config.virtuals:
         interval = max(interval, float(virtual.checkinterval))
         per_check = max(virtual.negotiatetimeout, virtual.checktimeout * virtual.checkcount)
         timeout = max(timeout, float(per_check))
-    _last_bounds = (config, interval, timeout)
     return interval, timeout
 
 
@@ -98,6 +88,9 @@ class StallWatch:
         """When counting started: start, or the last reload."""
         self.stalled = False
         self.limit: float | None = None
+        self._rule: tuple[Config, WatchdogRule] | None = None
+        """The rule of the configuration checked last: it is applied every second,
+        and looking through 10,000 virtuals each time held the loop ~10 ms."""
 
     def result(self, now: float) -> None:
         """A check completed (or was decided without running: maintenance)."""
@@ -111,7 +104,12 @@ class StallWatch:
         if config is None or not has_checks:
             self.stalled = False
             return None
-        rule = WatchdogRule.for_config(config, 0.0)
+        cached = self._rule
+        if cached is not None and cached[0] is config:
+            rule = cached[1]
+        else:
+            rule = WatchdogRule.for_config(config, 0.0)
+            self._rule = (config, rule)
         stalled = rule.stalled(self.last_result_at, self.since, now)
         change = None
         if stalled != self.stalled:
