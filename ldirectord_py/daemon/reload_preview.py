@@ -137,9 +137,7 @@ def preview(director: Any, config: Config, drained: frozenset[DrainKey]) -> list
 
 
 def drained_reals(director: Any) -> frozenset[DrainKey]:
-    """The drained reals, as the status reports them (they survive a reload)."""
-    try:
-        names = director.status().get("drained") or ()
-        return frozenset(DrainKey.parse(str(name)) for name in names)
-    except Exception:
-        return frozenset()
+    """The drained reals (they survive a reload): the director's drain store, read
+    directly (the status document would convert every changed entry on the loop)."""
+    store = getattr(director, "drains", None)
+    return frozenset(store.keys) if store is not None else frozenset()
