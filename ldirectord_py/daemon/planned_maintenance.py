@@ -203,14 +203,6 @@ class MaintenanceControl:
             self.anycast.maintenance.begin(host_prefix(text.split("/")[0]), since - offset)
             self.log.info(f"Planned maintenance of {text} continues (since {_when(since)})")
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "vips": {vip: since for vip, since in sorted(self.store.vips.items())},
-            "file": self.store.path,
-            "load_error": self.store.load_error,
-            "last": self.last_outcome,
-        }
-
     async def command(self, config: Config | None, args: dict[str, Any]) -> dict[str, Any]:
         action = args.get("action")
         raw = args.get("vips") or []
