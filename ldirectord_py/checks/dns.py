@@ -31,10 +31,10 @@ from ldirectord_py.checks import regex
 from ldirectord_py.checks.deadline import backstop
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed, FailureKind
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 
 def question(request: str) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:

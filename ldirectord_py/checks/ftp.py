@@ -24,10 +24,10 @@ from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed, FailureKind
 from ldirectord_py.checks.smtp import read_reply
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 _PASV = re.compile(rb"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _EPSV = re.compile(rb"\((.)\1\1(\d+)\1\)")

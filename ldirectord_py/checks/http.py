@@ -28,10 +28,10 @@ from ldirectord_py import __version__
 from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed, FailureKind
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 USER_AGENT = f"libwww-perl/6.68 ldirectord-py/{__version__}"
 MAX_CHUNKS = 16 * 1024

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 
 async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks.descriptor import CheckDescriptor, attempts
 from ldirectord_py.checks.result import CheckFailed, FailureKind
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129

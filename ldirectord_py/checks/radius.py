@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 from ldirectord_py.checks import net
 from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
 from ldirectord_py.checks.result import CheckFailed, FailureKind
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 ACCESS_REQUEST = 1
 CODES = {2: "Access-Accept", 3: "Access-Reject", 11: "Access-Challenge"}

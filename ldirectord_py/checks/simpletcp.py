@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from ldirectord_py.checks import net, regex
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed, FailureKind
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 
 def payload(spec: CheckSpec) -> bytes:

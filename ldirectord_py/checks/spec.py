@@ -6,6 +6,8 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ldirectord_py.checks import registry as _registry
+
 if TYPE_CHECKING:
     from ldirectord_py.checks.registry import CheckType, Service
     from ldirectord_py.config.model import Real, Virtual
@@ -102,8 +104,3 @@ class CheckSpec:
 
             vip = bracketed(self.virtual_address or "", 6 if self.family == 6 else 4)
         return (vip, str(self.virtual_port), self.host, str(self.port))
-
-
-# Last: the registry imports the check modules, which import CheckSpec from here
-# (the module object is enough, its names are looked up when a spec is made).
-from ldirectord_py.checks import registry as _registry  # noqa: E402

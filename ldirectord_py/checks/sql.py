@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from ldirectord_py.checks.deadline import backstop
 from ldirectord_py.checks.descriptor import CheckDescriptor, negotiatetimeout
 from ldirectord_py.checks.result import CheckFailed, FailureKind
-from ldirectord_py.checks.spec import CheckSpec
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
+    from ldirectord_py.checks.spec import CheckSpec
 
 
 def query_of(spec: CheckSpec) -> str:
