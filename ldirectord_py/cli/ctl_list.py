@@ -4,7 +4,6 @@ and `--json`."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Iterable
@@ -103,24 +102,10 @@ def desired_listing(snapshots: Iterable[StatusSnapshot], options: ListingOptions
             if service is not None and service.key not in services:
                 services[service.key] = service
     table = Table(tuple(services.values()), IPVSInfo(0, 0))
-    if options.service is not None and options.service not in services:
-        raise ServiceNotFound(options.service)
-    body = render_listing(table, dataclasses.replace(options, service=None)).splitlines()
-    if options.service is not None:
-        body = _only_service(body, str(options.service))
-    return "\n".join([f"{NOT_PROGRAMMED} ({why})", *body[1:]]) + "\n"
-
-
-def _only_service(lines: list[str], name: str) -> list[str]:
-    """The header lines and one service's block of a listing."""
-    out, keep = lines[:3], False
-    for line in lines[3:]:
-        if not line.startswith("  "):
-            words = line.split()
-            keep = " ".join(words[:3] if words[2:3] == ["IPv6"] else words[:2]) == name
-        if keep:
-            out.append(line)
-    return out
+    body = render_listing(table, options).splitlines()  # ServiceNotFound as for the kernel's
+    if options.service is None:
+        body = body[1:]  # the version line, which the header below replaces
+    return "\n".join([f"{NOT_PROGRAMMED} ({why})", *body]) + "\n"
 
 
 def _desired_service(virtual: VirtualSnapshot) -> VirtualService | None:
@@ -134,23 +119,11 @@ def _desired_service(virtual: VirtualSnapshot) -> VirtualService | None:
         for real in virtual.reals:
             if real.weight is None or not real.kernel or real.kernel in destinations:
                 continue
-            host, _, port = real.kernel.rpartition(":")
-            destinations[real.kernel] = Destination.of(
-                as_address(host),
-                int(port),
-                _FORWARDING.get(real.forward or "", Forwarding.ROUTE),
-                weight=real.weight,
-            )
+            destinations[real.kernel] = _destination(real.kernel, real.forward, real.weight)
         if virtual.fallback_active and virtual.fallback_kernel:
-            host, _, port = virtual.fallback_kernel.rpartition(":")
             destinations.setdefault(
                 virtual.fallback_kernel,
-                Destination.of(
-                    as_address(host),
-                    int(port),
-                    _FORWARDING.get(virtual.fallback_forward or "", Forwarding.ROUTE),
-                    weight=1,
-                ),
+                _destination(virtual.fallback_kernel, virtual.fallback_forward, 1),
             )
         return VirtualService(
             family=key.family,
@@ -166,12 +139,16 @@ def _desired_service(virtual: VirtualSnapshot) -> VirtualService | None:
         return None  # not a service this client can read back: not listed
 
 
-_FORWARDING = {
-    "Masq": Forwarding.MASQ,
-    "Route": Forwarding.ROUTE,
-    "Tunnel": Forwarding.TUNNEL,
-    "Local": Forwarding.LOCAL,
-}
+_FORWARDING = {f.label: f for f in Forwarding}
+"""The Forward column's word (the snapshot's `forward`) back to the method."""
+
+
+def _destination(kernel: str, forward: str | None, weight: int) -> Destination:
+    """A destination from a snapshot's `kernel` (ADDR:PORT) and `forward` words."""
+    host, _, port = kernel.rpartition(":")
+    return Destination.of(
+        as_address(host), int(port), _FORWARDING.get(forward or "", Forwarding.ROUTE), weight=weight
+    )
 
 
 def _parse_service(text: str) -> ServiceKey:

@@ -117,27 +117,19 @@ def send(config: str | None, command: str, args: dict[str, Any], timeout: float)
         fail(why(path, exc, timeout))
 
 
-def statuses(config: str | None, quiet: bool = False) -> list[tuple[str, dict[str, Any]]]:
+def statuses(config: str | None) -> list[tuple[str, dict[str, Any]]]:
     """(socket, status document) of the daemon of `config`, or of every running one.
 
-    Raises NoDaemon with the reason when none answers; with `quiet`, a daemon
-    that does not answer is left out (and an empty list is no error)."""
-    try:
-        paths = sockets(config)
-    except NoDaemon:
-        if quiet:
-            return []
-        raise
+    Raises NoDaemon with the reason when none answers."""
+    paths = sockets(config)
     out = []
     for path in paths:
         try:
             out.append((path, read_status(path)))
         except (OSError, ValueError) as exc:
-            if quiet:
-                continue
             if config is not None or isinstance(exc, PermissionError):
                 raise NoDaemon(why(path, exc)) from exc
-    if not out and not quiet:
+    if not out:
         raise NoDaemon(f"no ldirectord-py daemon answers on {', '.join(paths)}")
     return out
 
@@ -182,10 +174,10 @@ def snapshots_quiet() -> list[StatusSnapshot]:
     """Every running daemon's snapshot; those that do not answer, or send something
     that does not decode, are left out (for additions to a kernel listing)."""
     out = []
-    for _path, document in statuses(None, quiet=True):
+    for path in runpaths.all_sockets():
         try:
-            out.append(StatusSnapshot.from_json(document))
-        except ValueError:
+            out.append(StatusSnapshot.from_json(read_status(path)))
+        except (OSError, ValueError):
             continue
     return out
 

@@ -2,7 +2,9 @@
 original's ld_setup already filled in, so nothing downstream re-derives them.
 
 Every virtual and real remembers its line; `sources` maps each directive that was
-written explicitly to the line it was written on.
+written explicitly to the line it was written on. Both say where a value was
+written, not what it is, so they are left out of `==` (`compare=False`): a
+config whose lines only moved equals the one before (observe/reloads.py).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class Fallback:
     family: Family
     port: int
     forward: Forward
-    line: int
+    line: int = field(compare=False)
 
     @property
     def hostport(self) -> str:
@@ -110,7 +112,7 @@ class Real:
     port: int
     forward: Forward
     weight: int
-    line: int
+    line: int = field(compare=False)
     request: str | None = None
     receive: str | None = None
     lower_threshold: int = 0
@@ -199,7 +201,7 @@ class AnycastSettings:
     down: AnycastDown = AnycastDown()
     when: AnycastWhen = "all"
     holddown: int = 0
-    sources: Mapping[str, int] = field(default_factory=dict)
+    sources: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def prefix_for(self, address: str) -> AnycastNetwork | None:
         """The first anycastprefix that holds `address`, or None."""
@@ -233,7 +235,7 @@ class VirtualAnycast:
     down: AnycastDown
     when: AnycastWhen
     holddown: int
-    sources: Mapping[str, int] = field(default_factory=dict)
+    sources: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 ANYCAST_VIP_FIELDS = (
@@ -273,7 +275,7 @@ ANYCAST_DIRECTIVES: Mapping[str, str] = MappingProxyType(
 class Virtual:
     """One virtual service with every value effective (virtual, else global, else default)."""
 
-    line: int
+    line: int = field(compare=False)
     family: Family
     protocol: Protocol
     address: str | None
@@ -312,7 +314,7 @@ class Virtual:
     servicename: str | None
     comment: str | None
     reals: tuple[Real, ...]
-    sources: Mapping[str, int] = field(default_factory=dict)
+    sources: Mapping[str, int] = field(default_factory=dict, compare=False)
     anycast: VirtualAnycast | None = None
     """Set when the virtual's address lies in an anycastprefix (never for fwmarks)."""
 
@@ -422,7 +424,7 @@ class GlobalSettings:
     metricsaddress: str | None = None
     """Where the Prometheus exporter listens (host:port); None: no metrics."""
     anycast: AnycastSettings = field(default_factory=AnycastSettings)
-    sources: Mapping[str, int] = field(default_factory=dict)
+    sources: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ metrics and the systemd STATUS= line read it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,8 +21,12 @@ from ldirectord_py.observe.schema import ConfigChange, ReloadSnapshot, to_json
 
 __all__ = ["ConfigChange", "ReloadResult", "ReloadTrigger", "config_change"]
 
-_POSITION_FIELDS = frozenset({"line", "end_line", "sources"})
-"""Where a value was written, not what it is: moving a line changes nothing."""
+_VIRTUAL_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Virtual) if f.compare and f.name != "reals"
+)
+"""What a virtual is, its reals aside (they are compared one by one). The config
+dataclasses leave where a value was written out of `==` (config/model.py):
+moving a line changes nothing."""
 
 
 class ReloadTrigger(StrEnum):
@@ -82,24 +86,6 @@ class ReloadResult:
         return result
 
 
-def _shape(value: Any, skip: frozenset[str] = frozenset()) -> Any:
-    """A comparable form of a config value without where it was written."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (
-            type(value).__name__,
-            tuple(
-                (f.name, _shape(getattr(value, f.name)))
-                for f in dataclasses.fields(value)
-                if f.name not in _POSITION_FIELDS and f.name not in skip
-            ),
-        )
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _shape(v)) for k, v in value.items()))
-    if isinstance(value, tuple | list):
-        return tuple(_shape(v) for v in value)
-    return value
-
-
 def _keyed_reals(reals: Iterable[Real]) -> dict[str, Real]:
     """Reals by `ADDR:PORT` (a second entry for the same one gets `#2`)."""
     out: dict[str, Real] = {}
@@ -124,15 +110,13 @@ def config_change(old: Config, new: Config) -> ConfigChange:
         previous = before.get(identity)
         old_reals = _keyed_reals(previous.reals) if previous is not None else {}
         new_reals = _keyed_reals(virtual.reals)
-        if previous is not None and _shape(previous, frozenset({"reals"})) != _shape(
-            virtual, frozenset({"reals"})
+        if previous is not None and any(
+            getattr(previous, name) != getattr(virtual, name) for name in _VIRTUAL_FIELDS
         ):
             changed.append(identity)
         reals_added += [f"{identity} {k}" for k in new_reals if k not in old_reals]
         reals_changed += [
-            f"{identity} {k}"
-            for k, r in new_reals.items()
-            if k in old_reals and _shape(old_reals[k]) != _shape(r)
+            f"{identity} {k}" for k, r in new_reals.items() if k in old_reals and old_reals[k] != r
         ]
         reals_removed += [f"{identity} {k}" for k in old_reals if k not in new_reals]
     for identity, previous in before.items():
@@ -141,8 +125,7 @@ def config_change(old: Config, new: Config) -> ConfigChange:
     globals_changed = tuple(
         f.name
         for f in dataclasses.fields(new.settings)
-        if f.name not in _POSITION_FIELDS
-        and _shape(getattr(old.settings, f.name)) != _shape(getattr(new.settings, f.name))
+        if f.compare and getattr(old.settings, f.name) != getattr(new.settings, f.name)
     )
     return ConfigChange(
         virtuals_added=tuple(i for i in after if i not in before),
