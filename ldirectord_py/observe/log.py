@@ -157,20 +157,17 @@ class StreamSink(Sink):
     def line(self, message: str) -> str:
         return message
 
-    def journal(self) -> bool:
+    def is_journal(self) -> bool:
         """Decided on first use (the stream may be replaced before the first line)."""
         if self._journal is None:
             self._journal = is_journal(self.stream())
         return self._journal
 
-    def is_journal(self) -> bool:
-        return self.journal()
-
     def write(self, message: str) -> None:
         self.emit(message, Priority.INFO)
 
     def emit(self, message: str, priority: Priority) -> None:
-        prefix = f"<{int(priority)}>" if self.journal() else ""
+        prefix = f"<{int(priority)}>" if self.is_journal() else ""
         _write_stream(self.stream(), f"{prefix}{self.line(message)}\n")
 
 

@@ -394,8 +394,7 @@ class StatusSnapshot:
         for f in dataclasses.fields(self):
             if f.name == "virtuals":
                 continue
-            value = getattr(self, f.name)
-            out[f.name] = value.to_json() if isinstance(value, AnycastSnapshot) else to_json(value)
+            out[f.name] = to_json(getattr(self, f.name))
         return out
 
     def to_json(self) -> dict[str, object]:

@@ -140,17 +140,6 @@ class PeerView:
     hold_time: int
     description: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "asn": self.asn,
-            "state": self.state,
-            "admin_down": self.admin_down,
-            "uptime": self.uptime,
-            "hold_time": self.hold_time,
-            **({"description": self.description} if self.description else {}),
-        }
-
 
 def parse_peer(d: Dialect, peer: Any) -> PeerView:
     state = peer.state
