@@ -21,8 +21,7 @@ the original, so it is refused with the line that holds it.
 from __future__ import annotations
 
 import re
-
-from ldirectord_py.config.errors import ConfigError
+from collections.abc import Callable
 
 MARKER = "#ldirectord-py:"
 
@@ -51,9 +50,11 @@ _MARKED = re.compile(r"^([ \t]*)" + re.escape(MARKER) + r"[ \t]?(.*)$", re.ASCII
 _NAME = re.compile(r"[A-Za-z0-9_]*", re.ASCII)
 
 
-def unmask(text: str, path: str) -> str:
+def unmask(text: str, error: Callable[[int, str], None]) -> str:
     """`text` with each marked line turned into the directive behind its marker
-    (indentation kept, so line numbers and blocks stay as written)."""
+    (indentation kept, so line numbers and blocks stay as written). A marker before
+    another directive goes to `error(line, message)` (the parse context's: it
+    raises, or, reading on, keeps it and the line stays a comment)."""
     if MARKER not in text:
         return text
     lines = text.split("\n")
@@ -66,12 +67,12 @@ def unmask(text: str, path: str) -> str:
         word = name.group(0) if name else ""
         if word not in EXTENSION_DIRECTIVES:
             shown = word or directive.strip() or "nothing"
-            raise ConfigError(
-                path,
+            error(
                 index + 1,
                 f"{MARKER} is for the directives the Perl original does not know "
                 f"(anycast*, gobgpapi, gobgpversion, metricsaddress), not {shown!r}: "
                 "write a directive both know without the marker\n",
             )
+            continue
         lines[index] = indent + directive
     return "\n".join(lines)

@@ -191,7 +191,7 @@ def _context(
 
 def _parse(text: str | bytes, ctx: ParseContext) -> Config:
     data = text.encode("latin-1") if isinstance(text, str) else text
-    settings, drafts = _read(unmask(data.decode("latin-1"), ctx.path), ctx)
+    settings, drafts = _read(unmask(data.decode("latin-1"), ctx.error), ctx)
     virtuals = tuple(v for d in drafts if (v := _derive(d, settings, ctx)) is not None)
     _check_anycast(settings.anycast, virtuals, ctx)
     warnings = list(_warnings(ctx))

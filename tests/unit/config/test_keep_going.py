@@ -113,6 +113,19 @@ def test_anycast_errors_after_the_whole_file_are_all_reported() -> None:
     assert "needs anycastmethod = gobgp" in report.errors[1].message
 
 
+def test_a_marker_before_a_directive_both_know_is_one_error_read_on() -> None:
+    """`#ldirectord-py:` before a directive the original knows: the drop-in stops
+    there, reading on reports it (the line stays a comment) and goes on."""
+    text = "#ldirectord-py: checkinterval=5\nbogus=1\n"
+    report = parse_all(text, "/etc/ha.d/m.cf", resolver=RESOLVER, check_files=False)
+    assert [e.line for e in report.errors] == [1, 2]
+    assert "not 'checkinterval'" in report.errors[0].message
+    assert report.config is not None and report.config.settings.checkinterval == 10
+    with pytest.raises(ConfigError) as first:
+        parse_text(text, "/etc/ha.d/m.cf", resolver=RESOLVER, check_files=False)
+    assert (first.value.line, first.value.message) == (1, report.errors[0].message)
+
+
 def test_unreadable_file_is_one_error(tmp_path: Path) -> None:
     report = load_all(str(tmp_path / "missing.cf"))
     assert report.config is None
