@@ -49,7 +49,6 @@ from ldirectord_py.observe.metrics import Metrics
 from ldirectord_py.observe.reloads import ReloadResult
 from ldirectord_py.observe.schema import (
     SCHEMA_VERSION,
-    DataplaneSnapshot,
     PlannedMaintenanceSnapshot,
     StatusSnapshot,
     VirtualSnapshot,
@@ -369,8 +368,6 @@ class CheckingDirector:
 
     def _status_header(self, virtuals: tuple[VirtualSnapshot, ...]) -> StatusSnapshot:
         """The snapshot around `virtuals` (cheap: no per-real work)."""
-        writer = self.writer.state
-        view = writer.view
         store = self.planned.store
         return StatusSnapshot(
             schema=SCHEMA_VERSION,
@@ -380,18 +377,7 @@ class CheckingDirector:
             started_at=self.started_at,
             last_result_at=self.last_result_at if self._has_checks() else self.clock(),
             build=BUILD,
-            dataplane=DataplaneSnapshot(
-                converged=writer.converged,
-                last_error=writer.last_error,
-                last_error_at=writer.last_error_at,
-                last_ok_at=writer.last_ok_at,
-                operations=writer.operations,
-                errors=writer.errors,
-                reconciles=writer.reconciles,
-                available=view.unavailable is None,
-                unavailable=view.unavailable,
-                refused={str(k): why for k, why in view.refused},
-            ),
+            dataplane=self.writer.snapshot(),
             drained=tuple(sorted(str(k) for k in self.drains.keys)),
             watchdog=WatchdogSnapshot(
                 stalled=self.stalled,

@@ -38,13 +38,8 @@ from ldirectord_py.observe.schema import RealSnapshot, RealState, StatusSnapshot
 SLICE_REALS = 500
 """Reals rebuilt or encoded between two yields to the event loop."""
 
-FORWARD_WORDS = {
-    Forwarding.MASQ: "Masq",
-    Forwarding.ROUTE: "Route",
-    Forwarding.TUNNEL: "Tunnel",
-    Forwarding.LOCAL: "Local",
-}
-"""ipvsadm's Forward column."""
+FORWARD_WORDS = {f: f.label for f in Forwarding}
+"""ipvsadm's Forward column (`Forwarding.label`), looked up per real."""
 
 
 @dataclass(frozen=True)

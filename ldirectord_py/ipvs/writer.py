@@ -47,6 +47,7 @@ from ldirectord_py.ipvs.operations import (
     Operation,
 )
 from ldirectord_py.ipvs.reconcile import ApplyReport, as_stored
+from ldirectord_py.observe.schema import DataplaneSnapshot
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
@@ -116,6 +117,23 @@ class IPVSWriter:
         self.on_dataplane_change: Callable[[DataplaneView], None] | None = None
         """Called when `state.view` changes (the anycast policy announces a VIP only
         while its own services are programmed)."""
+
+    def snapshot(self) -> DataplaneSnapshot:
+        """What status and metrics say about the dataplane (as the route writers'
+        own `snapshot()` does for theirs)."""
+        state, view = self.state, self.state.view
+        return DataplaneSnapshot(
+            converged=state.converged,
+            last_error=state.last_error,
+            last_error_at=state.last_error_at,
+            last_ok_at=state.last_ok_at,
+            operations=state.operations,
+            errors=state.errors,
+            reconciles=state.reconciles,
+            available=view.unavailable is None,
+            unavailable=view.unavailable,
+            refused={str(k): why for k, why in view.refused},
+        )
 
     @property
     def task(self) -> asyncio.Task[None] | None:
