@@ -36,7 +36,7 @@ from ldirectord_py.daemon.mailer import Mailer
 from ldirectord_py.daemon.mainloop import STOP_BOUND
 from ldirectord_py.daemon.planned_maintenance import STOP_RESERVE, MaintenanceControl
 from ldirectord_py.daemon.readiness import Readiness
-from ldirectord_py.daemon.reload_plan import plan_reload, refused_services
+from ldirectord_py.daemon.reload_plan import ReloadPlan, plan_reload, refused_services
 from ldirectord_py.daemon.snapshot import KernelHolds, StatusBook, encode
 from ldirectord_py.daemon.stall import StallWatch
 from ldirectord_py.daemon.supervisor import SupervisedWriter, WriterSupervisor
@@ -145,6 +145,9 @@ class CheckingDirector:
         """Check results that arrived while a reload prepares the next engine."""
         self._specs: tuple[CheckSpec, ...] = ()
         """What the scheduler runs now."""
+        self.kept_virtuals: frozenset[str] = frozenset()
+        """The virtuals the last reload found equal to the running ones (and kept
+        as they were): the reload record need not compare them again."""
 
     # ---------------------------------------------------------------- inputs of the status document
 
@@ -199,27 +202,36 @@ class CheckingDirector:
         self._spawn(self._tick())
 
     async def reload(self, config: Config) -> None:
-        """The next engine is prepared off the loop (see reload_plan) while the
-        running one keeps checking; the switch itself is one short step."""
+        """The next engine is prepared off the loop (see reload_plan), for the
+        virtuals that changed only, while the running one keeps checking; the
+        switch itself is one short step."""
         assert self.engine is not None and self.scheduler is not None
-        running, now, specs = self.engine, self.clock(), self._specs
+        running, now, specs, book = self.engine, self.clock(), self._specs, self._book
         self._held = []
+
+        def prepare() -> ReloadPlan:
+            self.watch.prepare(config)
+            return plan_reload(running, config, now, self._wall_offset, specs, book)
+
         try:
             with collector_paused():
-                plan = await in_thread(
-                    lambda: plan_reload(running, config, now, self._wall_offset, specs),
-                    RELOAD_PLAN_TIMEOUT,
-                    "ldirectord-plan",
-                )
+                plan = await in_thread(prepare, RELOAD_PLAN_TIMEOUT, "ldirectord-plan")
         except BaseException:
             await self._replay_held()  # into the running engine, which stays
             raise
         if self.engine is not running:  # pragma: no cover - reloads are serialised
             raise RuntimeError("the engine changed while a reload was prepared")
-        retired: list[object] = [running, self._book]
-        self.engine = plan.engine
-        plan.book.carry_failures(self._book)
-        self._book = plan.book
+        self.kept_virtuals = plan.compared.same
+        retired: list[object] = [running.config]
+        if plan.engine is None:
+            running.use_positions(config)  # nothing else to switch
+        else:
+            retired += [running, self._book]
+            self.engine = plan.engine
+            if plan.book is not None:
+                plan.book.carry_failures(self._book)
+                self._book = plan.book
+        assert self._book is not None
         self._book.set_drains(self._drain_keys())
         self.config_path = config.path
         self.watch.restart(self.clock())
@@ -235,9 +247,10 @@ class CheckingDirector:
         await self._replay_held()
         new: frozenset[str] = frozenset()
         if not plan.same_checks:
-            new = self.scheduler.update(plan.specs)
-            retired.append(self._specs)
-            self._specs = plan.specs
+            # only the checks that changed: the others keep their timers untouched
+            new = self.scheduler.update_some(plan.checks_changed, plan.checks_removed)
+            retired.append(plan.specs_replaced)  # the specs kept are in plan.specs
+        self._specs = plan.specs
         gc.freeze()  # the switch's objects too; no collection (see collector_paused)
         release_in_slices(*retired)  # freed a few objects at a time, never in one piece
         if new:

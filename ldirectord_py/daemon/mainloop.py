@@ -489,17 +489,23 @@ class Daemon:
                 debug=self.instance.debug,
             ).sink
             raise
-        self._change = await self._config_change(old, new)
+        # the virtuals the director found equal are not compared a second time
+        same: frozenset[str] = getattr(self.director, "kept_virtuals", frozenset())
+        self._change = await self._config_change(old, new, same)
         self.config = new
         self._reload_problem = None
         self._rearm_watchdog()
 
-    async def _config_change(self, old: Config, new: Config) -> ConfigChange | None:
+    async def _config_change(
+        self, old: Config, new: Config, same: frozenset[str] = frozenset()
+    ) -> ConfigChange | None:
         """What the reload changes, compared in a thread: a deep comparison of tens
         of thousands of reals would hold the loop (None: not known in time)."""
         try:
             return await in_thread(
-                lambda: config_change(old, new), RELOAD_READ_TIMEOUT, "ldirectord-reload-change"
+                lambda: config_change(old, new, same),
+                RELOAD_READ_TIMEOUT,
+                "ldirectord-reload-change",
             )
         except TimeoutError:
             return None

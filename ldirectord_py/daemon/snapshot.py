@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ldirectord_py.config import Real, Virtual
@@ -54,12 +54,14 @@ class _Row:
     """What never changes for one configured real: where it sits in the document
     and how the kernel stores it."""
 
-    __slots__ = ("dkey", "forward", "identity", "kernel", "real", "status", "stored")
+    __slots__ = ("dkey", "forward", "hostport", "identity", "kernel", "status", "stored")
 
     def __init__(
         self, real: Real, stored: Destination | None, identity: str, status: RealStatus
     ) -> None:
-        self.real = real
+        self.hostport = real.hostport
+        """The real as the document names it (not the Real: a row outlives the
+        configuration it was made from when a reload keeps its virtual)."""
         self.identity = identity
         self.stored = stored
         self.status = status
@@ -77,7 +79,14 @@ class StatusBook:
         engine: Engine,
         drains: frozenset[DrainKey],
         wall_offset: Callable[[], float],
+        *,
+        previous: StatusBook | None = None,
+        same: Collection[str] = frozenset(),
     ) -> None:
+        """`previous`, `same`: the book of the engine before a reload and the
+        virtuals it kept (config/compare.py): their rows and entries are taken as
+        they are (their state objects are the same), with what the kernel held
+        and the drains as `previous` last saw them; only the others are built."""
         self.engine = engine
         self._drains = drains
         self._wall_offset = wall_offset
@@ -93,7 +102,38 @@ class StatusBook:
         self._seen: list[tuple[bool, Mapping[DestinationKey, int] | None] | None] = []
         """Per virtual: what the kernel held when its entry was built (None: never)."""
         self._by_identity: dict[str, list[tuple[int, int]]] = {}
-        for vi, virtual in enumerate(self._virtuals):
+        self._desired_for = -1
+        self._desired_services: dict[ServiceKey, VirtualService] = {}
+        """The engine version `_desired_weights` were read at."""
+        self._desired_weights: dict[int, dict[DestinationKey, int]] = {}
+        self._dirty: dict[int, set[int]] = {}
+        kept: dict[str, int] = {}
+        if previous is not None and same:
+            self._drains, self._kernel = previous._drains, previous._kernel
+            kept = {vid: vi for vi, vid in enumerate(previous.engine.identities) if vid in same}
+        entries: list[VirtualSnapshot | None] = []
+        self._json: list[tuple[VirtualSnapshot, dict[str, object]] | None] = []
+        for vi, (vid, virtual) in enumerate(zip(engine.identities, self._virtuals, strict=True)):
+            old = kept.get(vid)
+            if old is not None:
+                assert previous is not None
+                # `previous` is still refreshed on the loop meanwhile: its marks
+                # are read before what the kernel held, that before the entry, so
+                # an entry refreshed in between is only rebuilt once more
+                dirty = previous._dirty.get(old)
+                if dirty:
+                    self._dirty[vi] = set(dirty)
+                self._seen.append(previous._seen[old])
+                entries.append(previous.entries[old])
+                self._json.append(previous._json[old])
+                rows = previous._rows[old]
+                self._services.append(previous._services[old])
+                self._keys.append(previous._keys[old])
+                self._fallbacks.append(previous._fallbacks[old])
+                for ri, row in enumerate(rows):
+                    self._by_identity.setdefault(row.identity, []).append((vi, ri))
+                self._rows.append(rows)
+                continue
             service = engine.service(virtual)
             self._services.append(str(service.key) if service else None)
             self._keys.append(service.key if service else None)
@@ -110,20 +150,18 @@ class StatusBook:
                 rows.append(_Row(real, stored, identity, engine.real_status(virtual, real)))
                 self._by_identity.setdefault(identity, []).append((vi, ri))
             self._rows.append(rows)
+            entries.append(None)
+            self._json.append(None)
         offset = wall_offset()
-        self._desired_for = -1
-        self._desired_services: dict[ServiceKey, VirtualService] = {}
-        """The engine version `_desired_weights` were read at."""
-        self._desired_weights: dict[int, dict[DestinationKey, int]] = {}
         self.entries: list[VirtualSnapshot] = [
-            self._virtual_entry(vi, [self._real_entry(vi, ri, offset) for ri in range(len(rows))])
-            for vi, rows in enumerate(self._rows)
+            entry
+            if entry is not None
+            else self._virtual_entry(
+                vi, [self._real_entry(vi, ri, offset) for ri in range(len(self._rows[vi]))]
+            )
+            for vi, entry in enumerate(entries)
         ]
         self._desired_weights.clear()
-        self._dirty: dict[int, set[int]] = {}
-        self._json: list[tuple[VirtualSnapshot, dict[str, object]] | None] = [None] * len(
-            self.entries
-        )
 
     def entries_json(self) -> list[dict[str, object]]:
         """The entries as JSON data; an entry's is made once (entries are replaced,
@@ -260,7 +298,7 @@ class StatusBook:
             held = self._held(vi)
             programmed = held.get(dkey) if held is not None else None
         return RealSnapshot(
-            real=row.real.hostport,
+            real=row.hostport,
             kernel=row.kernel,
             weight=weight,
             programmed_weight=programmed,

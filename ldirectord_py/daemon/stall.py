@@ -99,6 +99,12 @@ class StallWatch:
     def restart(self, now: float) -> None:
         self.since = now
 
+    def prepare(self, config: Config) -> None:
+        """Work out `config`'s rule now (a reload does it in its thread), so that
+        the first check after the switch does not look through every virtual on
+        the loop."""
+        self._rule = (config, WatchdogRule.for_config(config, 0.0))
+
     def check(self, config: Config | None, has_checks: bool, now: float) -> StallChange | None:
         """Apply the rule at `now`; the change to report, if the state changed."""
         if config is None or not has_checks:

@@ -26,11 +26,12 @@ import dataclasses
 import functools
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ldirectord_py.checks.result import FailureKind
 from ldirectord_py.config import Config, Real, Virtual
+from ldirectord_py.config.compare import VirtualsCompared, compare_virtuals
 from ldirectord_py.engine.events import (
     Alert,
     CommandRequested,
@@ -140,14 +141,36 @@ class Engine:
         config: Config,
         now: float,
         *,
-        live: Mapping[ServiceKey, VirtualService] | None = None,
+        live: Mapping[ServiceKey, VirtualService]
+        | Callable[[], Mapping[ServiceKey, VirtualService]]
+        | None = None,
         previous: Engine | None = None,
+        same: Collection[str] = frozenset(),
+        identities: Sequence[str] | None = None,
     ) -> None:
+        """`same`: identities of virtuals equal to `previous`'s (config/compare.py):
+        their state objects, service, rows and desired service are `previous`'s,
+        taken as they are, not rebuilt. `live` may be given as a function, called
+        only if a real is new. `identities`: those of `config.virtuals`, if known."""
         self.config = config
+        self._ids: tuple[str, ...] = (
+            tuple(identities)
+            if identities is not None
+            else tuple(v.identity for v in config.virtuals)
+        )
+        """Each virtual's identity, in the configuration's order (computed once)."""
+        if previous is None:
+            same = frozenset()
         self._services: dict[str, VirtualService] = {}
+        self._refused: dict[str, str] = {}
+        """Virtuals whose service the configuration cannot express, and why."""
         self._reals: dict[tuple[str, str], RealStatus] = {}
+        self._real_keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        """Per virtual, each real's key in `_reals`, in the order of its reals."""
         self._virtuals: dict[str, VirtualStatus] = {}
-        self._sharing: dict[str, list[tuple[Virtual, Real]]] = {}
+        self._sharing: dict[str, list[tuple[Virtual, Real, str]]] = {}
+        """Per check identity, the virtuals and reals that share it (with the
+        virtual's identity), in the configuration's order."""
         self._events: list[Event] = []
         # Per-result fast paths (record() runs once per check result): the sharers
         # of an identity with their status objects and monitorfile identities, and
@@ -155,10 +178,13 @@ class Engine:
         self._targets: dict[str, list[tuple[Virtual, Real, RealStatus, str]]] = {}
         self._up_count: dict[str, int] = {}
         self._pending: dict[str, int] = {}
+        self._checks: list[CheckTarget] | None = None
         # desired() is rebuilt only when something it depends on changed
         self._version = 0
         self._desired: tuple[int, tuple[VirtualService, ...]] | None = None
         self._rows: list[_DesiredRow] | None = None
+        self._carried_rows: dict[str, _DesiredRow] = {}
+        """The rows of the virtuals a reload kept, until this engine's are made."""
         self._built: dict[str, tuple[tuple[tuple[bool, ...], bool], VirtualService]] = {}
         """Each virtual's service as last built, by the up-states of its reals and
         its fallback: a state change rebuilds its own virtual only (rebuilding
@@ -167,52 +193,95 @@ class Engine:
         # when quiesced (made on the first desired(); reals and destinations are
         # immutable, statuses are never replaced)
         self._inaccessible: dict[str, tuple[Virtual, float]] = {}
+        pairs = list(zip(self._ids, config.virtuals, strict=True))
         if previous is not None:
-            kept = {v.identity: v for v in config.virtuals}
+            by_id = dict(pairs)
             for key, (old_virtual, since) in previous._inaccessible.items():
-                if old_virtual.identity in kept:
-                    self._inaccessible[key] = (kept[old_virtual.identity], since)
-        for virtual in config.virtuals:
-            try:
-                self._services[virtual.identity] = service_for(virtual)
-            except ServiceSpecError as exc:
-                self._events.append(ServiceRefusedByConfig(virtual.identity, str(exc)))
-        for virtual in config.virtuals:
-            self._init_virtual(virtual, now, live or {}, previous)
-        self._index()
-        for virtual in config.virtuals:
-            self._events += self._settle(virtual, now)
+                kept = by_id.get(old_virtual.identity)
+                if kept is not None:
+                    self._inaccessible[key] = (kept, since)
+            if same:
+                self._built = {vid: b for vid, b in previous._built.items() if vid in same}
+                self._carried_rows = {r[0]: r for r in previous._rows or () if r[0] in same}
+        for vid, virtual in pairs:
+            if vid in same:
+                assert previous is not None
+                service = previous._services.get(vid)
+                if service is not None:
+                    self._services[vid] = service
+                    continue
+                why = previous._refused[vid]
+            else:
+                try:
+                    self._services[vid] = service_for(virtual)
+                    continue
+                except ServiceSpecError as exc:
+                    why = str(exc)
+            self._refused[vid] = why
+            self._events.append(ServiceRefusedByConfig(vid, why))
+        live_map: Mapping[ServiceKey, VirtualService] | None = None
+
+        def live_now() -> Mapping[ServiceKey, VirtualService]:
+            nonlocal live_map
+            if live_map is None:
+                live_map = (live() if callable(live) else live) or {}
+            return live_map
+
+        for vid, virtual in pairs:
+            if vid in same:
+                assert previous is not None
+                self._adopt_virtual(vid, virtual, previous)
+            else:
+                self._init_virtual(vid, virtual, now, live_now, previous)
+        self._index(previous, same)
+        for vid, virtual in pairs:
+            if vid not in same:
+                # a running virtual is settled as soon as its reals are decided
+                # (record() settles it): one taken as it is needs nothing
+                self._events += self._settle(virtual, now)
 
     # ------------------------------------------------------------------ setup
 
+    def _adopt_virtual(self, vid: str, virtual: Virtual, previous: Engine) -> None:
+        """A virtual equal to `previous`'s: its state objects, taken as they are
+        (the same objects: the running engine is only read meanwhile, and retired
+        once this one runs)."""
+        self._virtuals[vid] = previous._virtuals[vid]
+        keys = self._real_keys[vid] = previous._real_keys[vid]
+        checked = virtual.checktype not in UNCHECKED_TYPES
+        reals = self._reals
+        for real, key in zip(virtual.reals, keys, strict=True):
+            if checked:
+                self._share(key[1], virtual, real, vid)
+            if key not in reals:
+                reals[key] = previous._reals[key]
+
+    def _share(self, identity: str, virtual: Virtual, real: Real, vid: str) -> None:
+        sharers = self._sharing.setdefault(identity, [])
+        if (virtual, real, vid) not in sharers:
+            sharers.append((virtual, real, vid))
+
     def _init_virtual(
         self,
+        vid: str,
         virtual: Virtual,
         now: float,
-        live: Mapping[ServiceKey, VirtualService],
+        live: Callable[[], Mapping[ServiceKey, VirtualService]],
         previous: Engine | None,
     ) -> None:
-        carried = previous._virtuals.get(virtual.identity) if previous else None
-        service = self._services.get(virtual.identity)
-        live_service = live.get(service.key) if service else None
-        live_dests = {d.key: d for d in live_service.destinations} if live_service else {}
-        fallback_key = self._fallback_key(virtual)
-        if fallback_key is not None:
-            fallback_live = live_dests.pop(fallback_key, None) is not None
+        carried = previous._virtuals.get(vid) if previous else None
+        live_dests: dict[DestinationKey, Destination] | None = None
+        if carried:
+            self._virtuals[vid] = dataclasses.replace(carried)
         else:
-            fallback_live = False
-        self._virtuals[virtual.identity] = (
-            dataclasses.replace(carried)
-            if carried
-            else VirtualStatus(fallback_active=fallback_live, since=now)
-        )
+            live_dests, fallback_live = self._live(virtual, vid, live())
+            self._virtuals[vid] = VirtualStatus(fallback_active=fallback_live, since=now)
+        keys = []
         for real in virtual.reals:
-            key = _real_key(virtual, real)
-            identity = key[1]
+            key = (vid, virtual.check_identity(real))
+            keys.append(key)
             if virtual.checktype not in UNCHECKED_TYPES:
-                sharers = self._sharing.setdefault(identity, [])
-                if (virtual, real) not in sharers:
-                    sharers.append((virtual, real))
+                self._share(key[1], virtual, real, vid)
             if key in self._reals:
                 continue
             old = previous._reals.get(key) if previous else None
@@ -221,6 +290,8 @@ class Engine:
                 continue
             status = RealStatus(since=now)
             stored = self._stored(virtual, destination_for(real))
+            if live_dests is None:
+                live_dests = self._live(virtual, vid, live())[0]
             live_dest = live_dests.get(stored.key) if stored else None
             if virtual.checktype == "on":
                 status.up = status.decided = True
@@ -229,7 +300,7 @@ class Engine:
                     # the original does when it adds the real
                     self._events.append(
                         RealChanged(
-                            virtual.identity,
+                            vid,
                             _where(virtual),
                             real.hostport,
                             RealState.UNKNOWN,
@@ -247,28 +318,41 @@ class Engine:
             elif virtual.checktype == "off":
                 status.decided = True
             self._reals[key] = status
+        self._real_keys[vid] = tuple(keys)
 
-    def _index(self) -> None:
-        for vid, statuses in self._distinct().items():
-            self._up_count[vid] = sum(1 for st in statuses if st.up)
-            self._pending[vid] = sum(1 for st in statuses if not st.decided)
+    def _live(
+        self, virtual: Virtual, vid: str, live: Mapping[ServiceKey, VirtualService]
+    ) -> tuple[dict[DestinationKey, Destination], bool]:
+        """The virtual's destinations in the live table, its fallback aside, and
+        whether the fallback is among them."""
+        service = self._services.get(vid)
+        live_service = live.get(service.key) if service else None
+        live_dests = {d.key: d for d in live_service.destinations} if live_service else {}
+        fallback_key = self._fallback_key(virtual)
+        if fallback_key is None:
+            return live_dests, False
+        return live_dests, live_dests.pop(fallback_key, None) is not None
+
+    def _index(self, previous: Engine | None, same: Collection[str]) -> None:
+        reals = self._reals
+        for vid in self._ids:
+            if vid in same:
+                assert previous is not None
+                self._up_count[vid] = previous._up_count[vid]
+                self._pending[vid] = previous._pending[vid]
+                continue
+            statuses = {id(st): st for st in map(reals.__getitem__, self._real_keys[vid])}
+            self._up_count[vid] = sum(1 for st in statuses.values() if st.up)
+            self._pending[vid] = sum(1 for st in statuses.values() if not st.decided)
+        squeezed: dict[str, str] = {}
+        if previous is not None and same:
+            # the monitorfile form of an identity is a regular expression's work
+            squeezed = {i: t[0][3] for i, t in previous._targets.items() if t}
         for identity, sharers in self._sharing.items():
+            form = squeezed.get(identity) or _monitor_identity(identity)
             self._targets[identity] = [
-                (virtual, real, self._reals[_real_key(virtual, real)], _monitor_identity(identity))
-                for virtual, real in sharers
+                (virtual, real, reals[(vid, identity)], form) for virtual, real, vid in sharers
             ]
-
-    def _distinct(self) -> dict[str, list[RealStatus]]:
-        """Every virtual's distinct real statuses (reals with equal identities in one
-        virtual share one)."""
-        out: dict[str, list[RealStatus]] = {}
-        for virtual in self.config.virtuals:
-            seen: dict[int, RealStatus] = {}
-            for real in virtual.reals:
-                status = self._reals[_real_key(virtual, real)]
-                seen.setdefault(id(status), status)
-            out[virtual.identity] = list(seen.values())
-        return out
 
     def _mark(self, virtual: Virtual, status: RealStatus, up: bool) -> None:
         """Decide a real up or down, keeping the per-virtual counts."""
@@ -300,12 +384,29 @@ class Engine:
 
     def checks(self) -> list[CheckTarget]:
         """What the scheduler runs: one entry per check identity."""
-        targets = []
-        for identity, sharers in self._sharing.items():
-            virtual, real = sharers[0]
-            interval = min(v.checkinterval for v, _ in sharers)
-            targets.append(CheckTarget(identity, virtual, real, interval))
-        return targets
+        if self._checks is None:
+            targets = []
+            for identity, sharers in self._sharing.items():
+                virtual, real, _ = sharers[0]
+                interval = min(v.checkinterval for v, _, _ in sharers)
+                targets.append(CheckTarget(identity, virtual, real, interval))
+            self._checks = targets
+        return list(self._checks)
+
+    def refusals(self) -> list[Event]:
+        """The refusals this engine's configuration got, as building it again
+        would announce them (a reload that changed no virtual builds nothing)."""
+        return [ServiceRefusedByConfig(vid, why) for vid, why in self._refused.items()]
+
+    def checks_outside(self, kept: Collection[str]) -> set[str]:
+        """The check identities of the reals of every virtual not in `kept`: the
+        checks whose sharers a reload may have changed."""
+        return {key[1] for vid, keys in self._real_keys.items() if vid not in kept for key in keys}
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        """The virtuals' identities, in the configuration's order."""
+        return self._ids
 
     def service(self, virtual: Virtual) -> VirtualService | None:
         """The ip_vs service this virtual asks for (None if it cannot be programmed)."""
@@ -363,21 +464,27 @@ class Engine:
 
     def _desired_rows(self) -> list[_DesiredRow]:
         """Per programmable virtual, what desired() reads: computed once (a
-        virtual's identity alone costs microseconds, times 10,000 virtuals)."""
+        virtual's identity alone costs microseconds, times 10,000 virtuals); a
+        virtual a reload kept takes its row's members from the engine before."""
         if self._rows is None:
             rows = []
-            for virtual in self.config.virtuals:
-                vid = virtual.identity
+            carried, self._carried_rows = self._carried_rows, {}
+            reals = self._reals
+            for vid, virtual in zip(self._ids, self.config.virtuals, strict=True):
                 service = self._services.get(vid)
                 if service is None:
                     continue
+                row = carried.get(vid)
+                if row is not None:
+                    rows.append((vid, virtual, service, row[3], row[4]))
+                    continue
                 members = [
                     (
-                        self._reals[_real_key(virtual, real)],
+                        reals[key],
                         service.stored_destination(destination_for(real)),
                         service.stored_destination(destination_for(real, quiesced=True)),
                     )
-                    for real in virtual.reals
+                    for real, key in zip(virtual.reals, self._real_keys[vid], strict=True)
                 ]
                 rows.append((vid, virtual, service, members, tuple(m[0] for m in members)))
             self._rows = rows
@@ -429,12 +536,31 @@ class Engine:
             events.append(DesiredTableChanged(self._version))
         return events
 
-    def reload(self, config: Config, now: float) -> Engine:
+    def reload(
+        self, config: Config, now: float, compared: VirtualsCompared | None = None
+    ) -> Engine:
         """The engine for a new configuration: unchanged virtuals and reals keep
         their state; new ones start as at start-up (live table from the old desired
-        state, so reals that are serving stay up)."""
-        live = {s.key: s for s in self.desired()}
-        return Engine(config, now, live=live, previous=self)
+        state, so reals that are serving stay up). A virtual equal to this
+        engine's (`compared`, made here if not given) keeps its state objects,
+        service and desired service as they are: only the others are built."""
+        if compared is None:
+            compared = compare_virtuals(self.config, config, self._ids)
+        return Engine(
+            config,
+            now,
+            live=lambda: {s.key: s for s in self.desired()},
+            previous=self,
+            same=compared.same,
+            identities=compared.identities,
+        )
+
+    def use_positions(self, config: Config) -> None:
+        """A reload that changed no virtual (config/compare.py, `unchanged`): this
+        engine goes on as it is, with `config` as its configuration, where the
+        lines the virtuals were written on (and the new file's other facts) are
+        read. Its own tables keep the equal virtual objects they were built with."""
+        self.config = config
 
     # ------------------------------------------------------------------ transitions
 

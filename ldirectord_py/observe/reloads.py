@@ -11,7 +11,7 @@ metrics and the systemd STATUS= line read it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -98,8 +98,10 @@ def _keyed_reals(reals: Iterable[Real]) -> dict[str, Real]:
     return out
 
 
-def config_change(old: Config, new: Config) -> ConfigChange:
-    """What switching from `old` to `new` changes (positions in the file aside)."""
+def config_change(old: Config, new: Config, same: Collection[str] = ()) -> ConfigChange:
+    """What switching from `old` to `new` changes (positions in the file aside).
+    `same`: identities of virtuals already known to be equal in both, reals
+    included (the reload compared them, config/compare.py): not compared again."""
     before: dict[str, Virtual] = {v.identity: v for v in old.virtuals}
     after: dict[str, Virtual] = {v.identity: v for v in new.virtuals}
     changed: list[str] = []
@@ -107,6 +109,8 @@ def config_change(old: Config, new: Config) -> ConfigChange:
     reals_removed: list[str] = []
     reals_changed: list[str] = []
     for identity, virtual in after.items():
+        if identity in same:
+            continue
         previous = before.get(identity)
         old_reals = _keyed_reals(previous.reals) if previous is not None else {}
         new_reals = _keyed_reals(virtual.reals)
