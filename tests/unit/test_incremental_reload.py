@@ -23,6 +23,7 @@ from ldirectord_py.daemon.checking import CheckingDirector
 from ldirectord_py.daemon.reload_plan import plan_reload
 from ldirectord_py.daemon.snapshot import KernelHolds, StatusBook
 from ldirectord_py.engine import Engine, ServiceRefusedByConfig
+from ldirectord_py.engine.drain import DrainKey
 from ldirectord_py.ipvs.netlink import AsyncIPVS
 from ldirectord_py.observe.log import Log
 from ldirectord_py.observe.reloads import config_change
@@ -223,6 +224,8 @@ def test_the_plan_keeps_specs_entries_and_rows_of_unchanged_virtuals() -> None:
     specs = tuple(CheckSpec.for_real(t.virtual, t.real) for t in running.checks())
     book = StatusBook(running, frozenset(), lambda: 0.0)
     book.set_kernel(KernelHolds(frozenset(s.key for s in running.desired())))
+    drains = frozenset({DrainKey("198.51.100.11", 80), DrainKey("198.51.100.21", 80)})
+    book.set_drains(drains)
     book.refresh()
     book.mark(ids(running, 1)[0], True)  # a mark not yet refreshed is carried
     new = config(virtual(1), virtual(4), virtual(2, "\tfailurecount=1"), virtual(3, FALLBACK))
@@ -237,11 +240,26 @@ def test_the_plan_keeps_specs_entries_and_rows_of_unchanged_virtuals() -> None:
     assert plan.book.entries[3] is book.entries[2]  # virtual 3, now fourth
     assert plan.book.entries[2] is not book.entries[1]  # virtual 2 changed
     assert plan.book.dirty == 1  # the carried mark
+    plan.book.set_drains(drains)  # as the director does at the switch: nothing to redo
+    assert plan.book.dirty == 1
     plan.book.refresh()
     fresh = StatusBook(plan.engine, frozenset(), lambda: 0.0)
     fresh.set_kernel(book._kernel)
+    fresh.set_drains(drains)
     fresh.refresh()
     assert plan.book.entries == fresh.entries
+    drained = [(v.virtual, r.real) for v in plan.book.entries for r in v.reals if r.drained]
+    assert drained == [
+        ("tcp:192.0.2.1:80", "198.51.100.11:80"),
+        ("tcp:192.0.2.2:80", "198.51.100.21:80"),
+    ]
+    # failure counts of the checks kept carry over (the director's carry_failures)
+    a, b = ids(running, 2)
+    book.mark(b, False)
+    book.mark(b, False)
+    plan.book.carry_failures(book)
+    plan.book.refresh()
+    assert [r.failures for r in plan.book.entries[2].reals] == [0, 2]
 
 
 def test_a_reload_that_changes_no_virtual_plans_nothing() -> None:
