@@ -31,7 +31,6 @@ from ldirectord_py.ipvs.model import (
     DestinationKey,
     Forwarding,
     ServiceKey,
-    VirtualService,
 )
 from ldirectord_py.observe.schema import RealSnapshot, RealState, StatusSnapshot, VirtualSnapshot
 
@@ -103,7 +102,6 @@ class StatusBook:
         """Per virtual: what the kernel held when its entry was built (None: never)."""
         self._by_identity: dict[str, list[tuple[int, int]]] = {}
         self._desired_for = -1
-        self._desired_services: dict[ServiceKey, VirtualService] = {}
         """The engine version `_desired_weights` were read at."""
         self._desired_weights: dict[int, dict[DestinationKey, int]] = {}
         self._dirty: dict[int, set[int]] = {}
@@ -274,11 +272,14 @@ class StatusBook:
         if self._desired_for != self.engine.version:
             self._desired_for = self.engine.version
             self._desired_weights = {}
-            self._desired_services = {s.key: s for s in self.engine.desired()}
         weights = self._desired_weights.get(vi)
         if weights is None:
-            key = self._keys[vi]
-            service = self._desired_services.get(key) if key is not None else None
+            # the engine's own entry: no dict of the whole table (10,000 services)
+            service = (
+                self.engine.desired_service(self._virtuals[vi])
+                if self._keys[vi] is not None
+                else None
+            )
             weights = {d.key: d.weight for d in service.destinations} if service else {}
             self._desired_weights[vi] = weights
         return weights

@@ -185,6 +185,11 @@ class Engine:
         self._rows: list[_DesiredRow] | None = None
         self._carried_rows: dict[str, _DesiredRow] = {}
         """The rows of the virtuals a reload kept, until this engine's are made."""
+        self._row_index: dict[str, int] = {}
+        """Each programmable virtual's position in the rows and in desired()."""
+        self._changed_at: dict[str, int] = dict.fromkeys(self._ids, 0)
+        """Per virtual, the version its desired service last changed at (every key
+        made here: the dict never changes size, so it can be read in a thread)."""
         self._built: dict[str, tuple[tuple[tuple[bool, ...], bool], VirtualService]] = {}
         """Each virtual's service as last built, by the up-states of its reals and
         its fallback: a state change rebuilds its own virtual only (rebuilding
@@ -363,6 +368,7 @@ class Engine:
         if status.up != up:
             status.up = up
             self._up_count[vid] += 1 if up else -1
+            self._changed_at[vid] = self._version + 1  # before the version: see desired()
             self._version += 1
 
     def _stored(self, virtual: Virtual, destination: Destination) -> Destination | None:
@@ -425,42 +431,67 @@ class Engine:
 
     def desired(self) -> tuple[VirtualService, ...]:
         """Every virtual's service with the destinations it should have now."""
-        if self._desired is not None and self._desired[0] == self._version:
-            return self._desired[1]
-        result = self._build_desired()
-        self._desired = (self._version, result)
+        cached = self._desired
+        version = self._version
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        result = self._build_desired(cached)
+        self._desired = (version, result)
         return result
 
-    def _build_desired(self) -> tuple[VirtualService, ...]:
-        out = []
-        for vid, virtual, service, members, statuses in self._desired_rows():
-            fallback_active = self._virtuals[vid].fallback_active
-            signature = (tuple(map(_UP, statuses)), fallback_active)
-            built = self._built.get(vid)
-            if built is not None and built[0] == signature:
-                out.append(built[1])  # unchanged since the last build: no new object
-                continue
-            dests: dict[DestinationKey, Destination] = {}
-            quiescent = virtual.quiescent
-            for status, up_dest, quiesced_dest in members:
-                if status.up:
-                    stored = up_dest
-                elif quiescent:
-                    stored = quiesced_dest
-                else:
-                    continue
-                # Two reals the kernel cannot tell apart: the first one up wins.
-                key = stored.key
-                held = dests.get(key)
-                if held is None or (stored.weight and not held.weight):
-                    dests[key] = stored
-            if virtual.fallback is not None and fallback_active:
-                fallback = service.stored_destination(fallback_destination(virtual.fallback))
-                dests[fallback.key] = fallback
-            rebuilt = dataclasses.replace(service, destinations=tuple(dests.values()))
-            self._built[vid] = (signature, rebuilt)
-            out.append(rebuilt)
+    def _build_desired(
+        self, cached: tuple[int, tuple[VirtualService, ...]] | None
+    ) -> tuple[VirtualService, ...]:
+        """The table, with only the virtuals changed since `cached` was built
+        looked at again (a version stamp per virtual, written before the version
+        moves: a build racing a change in another thread looks at it again next
+        time, never misses it)."""
+        rows = self._desired_rows()
+        if cached is None:
+            return tuple(self._desired_service(row) for row in rows)
+        since = cached[0]
+        out = list(cached[1])
+        index = self._row_index
+        for vid in [v for v, at in self._changed_at.items() if at > since]:
+            i = index.get(vid)
+            if i is not None:
+                out[i] = self._desired_service(rows[i])
         return tuple(out)
+
+    def _desired_service(self, row: _DesiredRow) -> VirtualService:
+        vid, virtual, service, members, statuses = row
+        fallback_active = self._virtuals[vid].fallback_active
+        signature = (tuple(map(_UP, statuses)), fallback_active)
+        built = self._built.get(vid)
+        if built is not None and built[0] == signature:
+            return built[1]  # unchanged since the last build: no new object
+        dests: dict[DestinationKey, Destination] = {}
+        quiescent = virtual.quiescent
+        for status, up_dest, quiesced_dest in members:
+            if status.up:
+                stored = up_dest
+            elif quiescent:
+                stored = quiesced_dest
+            else:
+                continue
+            # Two reals the kernel cannot tell apart: the first one up wins.
+            key = stored.key
+            held = dests.get(key)
+            if held is None or (stored.weight and not held.weight):
+                dests[key] = stored
+        if virtual.fallback is not None and fallback_active:
+            fallback = service.stored_destination(fallback_destination(virtual.fallback))
+            dests[fallback.key] = fallback
+        rebuilt = dataclasses.replace(service, destinations=tuple(dests.values()))
+        self._built[vid] = (signature, rebuilt)
+        return rebuilt
+
+    def desired_service(self, virtual: Virtual) -> VirtualService | None:
+        """`virtual`'s service in desired() (None if it cannot be programmed),
+        without looking through the table."""
+        self.desired()
+        built = self._built.get(virtual.identity)
+        return built[1] if built is not None else None
 
     def _desired_rows(self) -> list[_DesiredRow]:
         """Per programmable virtual, what desired() reads: computed once (a
@@ -488,6 +519,7 @@ class Engine:
                 ]
                 rows.append((vid, virtual, service, members, tuple(m[0] for m in members)))
             self._rows = rows
+            self._row_index = {row[0]: i for i, row in enumerate(rows)}
         return self._rows
 
     def cleanstop_keys(self) -> list[ServiceKey]:
@@ -709,6 +741,7 @@ class Engine:
         if fallback is not None and want != vstate.fallback_active:
             vstate.fallback_active = want
             vstate.since = now
+            self._changed_at[virtual.identity] = self._version + 1
             self._version += 1
             change = FallbackChanged(virtual.identity, _where(virtual), fallback.hostport, want)
             events += [change, *self._alert(virtual, change)]

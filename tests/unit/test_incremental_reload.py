@@ -254,7 +254,7 @@ def test_the_plan_keeps_specs_entries_and_rows_of_unchanged_virtuals() -> None:
         ("tcp:192.0.2.2:80", "198.51.100.21:80"),
     ]
     # failure counts of the checks kept carry over (the director's carry_failures)
-    a, b = ids(running, 2)
+    b = ids(running, 2)[1]
     book.mark(b, False)
     book.mark(b, False)
     plan.book.carry_failures(book)
@@ -415,3 +415,29 @@ def test_compare_matches_by_identity_not_position(count: int) -> None:
     compared = compare_virtuals(old, new)
     assert compared.same == {v.identity for v in old.virtuals}
     assert compared.unchanged == (count == 0) and compared.in_order == (count == 0)
+
+
+def test_desired_looks_again_only_at_the_virtuals_that_changed() -> None:
+    e = played(Engine(config(virtual(1), virtual(2), virtual(3, FALLBACK)), 0.0))
+    before = e.desired()
+    (a, _) = ids(e, 2)
+    e.record(a, False, "timeout", 3.0, kind=FailureKind.TIMEOUT)
+    e.record(a, False, "timeout", 4.0, kind=FailureKind.TIMEOUT)  # down: a new table
+    after = e.desired()
+    assert [d.weight for d in before[1].destinations] == [1, 0]
+    assert [d.weight for d in after[1].destinations] == [0, 0]  # quiesced
+    assert after[0] is before[0] and after[2] is before[2]  # not looked at again
+    full = e._build_desired(None)  # what a build of every virtual gives
+    assert [[d.weight for d in s.destinations] for s in after] == [
+        [d.weight for d in s.destinations] for s in full
+    ]
+    for identity in ids(e, 3):  # virtual 3 comes back: its fallback leaves
+        e.record(identity, True, "ok", 5.0)
+    now = e.desired()
+    assert now[1] is after[1]
+    assert "127.0.0.1:80" in [str(d.key) for d in after[2].destinations]
+    assert [(str(d.key), d.weight) for d in now[2].destinations] == [
+        ("198.51.100.31:80", 1),
+        ("198.51.100.32:80", 2),
+    ]  # up, and the fallback gone
+    assert e.desired_service(e.config.virtuals[2]) is e.desired()[2]
