@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ldirectord_py.checks.result import CheckResult, FailureKind, failure_kind
+from ldirectord_py.checks.result import CheckResult, FailureKind
 from ldirectord_py.checks.runner import CombinedState, plan, run_check
 from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
@@ -56,9 +56,7 @@ class CheckRunner:
         result = await run_check(spec, combined)
         self.watch.result(self.clock())
         if self.metrics is not None:
-            self.metrics.observe_check(
-                spec.checktype, result.ok, result.reason, result.latency, failure_kind(result)
-            )
+            self.metrics.observe_check(spec.checktype, result.ok, result.latency, result.kind)
         return result
 
     def debug_line(self, spec: CheckSpec, combined: CombinedState | None) -> None:
