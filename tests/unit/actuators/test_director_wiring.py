@@ -145,6 +145,7 @@ def test_a_failure_is_classified_once_where_it_is_made(monkeypatch: pytest.Monke
     engine take `result.kind` as it is, and no one reads the reason's words again."""
     from ldirectord_py.checks import runner as check_runner
     from ldirectord_py.checks.result import CheckResult
+    from ldirectord_py.checks.runtime import runtime_for
     from ldirectord_py.checks.spec import CheckSpec
     from ldirectord_py.daemon import check_runner as daemon_runner
 
@@ -169,7 +170,7 @@ def test_a_failure_is_classified_once_where_it_is_made(monkeypatch: pytest.Monke
         d.engine = Engine(config, 0.0)
         d.table.writer, d.table.anycast = Writer(), Routes()
         d.runner.metrics = metrics = Metrics(lambda: {})
-        result = await d.runner.run(spec, None)
+        result = await d.runner.run(spec, None, runtime_for(asyncio.get_running_loop()))
         d._on_result(spec.identity, result)
         await asyncio.sleep(0)
         return result, d.engine, metrics
