@@ -346,7 +346,7 @@ def test_update_some_touches_only_the_checks_named() -> None:
     asyncio.run(scenario())
 
 
-async def _never(spec: CheckSpec, combined: object) -> CheckResult:
+async def _never(spec: CheckSpec, combined: object, runtime: object) -> CheckResult:
     await asyncio.sleep(3600)
     raise AssertionError("not reached")
 
