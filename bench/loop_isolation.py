@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.faults.loop_isolation import Outcome, Scenario, run_scenario
 
-FAULTS = ("none", "reload", "reload-change", "status", "idle-clients")
+FAULTS = ("none", "reload", "reload-change", "reload-then-change", "status", "idle-clients")
 
 
 def main() -> int:
@@ -79,7 +79,7 @@ def main() -> int:
                 interval=args.interval,
                 baseline=6.0,
                 fault_seconds=10.0,
-                reloads=1,
+                reloads=2 if fault == "reload-then-change" else 1,
                 status_requests=5,
                 idle_clients=1000,
                 binary=binary,

@@ -48,6 +48,7 @@ FAULTS = (
     "none",
     "reload",
     "reload-change",
+    "reload-then-change",
     "status",
     "idle-clients",
     "slow-resolver",
@@ -439,13 +440,16 @@ def start_profiler(s: Scenario, pid: int) -> subprocess.Popen[bytes]:
     )
 
 
-def fault_reload(s: Scenario, cfg: Path, sock: str, out: Outcome, change: bool = False) -> None:
+def fault_reload(
+    s: Scenario, cfg: Path, sock: str, out: Outcome, change: bool = False, first_same: bool = False
+) -> None:
     """Reload `s.reloads` times: the same configuration (a comment appended), or
-    with `change` one more virtual each time (new checks, a new desired table)."""
+    with `change` one more virtual each time (new checks, a new desired table);
+    with `first_same` too, the first reload is of the same configuration."""
     total = s.virtuals * s.reals_per_virtual
     for i in range(s.reloads):
         with open(cfg, "a") as fh:
-            if change:
+            if change and not (first_same and i == 0):
                 fh.write(f"virtual=10.254.0.{i + 1}:80\n")
                 for r in range(s.reals_per_virtual):
                     address = real_address(total + i * s.reals_per_virtual + r)
@@ -683,6 +687,8 @@ def inside(spec: Path, workdir: Path, result: Path) -> None:
             fault_reload(s, cfg, sock, out)
         elif s.fault == "reload-change":
             fault_reload(s, cfg, sock, out, change=True)
+        elif s.fault == "reload-then-change":
+            fault_reload(s, cfg, sock, out, change=True, first_same=True)
         elif s.fault == "status":
             fault_status(s, sock, out)
         elif s.fault == "idle-clients":
