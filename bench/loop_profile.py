@@ -9,9 +9,9 @@ interpreter lock, waiting for it, or idle in epoll/another wait.
 A thread that wants the interpreter lock back (after a system call, or asked to
 drop it by another) waits in pthread_cond_timedwait/pthread_cond_wait inside
 CPython's take_gil/drop_gil, which a native stack shows; a Python-level lock or
-queue wait goes through sem_clockwait/sem_timedwait instead, the loop's idle
-wait through epoll_wait. Per thread: samples per category, and the Python
-frames most often seen waiting for the lock (where the loop gave it up).
+queue wait goes through PyThread_acquire_lock instead, the loop's idle wait
+through epoll_wait. Per thread: samples per category, and the Python frames
+most often seen waiting for the lock (where it was given up).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def category(frames: list[str]) -> str:
     text = ";".join(natives[-6:])
     if "epoll_wait" in text:
         return "idle: epoll_wait"
-    if "sem_clockwait" in text or "sem_timedwait" in text or "sem_wait" in text:
+    if any(s in text for s in ("sem_clockwait", "sem_timedwait", "sem_wait", "PyThread_acquire")):
         return "idle: a lock or queue"
     if "pthread_cond_timedwait" in text or "pthread_cond_wait" in text:
         return "WAITING FOR THE INTERPRETER LOCK"
