@@ -140,12 +140,13 @@ def line(row: dict[str, object]) -> str:
     )
 
 
-def timeline(o: Outcome, seconds: float = 4.0) -> str:
+def timeline(o: Outcome, seconds: float = 6.0) -> str:
     """Per 0.1 s from 1 s before the fault: checks over 100 ms late, the loop
-    thread's CPU ms and voluntary switches, the other threads' CPU ms."""
+    thread's CPU ms and voluntary switches, the other threads' CPU ms, the RSS."""
     main = o.threads.get("main", {"cpu_ms": [], "voluntary": []})
-    others = [t for name, t in o.threads.items() if name != "main"]
-    rows = ["   t(s)  late  loop-cpu-ms  loop-vol-switches  other-threads-cpu-ms"]
+    others = [t for name, t in o.threads.items() if name not in ("main", "process")]
+    rss = o.threads.get("process", {}).get("rss_mb", [])
+    rows = ["   t(s)  late  loop-cpu-ms  loop-vol-switches  other-threads-cpu-ms  rss-mb"]
     for i in range(int((seconds + 1.0) * 10)):
         if i >= len(main["cpu_ms"]):
             break
@@ -153,6 +154,7 @@ def timeline(o: Outcome, seconds: float = 4.0) -> str:
         rows.append(
             f"{(i - 10) / 10:7.1f} {o.late_at_tenths.get(str(i - 10), 0):5d} "
             f"{main['cpu_ms'][i]:12.1f} {main['voluntary'][i]:18.0f} {other:21.1f}"
+            f" {rss[i] if i < len(rss) else 0:7.1f}"
         )
     return "\n".join(rows)
 

@@ -42,6 +42,7 @@ from typing import Any
 
 from ldirectord_py.config import Config, ConfigError, ConfigWarning, load
 from ldirectord_py.daemon.watch import file_digest, require_regular_file
+from ldirectord_py.offloop import collector_paused
 
 CHUNK = 50
 """Virtuals per pickle: unpickling 50 takes well under a millisecond."""
@@ -209,7 +210,11 @@ async def read_in_child(path: str, loader: FileLoader) -> ConfigRead:
     if proc.returncode != 0:
         last = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise ChildFailed(f"the reader exited with status {proc.returncode}: {last[0]}")
-    return await _assemble(memoryview(output))
+    # no collection of the growing configuration meanwhile, and none of it later
+    # (offloop.collector_paused); only while unpickling, which makes no cycles:
+    # garbage cycles the loop makes while the collector is paused are kept for good
+    with collector_paused():
+        return await _assemble(memoryview(output))
 
 
 async def _assemble(data: memoryview) -> ConfigRead:

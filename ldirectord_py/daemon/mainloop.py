@@ -416,14 +416,14 @@ class Daemon:
         path, source, loader = self.instance.config_path, self.instance.source, self.instance.loader
         try:
             async with asyncio.timeout(RELOAD_READ_TIMEOUT):
-                with collector_paused():
-                    read: ConfigRead | None = None
-                    if isinstance(loader, FileLoader):
-                        try:
-                            read = await read_in_child(source, loader)
-                        except ChildFailed as err:
-                            self.log.debug_detail(f"Reading {path} in a thread: {err}")
-                    if read is None:
+                read: ConfigRead | None = None
+                if isinstance(loader, FileLoader):
+                    try:
+                        read = await read_in_child(source, loader)
+                    except ChildFailed as err:
+                        self.log.debug_detail(f"Reading {path} in a thread: {err}")
+                if read is None:
+                    with collector_paused():
                         read = await in_thread(
                             lambda: read_config(source, loader),
                             RELOAD_READ_TIMEOUT,

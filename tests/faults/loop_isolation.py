@@ -115,7 +115,7 @@ class Outcome:
     """With `probe`: per daemon thread ("main" is the loop's), per tenth of a
     second from one second before the fault: "cpu_ms" on a CPU, "voluntary"
     context switches (a thread waiting for the interpreter lock sleeps on a
-    futex: one voluntary switch per wait)."""
+    futex: one voluntary switch per wait); and "process": its peak "rss_mb"."""
 
 
 # ------------------------------------------------------------------ outside
@@ -353,6 +353,8 @@ class ThreadProbe:
         self.pid = pid
         self.samples: list[tuple[float, int, float, int]] = []
         """(monotonic time, tid, CPU ms so far, voluntary switches so far)"""
+        self.rss: list[tuple[float, int]] = []
+        """(monotonic time, VmRSS KiB)"""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -361,6 +363,9 @@ class ThreadProbe:
         tasks = Path(f"/proc/{self.pid}/task")
         while not self._stop.is_set():
             now = time.monotonic()
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                status = Path(f"/proc/{self.pid}/status").read_text()
+                self.rss.append((now, int(status.split("VmRSS:")[1].split()[0])))
             with contextlib.suppress(OSError):
                 for task in tasks.iterdir():
                     with contextlib.suppress(OSError, ValueError):
@@ -399,6 +404,12 @@ class ThreadProbe:
                 row["cpu_ms"][slot] = round(row["cpu_ms"][slot] + cpu - last[tid][0], 1)
                 row["voluntary"][slot] += vol - last[tid][1]
             last[tid] = (cpu, vol)
+        rss = [0.0] * slots
+        for t, kib in self.rss:
+            if first <= t < end:
+                slot = int((t - first) * 10)
+                rss[slot] = max(rss[slot], round(kib / 1024, 1))
+        out["process"] = {"rss_mb": rss}
         return out
 
 
