@@ -138,9 +138,6 @@ _ONLY_OURS = 2
 """sys.getrefcount() of an object that one local variable alone holds (the
 argument counts one)."""
 _releases: set[asyncio.Task[None]] = set()
-_first_passes: set[asyncio.Event] = set()
-"""One per release whose first pass (everything not referenced elsewhere) is
-not over yet."""
 
 
 def release_in_slices(*roots: object) -> asyncio.Task[None]:
@@ -157,38 +154,13 @@ def release_in_slices(*roots: object) -> asyncio.Task[None]:
     loop's objects. What is still referenced elsewhere (by a caller's local, a
     cache, the new engine) is not walked: it is tried again later, so callers
     may drop their references in any order."""
-    first_pass = asyncio.Event()
-    _first_passes.add(first_pass)
-    task = asyncio.get_running_loop().create_task(_release(list(roots), first_pass), name="release")
+    task = asyncio.get_running_loop().create_task(_release(list(roots)), name="release")
     _releases.add(task)
     task.add_done_callback(_releases.discard)
     return task
 
 
-async def released(timeout: float) -> None:
-    """Wait, at most `timeout` seconds, until the releases started so far have
-    freed what nothing else references. A reload waits so before it builds the
-    next engine: back-to-back reloads then hold two generations of engine, not
-    three (the one being planned, the running one, and the one retired by the
-    previous reload, still being freed)."""
-    pending = [event for event in _first_passes if not event.is_set()]
-    if not pending:
-        return
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            for event in pending:
-                await event.wait()
-
-
-async def _release(roots: list[object], first_pass: asyncio.Event) -> None:
-    try:
-        await _release_all(roots, first_pass)
-    finally:
-        first_pass.set()
-        _first_passes.discard(first_pass)
-
-
-async def _release_all(roots: list[object], first_pass: asyncio.Event) -> None:
+async def _release(roots: list[object]) -> None:
     loop = asyncio.get_running_loop()
     queue: collections.deque[object] = collections.deque(roots)
     roots.clear()
@@ -215,8 +187,6 @@ async def _release_all(roots: list[object], first_pass: asyncio.Event) -> None:
             if seen & 127 == 0 and clock() > slice_end:
                 await asyncio.sleep(0)
                 slice_end = clock() + RELEASE_SLICE
-        first_pass.set()
-        _first_passes.discard(first_pass)
         if not shared or loop.time() >= give_up:
             return
         if not freed:

@@ -74,7 +74,7 @@ from ldirectord_py.observe.reloads import (
     config_change_sliced,
 )
 from ldirectord_py.observe.status_socket import StatusServer
-from ldirectord_py.offloop import collector_paused, in_thread, released
+from ldirectord_py.offloop import collector_paused, in_thread
 from ldirectord_py.runpaths import RunPaths
 
 TERMINATING_SIGNALS: tuple[signal.Signals, ...] = (
@@ -91,10 +91,6 @@ HANDLED_SIGNALS: tuple[signal.Signals, ...] = (*TERMINATING_SIGNALS, signal.SIGH
 RELOAD_READ_TIMEOUT = 30.0
 """How long a reload may take to read and parse the file (name lookups included,
 which config.resolve bounds on their own) before it fails."""
-
-RELEASE_WAIT = 10.0
-"""How long a reload waits for the previous one's retired engine to be freed
-(offloop.released) before it builds the next one anyway."""
 
 STOP_BOUND = 8.0
 """Seconds from a terminating signal to the daemon's exit, whatever hangs: the
@@ -466,8 +462,6 @@ class Daemon:
             self._reload_problem = f"configuration not reloaded: {err.describe()}"
             return
         assert new is not None
-        # what the previous reload retired is freed before the next engine is built
-        await released(RELEASE_WAIT)
         self.watcher.rebase(new.digest)
         for warning in new.warnings:
             self.log.warning(warning.perl_text(pid))
