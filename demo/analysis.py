@@ -21,7 +21,7 @@ MAINTENANCE_DRAINED = "maintenance-drained"
 MAINTENANCE_OFF = "maintenance-off"
 DROP_REASON = "router-drop-reason"
 """Why the router ended site A's session (BFD session down, hold timer expired)."""
-BGP_ONLY_REFERENCE = "2.51 s, 45 failed requests"
+BGP_ONLY_REFERENCE = "2.67 s, 38 failed requests"
 """The same phase with BGP only (hold time 3 s; `python -m demo.lab --no-bfd`),
 as demo/README.md gives it: the figure a newcomer compares BFD's with."""
 

@@ -20,7 +20,7 @@ What it does, step by step (demo/README.md has the picture and what you will see
    for "drained", stop and start A's backends, `maintenance off`;
 7. kills site A's load balancer the way a hung machine dies (daemon SIGKILLed,
    gobgpd and the BFD daemon frozen, its network silent): BFD notices after 3
-   missed packets (300 ms apart in the guest) and the router drops site A; with
+   missed packets (100 ms apart, the examples' timers) and the router drops site A; with
    `--no-bfd` only the BGP hold time (3 s) can notice;
 8. prints the timeline and a summary table, writes them (text and JSON), the
    client's raw results and a plot (SVG) to the output folder, and removes

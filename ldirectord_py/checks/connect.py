@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ldirectord_py.checks import net, ping
 from ldirectord_py.checks.descriptor import CheckDescriptor, checktimeout
-from ldirectord_py.checks.result import CheckFailed
+from ldirectord_py.checks.result import CheckFailed, FailureKind
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if spec.checkport is None or spec.checkport <= 0:
-        raise CheckFailed("no check port")
+        raise CheckFailed("no check port", FailureKind.OTHER)
     family = socket.AF_INET6 if spec.family == 6 else socket.AF_INET
     kind = socket.SOCK_DGRAM if spec.protocol == "udp" else socket.SOCK_STREAM
     address = (spec.address, spec.checkport)

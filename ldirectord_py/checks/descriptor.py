@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from ldirectord_py.checks.runtime import CheckRuntime
@@ -22,26 +22,57 @@ if TYPE_CHECKING:
 # (or an OSError, which the runner names); the runtime holds the loop's shared
 # sockets and deadlines.
 CheckFn = Callable[["CheckSpec", "CheckRuntime"], Awaitable[str]]
-DeadlineRule = Callable[["CheckSpec"], float]
 
 # A little slack on top of the per-attempt deadlines of ping, so that the attempts'
 # own timeouts (with their clearer reason) fire before the outer one.
 PING_SLACK = 0.05
 
 
-def checktimeout(spec: CheckSpec) -> float:
-    """The deadline is checktimeout."""
-    return spec.checktimeout
+class Timeouts(Protocol):
+    """What a deadline is made of: a CheckSpec's values, or a config Virtual's
+    (config lint weighs a virtual's deadline before any spec exists)."""
+
+    @property
+    def checktimeout(self) -> float: ...
+
+    @property
+    def negotiatetimeout(self) -> float: ...
+
+    @property
+    def checkcount(self) -> int: ...
 
 
-def negotiatetimeout(spec: CheckSpec) -> float:
-    """The deadline is negotiatetimeout (most negotiate services, spec 5.3)."""
-    return spec.negotiatetimeout
+@dataclass(frozen=True)
+class DeadlineRule:
+    """How long one check may last: the value of `directive`, `checkcount` times
+    over for a check of that many attempts. The runner arms it; config lint
+    compares it with checkinterval and names the directive to change."""
+
+    directive: Literal["checktimeout", "negotiatetimeout"]
+    per_attempt: bool = False
+
+    def nominal(self, values: Timeouts) -> float:
+        """The deadline as the configuration states it (lint's figure)."""
+        value = (
+            values.negotiatetimeout if self.directive == "negotiatetimeout" else values.checktimeout
+        )
+        return max(1, values.checkcount) * value if self.per_attempt else value
+
+    def __call__(self, values: Timeouts) -> float:
+        """The deadline the runner arms (the attempts' own timeouts fire first)."""
+        return self.nominal(values) + (PING_SLACK if self.per_attempt else 0.0)
+
+    @property
+    def words(self) -> str:
+        """What sets it, as a warning names it."""
+        return f"checkcount x {self.directive}" if self.per_attempt else self.directive
 
 
-def attempts(spec: CheckSpec) -> float:
-    """checkcount attempts of checktimeout each (ping)."""
-    return max(1, spec.checkcount) * spec.checktimeout + PING_SLACK
+# The deadline is checktimeout; negotiatetimeout (most negotiate services, spec
+# 5.3); checkcount attempts of checktimeout each (ping).
+checktimeout = DeadlineRule("checktimeout")
+negotiatetimeout = DeadlineRule("negotiatetimeout")
+attempts = DeadlineRule("checktimeout", per_attempt=True)
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,8 @@ class CheckDescriptor:
 
     - `check`: the coroutine function that runs one check.
     - `deadline`: the rule giving the check's deadline from its spec.
+    - `waits`: whether the check waits on the real (False: it answers at once,
+      on and none; no deadline can fire, so config lint does not weigh it).
     - `fd_cost`: the most file descriptors one check holds at once (the
       scheduler's admission charges it).
     - `slotted`: its deadline may fire up to deadline.RESOLUTION late (cheap, for
@@ -76,6 +109,7 @@ class CheckDescriptor:
     default_ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     extras: Mapping[str, tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     udp: CheckDescriptor | None = None
+    waits: bool = True
 
     def problems(self) -> list[str]:
         """What is missing or inconsistent in this descriptor (empty when complete)."""

@@ -45,15 +45,15 @@ def question(request: str) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:
         try:
             return dns.name.from_text(text), dns.rdatatype.A
         except dns.exception.DNSException as e:
-            raise CheckFailed(f"bad request name {text!r}") from e
+            raise CheckFailed(f"bad request name {text!r}", FailureKind.MALFORMED) from e
     return dns.reversename.from_address(text), dns.rdatatype.PTR
 
 
 async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if spec.checkport is None or spec.checkport <= 0:
-        raise CheckFailed("no check port")
+        raise CheckFailed("no check port", FailureKind.OTHER)
     if spec.receive == "":
-        raise CheckFailed("empty receive is always down")
+        raise CheckFailed("empty receive is always down", FailureKind.OTHER)
     name, rdtype = question(spec.request)
     query = dns.message.make_query(name, rdtype)
     timeout = backstop(spec.negotiatetimeout)  # run_check's deadline comes first
@@ -73,7 +73,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     try:
         pattern = regex.compile_receive(spec.receive)
     except regex.BadPattern as e:
-        raise CheckFailed(f"bad receive regex: {e}") from e
+        raise CheckFailed(f"bad receive regex: {e}", FailureKind.MALFORMED) from e
     answers = 0
     for rrset in response.answer:
         for rdata in rrset:

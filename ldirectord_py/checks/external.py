@@ -108,7 +108,7 @@ async def run(argv: list[str], runtime: CheckRuntime) -> int:
     try:
         pid = _spawn(argv)
     except OSError as e:
-        raise CheckFailed(f"exec {argv[0]} failed: {e.strerror}") from e
+        raise CheckFailed(f"exec {argv[0]} failed: {e.strerror}", FailureKind.OTHER) from e
     pidfd = os.pidfd_open(pid)
     try:
         code = await _wait(pid, pidfd)

@@ -61,12 +61,12 @@ async def _passive_port(
         code, text = await _command(reader, writer, "EPSV", "EPSV reply")
         m = _EPSV.search(text)
         if code != 229 or not m:
-            raise CheckFailed(f"EPSV failed ({code})")
+            raise CheckFailed(f"EPSV failed ({code})", FailureKind.OTHER)
         return int(m.group(2))
     code, text = await _command(reader, writer, "PASV", "PASV reply")
     m = _PASV.search(text)
     if code != 227 or not m:
-        raise CheckFailed(f"PASV failed ({code})")
+        raise CheckFailed(f"PASV failed ({code})", FailureKind.OTHER)
     return int(m.group(5)) * 256 + int(m.group(6))
 
 
@@ -75,11 +75,11 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     try:
         pattern = None if empty_receive else regex.compile_receive(spec.receive)
     except regex.BadPattern as e:
-        raise CheckFailed(f"bad receive regex: {e}") from e
+        raise CheckFailed(f"bad receive regex: {e}", FailureKind.MALFORMED) from e
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         code, _ = await read_reply(reader, "greeting")
         if code // 100 != 2:
-            raise CheckFailed(f"greeting {code}")
+            raise CheckFailed(f"greeting {code}", FailureKind.OTHER)
         await _login(reader, writer, spec)
         await _command(reader, writer, "CWD /", "CWD reply")
         await _command(reader, writer, "TYPE I", "TYPE reply")
@@ -87,7 +87,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
         async with net.stream(spec.address, port) as (data_reader, _data_writer):
             code, _ = await _command(reader, writer, f"RETR {spec.request}", "RETR reply")
             if code // 100 not in (1, 2):
-                raise CheckFailed(f"RETR failed ({code})")
+                raise CheckFailed(f"RETR failed ({code})", FailureKind.OTHER)
             content, truncated = await net.read_capped(data_reader)
         completed = False
         if not truncated and code // 100 == 1:
@@ -99,7 +99,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
             await net.send(writer, b"QUIT\r\n")
     if pattern is None:
         if not completed:
-            raise CheckFailed("transfer did not complete")
+            raise CheckFailed("transfer did not complete", FailureKind.OTHER)
         return f"retrieved {len(content)} bytes"
     if not await regex.matches(pattern, regex.as_bytes_text(content)):
         raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)

@@ -71,10 +71,10 @@ class Target:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as e:
-            raise CheckFailed(f"bad URL {url!r}") from e
+            raise CheckFailed(f"bad URL {url!r}", FailureKind.MALFORMED) from e
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
-            raise CheckFailed(f"bad URL {url!r}")
+            raise CheckFailed(f"bad URL {url!r}", FailureKind.MALFORMED)
         default = 443 if scheme == "https" else 80
         host = parts.hostname
         hosttext = f"[{host}]" if ":" in host else host
@@ -237,7 +237,7 @@ async def _fetch_bare(
 ) -> Response:
     """Plain HTTP to an IP literal on a bare socket (no transport or streams)."""
     if port is None or port <= 0:
-        raise CheckFailed("no check port")
+        raise CheckFailed("no check port", FailureKind.OTHER)
     conn = net.BareStream(family, poller, net.LINE_LIMIT)
     try:
         await conn.connect((host, port))
@@ -270,7 +270,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
         try:
             matched = await regex.search(spec.receive, regex.as_bytes_text(response.body))
         except regex.BadPattern as e:
-            raise CheckFailed(f"bad receive regex: {e}") from e
+            raise CheckFailed(f"bad receive regex: {e}", FailureKind.MALFORMED) from e
         if not matched:
             raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     return f"status {response.status}"

@@ -188,7 +188,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
         try:
             matched = await regex.search(spec.receive, dn_text)
         except regex.BadPattern as e:
-            raise CheckFailed(f"bad receive regex: {e}") from e
+            raise CheckFailed(f"bad receive regex: {e}", FailureKind.MALFORMED) from e
         if not matched:
             raise CheckFailed("receive did not match", FailureKind.RECEIVE_MISMATCH)
     return "entry found"

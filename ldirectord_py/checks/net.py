@@ -115,7 +115,7 @@ async def stream(
 ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
     """A TCP (optionally TLS) connection that is always aborted on exit."""
     if port is None or port <= 0:
-        raise CheckFailed("no check port")
+        raise CheckFailed("no check port", FailureKind.OTHER)
     reader, writer = await _open_paced(
         host,
         port,
@@ -182,7 +182,7 @@ class Datagram:
 
     async def connect(self, host: str, port: int | None) -> None:
         if port is None or port <= 0:
-            raise CheckFailed("no check port")
+            raise CheckFailed("no check port", FailureKind.OTHER)
         await self.loop.sock_connect(self.sock, (host, port))
 
     def local(self) -> tuple[str, int]:

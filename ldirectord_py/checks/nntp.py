@@ -23,7 +23,7 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     if not data:
         raise CheckFailed("connection closed before greeting", FailureKind.CLOSED)
     if not data.startswith(b"2"):
-        raise CheckFailed(f"greeting {data[:3].decode('latin-1')}")
+        raise CheckFailed(f"greeting {data[:3].decode('latin-1')}", FailureKind.OTHER)
     return "greeting ok"
 
 

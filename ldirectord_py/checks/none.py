@@ -22,5 +22,6 @@ DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     deadline=negotiatetimeout,
     fd_cost=0,
     slotted=False,
+    waits=False,
     services=("none",),
 )

@@ -21,5 +21,6 @@ DESCRIPTOR: CheckDescriptor = CheckDescriptor(
     deadline=checktimeout,
     fd_cost=0,
     slotted=False,
+    waits=False,
     checktypes=("on",),
 )

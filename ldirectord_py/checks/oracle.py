@@ -93,7 +93,8 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
         if kind == REFUSE:
             m = re.search(rb"\(ERR=(\d+)\)", body)
             raise CheckFailed(
-                f"listener refused (ERR={m.group(1).decode()})" if m else "listener refused"
+                f"listener refused (ERR={m.group(1).decode()})" if m else "listener refused",
+                FailureKind.OTHER,
             )
         raise CheckFailed(f"unexpected TNS packet type {kind}", FailureKind.MALFORMED)
 

@@ -133,6 +133,15 @@ def for_checktype(checktype: str, protocol: str) -> CheckDescriptor | None:
     return descriptor
 
 
+def descriptor_for(checktype: str, service: str, protocol: str) -> CheckDescriptor | None:
+    """The descriptor whose check runs for these config words (None: never
+    checked). Negotiate and combined: the service's, as a combined check's first
+    check, and every one after a failure, negotiates (runner.py)."""
+    if checktype in (NEGOTIATE, COMBINED):
+        return for_service(service)
+    return for_checktype(checktype, protocol)
+
+
 def fd_cost(checktype: str, service: str, protocol: str) -> int:
     """The most descriptors one check holds at once."""
     if checktype == NEGOTIATE:

@@ -35,8 +35,10 @@ class CheckResult(NamedTuple):
     `reason` is short and meant for logs and status output: "ok", "status 503",
     "connect refused", "timeout after 3s", "receive did not match", ...
     `latency` is the wall time of the check in seconds (monotonic clock).
-    `kind` is the reason's class: the check sets it where it fails
-    (`CheckFailed(reason, kind)`), the runner from what a check raised.
+    `kind` is the reason's class, decided once, where the result is made: the
+    check sets it where it fails (`CheckFailed(reason, kind)`), the runner from
+    what a check raised (`describe_error`); metrics and the engine take it as it
+    is, and nothing reads the reason's words.
     (A NamedTuple: immutable like a frozen dataclass, several times cheaper to
     make, and one is made per check.)
     """
@@ -48,52 +50,10 @@ class CheckResult(NamedTuple):
 
 
 class CheckFailed(Exception):
-    """Raised inside a check to say "down" with a short reason."""
+    """Raised inside a check to say "down" with a short reason and its kind
+    (every check in checks/ names the kind: tests/checks/test_failure_kind.py)."""
 
     def __init__(self, reason: str, kind: FailureKind = FailureKind.OTHER) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
-
-
-_REASON_KINDS = (
-    ("timeout", FailureKind.TIMEOUT),
-    ("connect refused", FailureKind.REFUSED),
-    ("connection reset", FailureKind.RESET),
-    ("connection closed", FailureKind.CLOSED),
-    ("no route", FailureKind.UNREACHABLE),
-    ("receive did not match", FailureKind.RECEIVE_MISMATCH),
-    ("tls error", FailureKind.TLS),
-    ("exit status", FailureKind.EXIT_STATUS),
-    ("status ", FailureKind.HTTP_STATUS),
-    ("server in maintenance", FailureKind.MAINTENANCE),
-    ("login failed", FailureKind.LOGIN),
-    ("no answer", FailureKind.NO_ANSWER),
-    ("no reply", FailureKind.NO_ANSWER),
-    ("no echo reply", FailureKind.NO_ANSWER),
-    ("malformed", FailureKind.MALFORMED),
-    ("bad ", FailureKind.MALFORMED),
-)
-
-
-def kind_of(reason: str) -> FailureKind:
-    """The class of a check's free-text failure reason, for checks that do not set
-    `CheckResult.kind` yet (the one place that reads a reason's words)."""
-    text = reason.lower()
-    for prefix in ("connect: ", "negotiate: "):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    for start, kind in _REASON_KINDS:
-        if text.startswith(start):
-            return kind
-    return FailureKind.OTHER
-
-
-def failure_kind(result: CheckResult) -> FailureKind:
-    """The result's kind: NONE for a success, the check's own class where it set
-    one, else the class of its reason text."""
-    if result.ok:
-        return FailureKind.NONE
-    if result.kind is FailureKind.NONE or result.kind is FailureKind.OTHER:
-        return kind_of(result.reason)
-    return result.kind

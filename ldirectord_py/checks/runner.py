@@ -71,15 +71,14 @@ class CombinedState:
 def _resolve(spec: CheckSpec, state: CombinedState | None) -> tuple[Kind, CheckDescriptor]:
     """Which check module serves this spec now (registry.py)."""
     checktype = spec.checktype
-    if checktype == registry.COMBINED:
-        if (state or CombinedState()).next_kind(spec.num_connects) == "connect":
-            return "connect", registry.CONNECT
-        return "negotiate", registry.for_service(spec.service)
-    if checktype == registry.NEGOTIATE:
-        return "negotiate", registry.for_service(spec.service)
-    descriptor = registry.for_checktype(checktype, spec.protocol)
+    combined = checktype == registry.COMBINED
+    if combined and (state or CombinedState()).next_kind(spec.num_connects) == "connect":
+        return "connect", registry.CONNECT
+    descriptor = registry.descriptor_for(checktype, spec.service, spec.protocol)
     if descriptor is None:
         raise ValueError(f"checktype {checktype!r} is never checked")
+    if checktype in (registry.COMBINED, registry.NEGOTIATE):
+        return "negotiate", descriptor
     return "connect", descriptor
 
 

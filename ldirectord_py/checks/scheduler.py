@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import hashlib
 import heapq
 import logging
@@ -53,7 +52,9 @@ from ldirectord_py.checks.spec import CheckSpec
 log = logging.getLogger("ldirectord_py.checks")
 
 OnResult = Callable[[str, CheckResult], None]
-Runner = Callable[[CheckSpec, CombinedState | None], Awaitable[CheckResult]]
+# Runs one check in the scheduler's runtime: run_check itself, or a runner that
+# does more around it (the daemon's CheckRunner.run) and hands the runtime on.
+Runner = Callable[[CheckSpec, CombinedState | None, CheckRuntime], Awaitable[CheckResult]]
 
 MIN_INTERVAL = 0.001
 
@@ -205,9 +206,6 @@ class Scheduler:
         splay: bool = True,
     ) -> None:
         self.on_result = on_result
-        # a runner of its own (the daemon's) calls run_check without the runtime:
-        # run_check finds it as the loop's current one, which this scheduler's is
-        self._own_runner = runner
         self.runner: Runner = runner if runner is not None else run_check
         self.runtime: CheckRuntime | None = None
         fds = fd_budget if fd_budget is not None else default_fd_budget()
@@ -347,7 +345,8 @@ class Scheduler:
             try:
                 combined = entry.combined if spec.checktype == registry.COMBINED else None
                 try:
-                    result = await self.runner(spec, combined)
+                    runtime = self.runtime or self._open_runtime(asyncio.get_running_loop())
+                    result = await self.runner(spec, combined, runtime)
                 except Exception as e:  # a bug in a check must not stop its timer
                     log.exception("check %s raised", entry.identity)
                     result = CheckResult(
@@ -381,13 +380,13 @@ class Scheduler:
         for entry in self._entries.values():
             self._schedule(entry, now)
 
-    def _open_runtime(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _open_runtime(self, loop: asyncio.AbstractEventLoop) -> CheckRuntime:
         """The checks' runtime of this scheduler (runtime.py), from its first check
-        to stop()."""
-        if self.runtime is None or self.runtime.loop is not loop:
-            self.runtime = open_runtime(loop)
-            if self._own_runner is None:
-                self.runner = functools.partial(run_check, runtime=self.runtime)
+        to stop(); every check runs in it."""
+        runtime = self.runtime
+        if runtime is None or runtime.loop is not loop:
+            runtime = self.runtime = open_runtime(loop)
+        return runtime
 
     async def check_now(self, identities: Iterable[str] | None = None) -> None:
         """Run the given checks (default: all) at once; return when they are done.
@@ -425,8 +424,6 @@ class Scheduler:
         if self.runtime is not None:
             await self.runtime.close()  # waits for external checks' children
             self.runtime = None
-            if self._own_runner is None:
-                self.runner = run_check
         self._loop = None
 
     # -- inspection ----------------------------------------------------------

@@ -34,7 +34,7 @@ def _matcher(spec: CheckSpec) -> regex.Receive | None:
     try:
         return regex.compile_receive(spec.receive)
     except regex.BadPattern as e:
-        raise CheckFailed(f"bad receive regex: {e}") from e
+        raise CheckFailed(f"bad receive regex: {e}", FailureKind.MALFORMED) from e
 
 
 def _lines(data: bytes) -> list[bytes]:

@@ -44,14 +44,14 @@ async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     async with net.stream(spec.address, spec.checkport) as (reader, writer):
         code, _ = await read_reply(reader, "greeting")
         if code // 100 != 2:
-            raise CheckFailed(f"greeting {code}")
+            raise CheckFailed(f"greeting {code}", FailureKind.OTHER)
         await net.send(writer, f"EHLO {HELLO}\r\n".encode())
         code, _ = await read_reply(reader, "EHLO reply")
         if code // 100 != 2:
             await net.send(writer, f"HELO {HELLO}\r\n".encode())
             code, _ = await read_reply(reader, "HELO reply")
             if code // 100 != 2:
-                raise CheckFailed(f"HELO {code}")
+                raise CheckFailed(f"HELO {code}", FailureKind.OTHER)
         await net.send(writer, b"QUIT\r\n")
     return "greeting and EHLO ok"
 

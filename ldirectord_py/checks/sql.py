@@ -52,7 +52,7 @@ async def _mysql(spec: CheckSpec, query: str) -> bool:
             await cursor.execute(query)
             row = await cursor.fetchone()
         except pymysql.err.MySQLError as e:
-            raise CheckFailed(_mysql_reason(e)) from e
+            raise CheckFailed(_mysql_reason(e), FailureKind.OTHER) from e
         return row is not None
     finally:
         conn.close()
@@ -115,7 +115,7 @@ async def _pgsql(spec: CheckSpec, query: str) -> bool:
         try:
             row = await conn.fetchrow(query)
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            raise CheckFailed(f"pgsql error: {str(e)[:120]}") from e
+            raise CheckFailed(f"pgsql error: {str(e)[:120]}", FailureKind.OTHER) from e
         return row is not None
     finally:
         with contextlib.suppress(Exception):
@@ -125,7 +125,7 @@ async def _pgsql(spec: CheckSpec, query: str) -> bool:
 async def check(spec: CheckSpec, runtime: CheckRuntime) -> str:
     query = query_of(spec)
     if not spec.login or not query:
-        raise CheckFailed("login and request are required")
+        raise CheckFailed("login and request are required", FailureKind.OTHER)
     if spec.service == "mysql":
         found = await _mysql(spec, query)
     else:

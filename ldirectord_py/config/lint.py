@@ -22,6 +22,8 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ldirectord_py.checks import registry
+from ldirectord_py.checks.descriptor import DeadlineRule
 from ldirectord_py.config.errors import ConfigWarning
 from ldirectord_py.config.locate import locate_config
 from ldirectord_py.config.model import Config, Forward, Virtual
@@ -239,17 +241,13 @@ def _commands(config: Config, machine: Machine) -> Warnings:
             yield _warn(config, where, name, f"{name} cannot run: {problem}")
 
 
-def _deadline(v: Virtual) -> tuple[str, int] | None:
-    """The timeout a hung check of `v` lasts, and the directive that sets it."""
-    if v.checktype in ("connect", "external", "external-perl"):
-        return "checktimeout", v.checktimeout
-    if v.checktype == "ping":
-        return "checktimeout", v.checktimeout * max(1, v.checkcount)
-    if v.checktype in ("negotiate", "combined"):
-        if v.service in ("ldap", "ldaps", "radius"):
-            return "checktimeout", v.checktimeout
-        return "negotiatetimeout", v.negotiatetimeout
-    return None
+def _deadline(v: Virtual) -> DeadlineRule | None:
+    """The deadline rule a check of `v` runs under (the check registry's: the
+    runner arms the same); None when no check of `v` waits on its real."""
+    descriptor = registry.descriptor_for(v.checktype, v.service, v.protocol)
+    if descriptor is None or not descriptor.waits:
+        return None
+    return descriptor.deadline
 
 
 def _timeout_interval(config: Config, machine: Machine) -> Warnings:
@@ -261,10 +259,10 @@ def _timeout_interval(config: Config, machine: Machine) -> Warnings:
     still runs is skipped: a hung real is found down only after the timeout."""
     settings = config.settings
     for v in config.virtuals:
-        deadline = _deadline(v)
-        if deadline is None:
+        rule = _deadline(v)
+        if rule is None:
             continue
-        name, timeout = deadline
+        name, timeout = rule.directive, rule.nominal(v)
         if timeout < v.checkinterval:
             continue
         keys = ("checktimeout", "negotiatetimeout", "checkinterval")
@@ -273,7 +271,6 @@ def _timeout_interval(config: Config, machine: Machine) -> Warnings:
         ]
         if not written:
             continue  # the original's defaults (negotiatetimeout 30, checkinterval 10)
-        what = "checkcount x checktimeout" if v.checktype == "ping" else name
         where = next(
             (
                 scope[key]
@@ -287,9 +284,9 @@ def _timeout_interval(config: Config, machine: Machine) -> Warnings:
             config,
             where,
             "timeout-interval",
-            f"{what} {timeout} of virtual {v.hostport} is not below its checkinterval "
+            f"{rule.words} {timeout:g} of virtual {v.hostport} is not below its checkinterval "
             f"{v.checkinterval}: a check that hangs outlasts the interval, the next one "
-            f"is skipped, and a hung real is found down only after {timeout} s (the Perl "
+            f"is skipped, and a hung real is found down only after {timeout:g} s (the Perl "
             "original would also hold every other check that long)",
         )
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ldirectord_py.checks.result import CheckResult, FailureKind, failure_kind
+from ldirectord_py.checks.result import CheckResult, FailureKind
 from ldirectord_py.checks.runner import CombinedState, plan, run_check
+from ldirectord_py.checks.runtime import CheckRuntime
 from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
 from ldirectord_py.daemon.actuators.log import checking_text
@@ -43,7 +44,10 @@ class CheckRunner:
         if self._per_check:
             self._debug_names = {t.identity: t.virtual.identity for t in targets}
 
-    async def run(self, spec: CheckSpec, combined: CombinedState | None) -> CheckResult:
+    async def run(
+        self, spec: CheckSpec, combined: CombinedState | None, runtime: CheckRuntime
+    ) -> CheckResult:
+        """The scheduler's runner: `runtime` is the scheduler's, handed to the check."""
         if self.maintenance is not None and await self.maintenance.holds(
             spec.address, spec.family, spec.port
         ):
@@ -53,12 +57,10 @@ class CheckRunner:
         self.in_maintenance.discard(spec.identity)
         if self._per_check:
             self.debug_line(spec, combined)
-        result = await run_check(spec, combined)
+        result = await run_check(spec, combined, runtime)
         self.watch.result(self.clock())
         if self.metrics is not None:
-            self.metrics.observe_check(
-                spec.checktype, result.ok, result.reason, result.latency, failure_kind(result)
-            )
+            self.metrics.observe_check(spec.checktype, result.ok, result.latency, result.kind)
         return result
 
     def debug_line(self, spec: CheckSpec, combined: CombinedState | None) -> None:

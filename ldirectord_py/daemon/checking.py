@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from ldirectord_py.checks.result import CheckResult, FailureKind, failure_kind
+from ldirectord_py.checks.result import CheckResult
 from ldirectord_py.checks.scheduler import Scheduler
 from ldirectord_py.checks.spec import CheckSpec
 from ldirectord_py.config import Config
@@ -460,7 +460,7 @@ class CheckingDirector:
             self.clock(),
             result.latency,
             maintenance=maintenance,
-            kind=failure_kind(result) if not result.ok else FailureKind.NONE,
+            kind=result.kind,
         )
         if self._book is not None:
             self._book.mark(identity, result.ok)

@@ -17,7 +17,7 @@ restart of the daemon, as a file in `maintenancedir` would.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ldirectord_py.config import Real
@@ -27,7 +27,7 @@ from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.engine.table import destination_for
 from ldirectord_py.ipvs.model import Destination, VirtualService
 
-__all__ = ["DrainKey", "DrainStore", "Drains", "apply_drains", "matching_services"]
+__all__ = ["DrainKey", "DrainStore", "Drains", "apply_drains", "matching_services", "stored_keys"]
 
 
 class DrainStore:
@@ -86,6 +86,22 @@ def configured_reals(
             yield service, real, destination, service.stored_destination(destination)
 
 
+def stored_keys(drained: Iterable[DrainKey], engine: Engine) -> frozenset[DrainKey]:
+    """`drained` as `engine`'s table stores them: a gate real on another port than
+    its virtual's is stored on the virtual's port, so `drain ADDR:PORT` with the
+    configured port means that stored form too. The one rule for the writer
+    (`Drains.keys_for`) and the reload preview."""
+    drained = frozenset(drained)
+    if not drained:
+        return drained
+    keys = set(drained)
+    for _service, real, destination, stored in configured_reals(engine):
+        for key in drained:
+            if key.port == real.port and key.matches(destination):
+                keys.add(DrainKey(key.address, stored.port))
+    return frozenset(keys)
+
+
 class Drains:
     """The daemon's drains: the store, the keys as the running table stores them,
     and the drain/undrain command."""
@@ -95,21 +111,15 @@ class Drains:
         self._cache: tuple[object, frozenset[DrainKey], frozenset[DrainKey]] | None = None
 
     def keys_for(self, engine: Engine | None) -> frozenset[DrainKey]:
-        """The drained reals as the kernel stores them: a gate real on another port
-        than its virtual's is stored on the virtual's port, so `drain ADDR:PORT`
-        with the configured port means that stored form too."""
+        """The drained reals as the kernel stores them (`stored_keys`), kept until
+        the drains or the engine's configuration change."""
         if not self.store.keys or engine is None:
             return frozenset()
         cache_key = frozenset(self.store.keys)
         cached = self._cache
         if cached is not None and cached[0] is engine.config and cached[1] == cache_key:
             return cached[2]
-        keys = set(self.store.keys)
-        for _service, real, destination, stored in configured_reals(engine):
-            for key in self.store.keys:
-                if key.port == real.port and key.matches(destination):
-                    keys.add(DrainKey(key.address, stored.port))
-        result = frozenset(keys)
+        result = stored_keys(cache_key, engine)
         self._cache = (engine.config, cache_key, result)
         return result
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ldirectord_py.config import Config
+from ldirectord_py.daemon.drains import stored_keys
 from ldirectord_py.engine.drain import DrainKey, apply_drains
 from ldirectord_py.ipvs.model import Destination, VirtualService
 from ldirectord_py.routing.model import HostPrefix, Route
@@ -115,22 +116,24 @@ def route_change(
 def preview(director: Any, config: Config, drained: frozenset[DrainKey]) -> list[str]:
     """The lines `reload --dry-run` prints after the config change: the desired
     ip_vs table and routes, as they are and as the new file would make them (with
-    the `drained` reals at weight 0, as the writer programs them)."""
+    the `drained` reals at weight 0, expanded to the stored form by the writer's
+    rule, `stored_keys`)."""
     engine = getattr(director, "engine", None)
     if engine is None:
         return ["(no check state yet: the daemon has not started checking)"]
     clock = getattr(director, "clock", time.monotonic)
     now = clock()
-    old_table = apply_drains(engine.desired(), drained)
-    new_table = apply_drains(engine.reload(config, now).desired(), drained)
+    successor = engine.reload(config, now)
+    old_table = apply_drains(engine.desired(), stored_keys(drained, engine))
+    new_table = apply_drains(successor.desired(), stored_keys(drained, successor))
     lines = ["desired ip_vs table:"]
     lines += [f"  {line}" for line in table_change(old_table, new_table)] or ["  no change"]
     policy = getattr(getattr(director, "anycast", None), "policy", None)
     if policy is not None and (policy.enabled or config.settings.anycast.prefixes):
-        successor = policy.reload(config, now)
+        next_policy = policy.reload(config, now)
         known = {d.vip for d in policy.decisions()}
-        added = [d.vip for d in successor.decisions() if d.vip not in known]
-        rows = route_change(policy.desired().routes, successor.desired().routes, added)
+        added = [d.vip for d in next_policy.decisions() if d.vip not in known]
+        rows = route_change(policy.desired().routes, next_policy.desired().routes, added)
         lines.append("anycast routes:")
         lines += [f"  {line}" for line in rows] or ["  no change"]
     return lines

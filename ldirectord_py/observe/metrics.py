@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from ldirectord_py.checks.result import FailureKind, kind_of
+from ldirectord_py.checks.result import FailureKind
 from ldirectord_py.engine.events import Event, FallbackChanged, RealChanged, RealState
 from ldirectord_py.observe.clients import BoundedListener, ClientLimits, Outcome, receive, send
 from ldirectord_py.observe.schema import (
@@ -118,20 +118,11 @@ class Metrics:
             case FallbackChanged(active=True):
                 self.fallbacks.labels(event.virtual).inc()
 
-    def observe_check(
-        self,
-        checktype: str,
-        ok: bool,
-        reason: str,
-        latency: float,
-        kind: FailureKind | None = None,
-    ) -> None:
-        """One check's latency, and its failure by class (`kind`, or the class of
-        `reason` where the check set none)."""
+    def observe_check(self, checktype: str, ok: bool, latency: float, kind: FailureKind) -> None:
+        """One check's latency, and its failure by the kind its result carries."""
         self.check_latency.labels(checktype).observe(latency)
         if not ok:
-            label = kind_of(reason) if kind is None else kind
-            self.check_failures.labels(checktype, label.value).inc()
+            self.check_failures.labels(checktype, kind.value).inc()
 
     def serve(self, address: str) -> None:
         """Start the exporter on `address` (raises ValueError or OSError)."""

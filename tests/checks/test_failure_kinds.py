@@ -311,7 +311,9 @@ def test_oracle_and_sql_kinds() -> None:
 
 
 def test_a_check_that_raises_in_the_scheduler_is_internal() -> None:
-    async def broken(spec: CheckSpec, state: CombinedState | None) -> CheckResult:
+    async def broken(
+        spec: CheckSpec, state: CombinedState | None, runtime: CheckRuntime | None = None
+    ) -> CheckResult:
         raise RuntimeError("bug")
 
     async def body() -> list[CheckResult]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ldirectord_py.checks import CheckResult, CheckSpec, CombinedState, Scheduler
+from ldirectord_py.checks.runtime import CheckRuntime
 from ldirectord_py.checks.scheduler import Budget, fd_cost, splay_fraction
 from tests.checks.conftest import make_spec, run
 from tests.checks.vclock import run_virtual
@@ -31,7 +32,9 @@ class FakeRunner:
         self.states: dict[str, CombinedState | None] = {}
         self.specs: list[CheckSpec] = []
 
-    async def __call__(self, spec: CheckSpec, state: CombinedState | None) -> CheckResult:
+    async def __call__(
+        self, spec: CheckSpec, state: CombinedState | None, runtime: CheckRuntime | None = None
+    ) -> CheckResult:
         loop = asyncio.get_running_loop()
         self.starts.setdefault(spec.identity, []).append(loop.time())
         self.states[spec.identity] = state
@@ -398,7 +401,9 @@ def test_real_checks_through_the_scheduler() -> None:
 def test_a_runner_that_raises_gives_a_down_result() -> None:
     delivered: list[CheckResult] = []
 
-    async def broken(spec: CheckSpec, state: CombinedState | None) -> CheckResult:
+    async def broken(
+        spec: CheckSpec, state: CombinedState | None, runtime: CheckRuntime | None = None
+    ) -> CheckResult:
         raise KeyError("bug")
 
     async def body() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -434,9 +435,12 @@ def nat_lab(ipvs_table: Ipvsadm, tmp_path: Path) -> Iterator[None]:
     """client netns -> VIP on a dummy device -> two web servers in their own netns.
 
     It forwards in the guest's own namespace, and puts the setting back afterwards:
-    every namespace made later starts from that one's IPv4 settings."""
+    every namespace made later starts from that one's IPv4 settings. It removes
+    every device it brought, also the one loading `dummy` makes on its own
+    (dummy0): test_guest.py holds the guest to lo alone, whichever runs first."""
     servers = []
     forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    devices = set(os.listdir("/sys/class/net"))
     try:
         for ns, inside, outside in [
             ("ktrs1", "198.51.100.2/30", "198.51.100.1/30"),
@@ -480,6 +484,8 @@ def nat_lab(ipvs_table: Ipvsadm, tmp_path: Path) -> Iterator[None]:
         for ns in ("ktrs1", "ktrs2", "ktcl"):
             subprocess.run(["ip", "netns", "del", ns], check=False)
         subprocess.run(["ip", "link", "del", "ktvip"], check=False)
+        for name in sorted(set(os.listdir("/sys/class/net")) - devices):
+            subprocess.run(["ip", "link", "del", name], check=False)
         Path("/proc/sys/net/ipv4/ip_forward").write_text(forwarding)
 
 

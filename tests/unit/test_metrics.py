@@ -77,9 +77,9 @@ def _scrape(metrics: Metrics, port: int) -> str:
     async def scenario() -> str:
         metrics.serve(f"127.0.0.1:{port}")
         try:
-            metrics.observe_check("negotiate", True, "ok", 0.004)
-            metrics.observe_check("negotiate", False, "timeout after 3s", 3.0)
-            metrics.observe_check("connect", False, "connect refused", 0.001)
+            metrics.observe_check("negotiate", True, 0.004, FailureKind.NONE)
+            metrics.observe_check("negotiate", False, 3.0, FailureKind.TIMEOUT)
+            metrics.observe_check("connect", False, 0.001, FailureKind.REFUSED)
             metrics.reloads.labels("ok").inc()
 
             def get() -> str:
@@ -253,10 +253,12 @@ def test_transitions_and_fallbacks_are_counted_from_the_engines_events() -> None
 
 def test_check_failures_are_counted_by_the_kind_the_check_set() -> None:
     metrics = Metrics(lambda: STATUS)
-    metrics.observe_check("connect", False, "whatever the text", 0.1, FailureKind.RESET)
-    metrics.observe_check("connect", False, "timeout after 3s", 0.1)  # kind from the text
+    metrics.observe_check("connect", False, 0.1, FailureKind.RESET)
+    metrics.observe_check("connect", False, 0.1, FailureKind.TIMEOUT)
+    metrics.observe_check("connect", True, 0.1, FailureKind.NONE)
     assert metrics.check_failures.labels("connect", "reset")._value.get() == 1
     assert metrics.check_failures.labels("connect", "timeout")._value.get() == 1
+    assert metrics.check_failures.labels("connect", "none")._value.get() == 0
 
 
 class DiscardSink(Sink):

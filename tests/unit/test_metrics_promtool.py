@@ -50,8 +50,8 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 def scrape(status: StatusSnapshot = STATUS) -> str:
     """A scrape with every family present: each counter and histogram has seen an event."""
     metrics = Metrics(lambda: status)
-    metrics.observe_check("negotiate", True, "ok", 0.004)
-    metrics.observe_check("negotiate", False, "timeout after 3s", 3.0)
+    metrics.observe_check("negotiate", True, 0.004, FailureKind.NONE)
+    metrics.observe_check("negotiate", False, 3.0, FailureKind.TIMEOUT)
     metrics.reloads.labels("failed").inc()
     metrics.observe(  # "Deleted real server: 192.0.2.1:80 (198.51.100.10:80)"
         RealChanged(

@@ -205,3 +205,37 @@ def test_preview_of_a_new_anycast_virtual_and_a_drained_real() -> None:
     assert preview(object(), new, frozenset()) == [
         "(no check state yet: the daemon has not started checking)"
     ]
+
+
+def test_preview_drains_a_gate_real_on_another_port_as_the_writer_does() -> None:
+    """`drain 10.0.0.2:8080` of a gate real under a port-80 virtual: the kernel
+    stores it as 10.0.0.2:80, and the writer drains that stored form too
+    (`Drains.keys_for`); the dry run must show the same weight 0."""
+    from ldirectord_py.daemon.drains import Drains, DrainStore
+    from ldirectord_py.daemon.reload_preview import preview
+    from ldirectord_py.engine.drain import DrainKey, apply_drains
+
+    old = _config(
+        ANYCAST + "virtual=198.51.100.11:80\n\treal=10.0.0.2:8080 gate 1\n\tchecktype=on\n"
+    )
+    new = _config(
+        ANYCAST + "virtual=198.51.100.11:80\n\treal=10.0.0.2:8080 gate 5\n\tchecktype=on\n"
+    )
+    added = _config(
+        ANYCAST + "virtual=198.51.100.12:80\n\treal=10.0.0.2:8080 gate\n\tchecktype=on\n"
+    )
+    drained = frozenset({DrainKey("10.0.0.2", 8080)})
+    store = DrainStore(None)
+    store.keys = set(drained)
+
+    lines = preview(_Director(old), new, drained)
+    assert lines[:2] == ["desired ip_vs table:", "  no change"], "drained before and after"
+    lines = preview(_Director(old), added, drained)
+    assert "  +   -> 10.0.0.2:80 Route weight 0" in lines
+    assert "  -   -> 10.0.0.2:80 Route weight 0" in lines
+    # the row the preview shows is the one the writer is handed after the reload
+    engine = Engine(added, 1.0)
+    written = apply_drains(engine.desired(), Drains(store).keys_for(engine))
+    assert [d.weight for s in written for d in s.destinations if str(d.address) == "10.0.0.2"] == [
+        0
+    ]

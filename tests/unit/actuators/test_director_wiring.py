@@ -4,7 +4,10 @@ nothing else happens to it (events fed directly: no checks, no sockets, no clock
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
+
+import pytest
 
 from ldirectord_py.checks.result import FailureKind
 from ldirectord_py.config import parse_text
@@ -134,3 +137,59 @@ def test_ip_vs_not_available_is_logged_once_at_start(tmp_path: Path) -> None:
     assert said == ["ip_vs is not available: load the ip_vs module"], sink.lines
     priorities = [p for text, p in sink.lines if "ip_vs is not available" in text]
     assert priorities == [Priority.WARNING], sink.lines
+
+
+def test_a_failure_is_classified_once_where_it_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kind is decided where the failed result is made (the check, or the
+    runner from what it raised: one `describe_error`); the check metrics and the
+    engine take `result.kind` as it is, and no one reads the reason's words again."""
+    from ldirectord_py.checks import runner as check_runner
+    from ldirectord_py.checks.result import CheckResult
+    from ldirectord_py.checks.runtime import runtime_for
+    from ldirectord_py.checks.spec import CheckSpec
+    from ldirectord_py.daemon import check_runner as daemon_runner
+
+    described: list[BaseException] = []
+    describe = check_runner.describe_error
+
+    def counted(exc: BaseException) -> tuple[str, FailureKind]:
+        described.append(exc)
+        return describe(exc)
+
+    monkeypatch.setattr(check_runner, "describe_error", counted)
+    config = parse(CONFIG)
+    virtual = config.virtuals[0]
+    real = virtual.reals[0]
+    # a connect check with no port to check fails at once, without the network
+    spec = dataclasses.replace(
+        CheckSpec.for_real(virtual, real), checktype="connect", checkport=None
+    )
+
+    async def scenario() -> tuple[CheckResult, Engine, Metrics]:
+        d = director(Emitted())
+        d.engine = Engine(config, 0.0)
+        d.table.writer, d.table.anycast = Writer(), Routes()
+        d.runner.metrics = metrics = Metrics(lambda: {})
+        result = await d.runner.run(spec, None, runtime_for(asyncio.get_running_loop()))
+        d._on_result(spec.identity, result)
+        await asyncio.sleep(0)
+        return result, d.engine, metrics
+
+    result, engine, metrics = asyncio.run(scenario())
+    assert (result.ok, result.reason, result.kind) == (False, "no check port", FailureKind.OTHER)
+    assert len(described) == 1
+    assert metrics.check_failures.labels("connect", "other")._value.get() == 1
+    assert engine.real_status(virtual, real).last_kind is FailureKind.OTHER
+
+    # a reason that reads like another kind keeps the kind its result carries
+    said = CheckResult(False, "timeout after 3s", 3.0, FailureKind.OTHER)
+
+    async def given(spec: CheckSpec, *args: object, **kw: object) -> CheckResult:
+        return said
+
+    monkeypatch.setattr(daemon_runner, "run_check", given)
+    result, engine, metrics = asyncio.run(scenario())
+    assert result is said
+    assert metrics.check_failures.labels("connect", "other")._value.get() == 1
+    assert metrics.check_failures.labels("connect", "timeout")._value.get() == 0
+    assert engine.real_status(virtual, real).last_kind is FailureKind.OTHER

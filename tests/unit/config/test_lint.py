@@ -84,6 +84,27 @@ def test_checktimeout_not_below_checkinterval() -> None:
     assert codes("virtual=127.0.0.100:80\n\treal=127.0.0.11:80 gate\n" + HTTP) == []
 
 
+def test_timeout_interval_weighs_the_deadline_the_check_runs_under() -> None:
+    """The registry's deadline rule, as the runner arms it: a udp connect check is
+    a ping (checkcount x checktimeout), ldap lasts checktimeout, `on` never waits."""
+    head = "checkinterval=10\nvirtual=127.0.0.100:53\n\treal=127.0.0.11:53 gate\n"
+    tries = "\tchecktype=connect\n\tcheckcount=3\n\tchecktimeout=4\n"
+    udp = warnings(head + "\tprotocol=udp\n" + tries)
+    assert [(w.line, w.code) for w in udp] == [(5, "udp-connect"), (7, "timeout-interval")]
+    w = udp[1]
+    assert w.message.startswith(
+        "checkcount x checktimeout 12 of virtual 127.0.0.100:53 is not below its checkinterval"
+        " 10: a check that hangs outlasts the interval, the next one is skipped, and a hung"
+        " real is found down only after 12 s"
+    )
+    assert codes(head + "\tprotocol=tcp\n" + tries) == [], "over tcp: one connect of 4 s"
+    ldap = "\tservice=ldap\n\tchecktype=negotiate\n\tchecktimeout=10\n"
+    (w,) = warnings(head + ldap)
+    assert (w.line, w.code) == (6, "timeout-interval")
+    assert "checktimeout 10 of virtual 127.0.0.100:53" in w.message
+    assert codes(head + "\tchecktype=on\n\tchecktimeout=10\n") == [], "on asks nothing"
+
+
 def test_unresolvable_host_names() -> None:
     text = (
         "smtp = mail.invalid\ngobgpapi = gobgp.invalid:50051\nanycastprefix = 198.51.100.0/24\n"
