@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.faults.loop_isolation import Outcome, Scenario, run_scenario
 
-FAULTS = ("none", "reload", "reload-change", "status", "idle-clients")
+FAULTS = ("none", "reload", "reload-change", "reload-then-change", "status", "idle-clients")
 
 
 def main() -> int:
@@ -42,6 +42,29 @@ def main() -> int:
         "--daemon", action="append", required=True, help="NAME=PATH of an ldirectord script"
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="print each daemon thread's CPU time and context switches per 0.1 s "
+        "around the fault, beside the late checks (from /proc)",
+    )
+    parser.add_argument(
+        "--profiler",
+        help="a py-spy binary: `py-spy record` of the daemon over the fault's start "
+        "(files in --profile-dir)",
+    )
+    parser.add_argument(
+        "--profile-args",
+        default=Scenario.profile_args,
+        help="py-spy record's options (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        default=Scenario.profile_seconds,
+        help="how long after the fault's start to record (from 0.5 s before it)",
+    )
+    parser.add_argument("--profile-dir", type=Path, default=Path("."))
     args = parser.parse_args()
     daemons = [tuple(d.split("=", 1)) for d in args.daemon]
     faults = args.fault or list(FAULTS)
@@ -56,11 +79,20 @@ def main() -> int:
                 interval=args.interval,
                 baseline=6.0,
                 fault_seconds=10.0,
-                reloads=1,
+                reloads=2 if fault == "reload-then-change" else 1,
                 status_requests=5,
                 idle_clients=1000,
                 binary=binary,
                 nice=args.nice,
+                probe=args.probe,
+                profiler=args.profiler or "",
+                profile_args=args.profile_args,
+                profile_seconds=args.profile_seconds,
+                profile_out=str(
+                    (args.profile_dir / f"profile-{fault}-{name}-{len(rows)}.txt").resolve()
+                )
+                if args.profiler
+                else "",
             )
             work = Path(tempfile.mkdtemp(prefix="loop-isolation-"))
             started = time.monotonic()
@@ -72,6 +104,8 @@ def main() -> int:
             row["seconds"] = round(time.monotonic() - started)
             rows.append(row | {"outcome": dataclasses.asdict(outcome)})
             print(line(row), flush=True)
+            if args.probe:
+                print(timeline(outcome), flush=True)
     print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
@@ -104,6 +138,25 @@ def line(row: dict[str, object]) -> str:
         f"{row['rss_start_mb']} -> {row['rss_peak_mb']} MB; threads {row['threads_peak']}; "
         f"requests {row['request_s']} s; {'; '.join(map(str, row['notes']))}"  # type: ignore[call-overload]
     )
+
+
+def timeline(o: Outcome, seconds: float = 6.0) -> str:
+    """Per 0.1 s from 1 s before the fault: checks over 100 ms late, the loop
+    thread's CPU ms and voluntary switches, the other threads' CPU ms, the RSS."""
+    main = o.threads.get("main", {"cpu_ms": [], "voluntary": []})
+    others = [t for name, t in o.threads.items() if name not in ("main", "process")]
+    rss = o.threads.get("process", {}).get("rss_mb", [])
+    rows = ["   t(s)  late  loop-cpu-ms  loop-vol-switches  other-threads-cpu-ms  rss-mb"]
+    for i in range(int((seconds + 1.0) * 10)):
+        if i >= len(main["cpu_ms"]):
+            break
+        other = sum(t["cpu_ms"][i] for t in others if i < len(t["cpu_ms"]))
+        rows.append(
+            f"{(i - 10) / 10:7.1f} {o.late_at_tenths.get(str(i - 10), 0):5d} "
+            f"{main['cpu_ms'][i]:12.1f} {main['voluntary'][i]:18.0f} {other:21.1f}"
+            f" {rss[i] if i < len(rss) else 0:7.1f}"
+        )
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Work that must not run on the event loop: a thread per call, awaited with a bound.
 
-A reload parses a file that may name unresolvable hosts or be a FIFO nobody
-writes, and plans the next engine for tens of thousands of reals; on the loop
-either would stop every health check for that long. Each call gets a daemon
+A reload plans the next engine for tens of thousands of reals, a metrics
+scrape renders every series; on the loop either would stop every health check
+for that long. A thread is no free lunch, though: a busy one holds the
+interpreter lock, which the loop gives up at each system call and then waits
+to get back; long pure-Python work is better in a child interpreter (the
+reload's parse, daemon/config_read.py) or in slices on the loop. Each call gets a daemon
 thread of its own (not the loop's default executor, which the loop joins when
 it closes: a thread stuck in a blocking call must never hold up the daemon's
 exit). On timeout the caller gets TimeoutError and the thread is left to finish

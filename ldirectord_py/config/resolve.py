@@ -114,10 +114,17 @@ class SystemResolver:
 
 
 def _numeric_host(name: str, family: Family) -> str | None:
-    """A numeric address in `family`, parsed without asking any resolver."""
+    """A numeric address in `family`, parsed without asking any resolver. The usual
+    form is read by inet_pton, in Python: each call into the C library's resolver
+    hands the interpreter lock to the loop and back (bench/README.md, "The reload,
+    fourth pass"); the forms only the C library reads (`127.1`, a scope) still go there."""
     if not name:
         return None
     af = socket.AF_INET6 if family == 6 else socket.AF_INET
+    try:
+        return socket.inet_ntop(af, socket.inet_pton(af, name))
+    except (OSError, ValueError):
+        pass
     try:
         infos = socket.getaddrinfo(name, 0, af, 0, 0, socket.AI_NUMERICHOST)
     except (OSError, UnicodeError, ValueError):

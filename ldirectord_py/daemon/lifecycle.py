@@ -46,8 +46,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ldirectord_py import LEGACY_VERSION
-from ldirectord_py.config import Config, ConfigError, GlobalSettings, load
+from ldirectord_py.config import Config, ConfigError, GlobalSettings
 from ldirectord_py.config.locate import instance_name, locate_config
+from ldirectord_py.daemon.config_read import FileLoader
 from ldirectord_py.daemon.daemonize import DaemonizeError, daemonize
 from ldirectord_py.daemon.director import Director, checking_director
 from ldirectord_py.daemon.instance_lock import InstanceLock
@@ -108,15 +109,6 @@ def program_path(argv0: str) -> str:
     return shutil.which("ldirectord") or "/usr/sbin/ldirectord"
 
 
-def _loader(debug: bool) -> Callable[[str], Config]:
-    """Parse like the original: under -d the logfile is not test-opened."""
-
-    def load_config(path: str) -> Config:
-        return load(path, debug=debug)
-
-    return load_config
-
-
 class Lifecycle:
     """Runs one command for one invocation and returns the exit status."""
 
@@ -127,7 +119,7 @@ class Lifecycle:
         self.director_factory = director_factory
         self.cfgname = invocation.cfgname
         self.program = program_path(invocation.argv0)
-        self.loader = _loader(invocation.debug)
+        self.loader = FileLoader(invocation.debug)
         defaults = GlobalSettings()
         self.log = Log.build(
             logfile=defaults.logfile,

@@ -50,21 +50,28 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from ldirectord_py.config import Config, ConfigError
+from ldirectord_py.config import Config
 from ldirectord_py.daemon import shell
+from ldirectord_py.daemon.config_read import (
+    ChildFailed,
+    ConfigRead,
+    FileLoader,
+    read_config,
+    read_in_child,
+)
 from ldirectord_py.daemon.director import Director, WatchdogFacts
 from ldirectord_py.daemon.instances import Instances
 from ldirectord_py.daemon.library_logging import route_library_logging
 from ldirectord_py.daemon.pidfile import PidFile
 from ldirectord_py.daemon.sdnotify import Notifier
 from ldirectord_py.daemon.stall import WatchdogRule
-from ldirectord_py.daemon.watch import ConfigWatcher, file_digest, require_regular_file
+from ldirectord_py.daemon.watch import ConfigWatcher
 from ldirectord_py.observe.log import Log
 from ldirectord_py.observe.reloads import (
     ConfigChange,
     ReloadResult,
     ReloadTrigger,
-    config_change,
+    config_change_sliced,
 )
 from ldirectord_py.observe.status_socket import StatusServer
 from ldirectord_py.offloop import collector_paused, in_thread
@@ -125,17 +132,6 @@ def signal_name(signum: int) -> str:
 # (time.monotonic() seconds, or None while none has); a director without it is
 # assumed to make progress whenever the loop runs.
 LAST_RESULT_KEY = "last_result_at"
-
-
-@dataclass(frozen=True)
-class ConfigRead:
-    """What a reload read: the file's digest, and its config or why there is none."""
-
-    digest: str | None
-    config: Config | None
-    error: ConfigError | None
-    unreadable: str | None = None
-    """Why the file could not be read at all (not a regular file, too slow)."""
 
 
 @dataclass(frozen=True)
@@ -411,33 +407,33 @@ class Daemon:
 
     # -- reload -------------------------------------------------------------------
 
-    def _read_config(self) -> ConfigRead:
-        """The file's digest and its parse (in a thread, see `_reload`)."""
-        path = self.instance.source
-        try:
-            seen: str | None = file_digest(path)
-        except OSError:
-            seen = None
-        try:
-            require_regular_file(path)
-        except OSError as err:
-            return ConfigRead(seen, None, None, str(err))
-        try:
-            return self.instance.named(ConfigRead(seen, self.instance.loader(path), None))
-        except ConfigError as err:
-            return self.instance.named(ConfigRead(seen, None, err))
-
     async def _read_off_loop(self) -> ConfigRead:
         """The file read and parsed off the loop (a big file or a slow resolver must
-        not stop the checks), within RELOAD_READ_TIMEOUT."""
-        path = self.instance.config_path
+        not stop the checks), within RELOAD_READ_TIMEOUT: in a child interpreter
+        for the daemon's own loader (a thread shares the interpreter lock with the
+        loop, see daemon/config_read.py), else, or if the child cannot run, in a
+        thread."""
+        path, source, loader = self.instance.config_path, self.instance.source, self.instance.loader
         try:
-            with collector_paused():
-                return await in_thread(self._read_config, RELOAD_READ_TIMEOUT, "ldirectord-reload")
+            async with asyncio.timeout(RELOAD_READ_TIMEOUT):
+                read: ConfigRead | None = None
+                if isinstance(loader, FileLoader):
+                    try:
+                        read = await read_in_child(source, loader)
+                    except ChildFailed as err:
+                        self.log.debug_detail(f"Reading {path} in a thread: {err}")
+                if read is None:
+                    with collector_paused():
+                        read = await in_thread(
+                            lambda: read_config(source, loader),
+                            RELOAD_READ_TIMEOUT,
+                            "ldirectord-reload",
+                        )
         except TimeoutError:
             return ConfigRead(
                 None, None, None, f"{path}: not read within {RELOAD_READ_TIMEOUT:g} seconds"
             )
+        return self.instance.named(read)
 
     async def _reload(self) -> None:
         """Parse completely, then switch; on any error the running config stays whole."""
@@ -499,14 +495,13 @@ class Daemon:
     async def _config_change(
         self, old: Config, new: Config, same: frozenset[str] = frozenset()
     ) -> ConfigChange | None:
-        """What the reload changes, compared in a thread: a deep comparison of tens
-        of thousands of reals would hold the loop (None: not known in time)."""
+        """What the reload changes, compared on the loop in slices (a deep comparison
+        of tens of thousands of reals; in a thread it would hold the interpreter
+        lock against the loop). `same`: the virtuals the director found equal, not
+        compared again. None: not known in time."""
         try:
-            return await in_thread(
-                lambda: config_change(old, new, same),
-                RELOAD_READ_TIMEOUT,
-                "ldirectord-reload-change",
-            )
+            async with asyncio.timeout(RELOAD_READ_TIMEOUT):
+                return await config_change_sliced(old, new, same)
         except TimeoutError:
             return None
 

@@ -10,8 +10,10 @@ metrics and the systemd STATUS= line read it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Collection, Iterable
+import time
+from collections.abc import Collection, Generator, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -19,7 +21,13 @@ from typing import Any
 from ldirectord_py.config import Config, Real, Virtual
 from ldirectord_py.observe.schema import ConfigChange, ReloadSnapshot, to_json
 
-__all__ = ["ConfigChange", "ReloadResult", "ReloadTrigger", "config_change"]
+__all__ = [
+    "ConfigChange",
+    "ReloadResult",
+    "ReloadTrigger",
+    "config_change",
+    "config_change_sliced",
+]
 
 _VIRTUAL_FIELDS = tuple(
     f.name for f in dataclasses.fields(Virtual) if f.compare and f.name != "reals"
@@ -98,17 +106,60 @@ def _keyed_reals(reals: Iterable[Real]) -> dict[str, Real]:
     return out
 
 
+COMPARE_STEP = 50
+"""Virtuals compared between two looks at the clock (`config_change_sliced`)."""
+COMPARE_SLICE = 0.002
+"""Seconds of comparing between two yields to the loop."""
+
+
 def config_change(old: Config, new: Config, same: Collection[str] = ()) -> ConfigChange:
     """What switching from `old` to `new` changes (positions in the file aside).
     `same`: identities of virtuals already known to be equal in both, reals
     included (the reload compared them, config/compare.py): not compared again."""
-    before: dict[str, Virtual] = {v.identity: v for v in old.virtuals}
-    after: dict[str, Virtual] = {v.identity: v for v in new.virtuals}
+    steps = _comparison(old, new, same)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            change: ConfigChange = done.value
+            return change
+
+
+async def config_change_sliced(
+    old: Config, new: Config, same: Collection[str] = ()
+) -> ConfigChange:
+    """`config_change` on the loop, COMPARE_SLICE seconds at a time: at 10,000
+    virtuals the comparison is a tenth of a second of Python, which a thread would
+    spend holding the interpreter lock against the loop (daemon/config_read.py)."""
+    steps = _comparison(old, new, same)
+    slice_end = time.perf_counter() + COMPARE_SLICE
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            change: ConfigChange = done.value
+            return change
+        if time.perf_counter() > slice_end:
+            await asyncio.sleep(0)
+            slice_end = time.perf_counter() + COMPARE_SLICE
+
+
+def _comparison(
+    old: Config, new: Config, same: Collection[str]
+) -> Generator[None, None, ConfigChange]:
+    """The comparison, pausing (a bare `yield`) every COMPARE_STEP virtuals."""
+    before: dict[str, Virtual] = {}
+    after: dict[str, Virtual] = {}
+    for into, virtuals in ((before, old.virtuals), (after, new.virtuals)):
+        for n, v in enumerate(virtuals, 1):
+            into[v.identity] = v
+            if n % COMPARE_STEP == 0:
+                yield
     changed: list[str] = []
     reals_added: list[str] = []
     reals_removed: list[str] = []
     reals_changed: list[str] = []
-    for identity, virtual in after.items():
+    for n, (identity, virtual) in enumerate(after.items(), 1):
         if identity in same:
             continue
         previous = before.get(identity)
@@ -123,9 +174,13 @@ def config_change(old: Config, new: Config, same: Collection[str] = ()) -> Confi
             f"{identity} {k}" for k, r in new_reals.items() if k in old_reals and old_reals[k] != r
         ]
         reals_removed += [f"{identity} {k}" for k in old_reals if k not in new_reals]
-    for identity, previous in before.items():
+        if n % COMPARE_STEP == 0:
+            yield
+    for n, (identity, previous) in enumerate(before.items(), 1):
         if identity not in after:
             reals_removed += [f"{identity} {k}" for k in _keyed_reals(previous.reals)]
+        if n % COMPARE_STEP == 0:
+            yield
     globals_changed = tuple(
         f.name
         for f in dataclasses.fields(new.settings)

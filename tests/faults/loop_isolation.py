@@ -48,6 +48,7 @@ FAULTS = (
     "none",
     "reload",
     "reload-change",
+    "reload-then-change",
     "status",
     "idle-clients",
     "slow-resolver",
@@ -72,6 +73,17 @@ class Scenario:
     nice: int = 0
     """Autogroup nice of the daemon and the listener (each a session of its own):
     -10 keeps other users of a shared machine from starving them."""
+    probe: bool = False
+    """Opt-in, for investigations (bench/loop_isolation.py --probe): each daemon
+    thread's CPU time and context switches per 100 ms around the fault, read from
+    /proc (`Outcome.threads`), and the late checks per 100 ms (`Outcome.late_at_tenths`)."""
+    profiler: str = ""
+    """Opt-in: a py-spy binary; `py-spy record PROFILE_ARGS` attached to the
+    daemon from half a second before the fault, for profile_seconds after its
+    start, written to `profile_out`."""
+    profile_args: str = "--gil --threads --nonblocking --rate 1000 --format raw"
+    profile_seconds: float = 2.0
+    profile_out: str = ""
 
 
 @dataclass
@@ -96,6 +108,14 @@ class Outcome:
     """Checks more than 100 ms late, by the second (from the fault's start) they
     arrived in: where in time the delays were."""
     log_tail: list[str] = field(default_factory=list)
+    late_at_tenths: dict[str, int] = field(default_factory=dict)
+    """With `probe`: checks more than 100 ms late by the tenth of a second they
+    arrived in, from one second before the fault (key "-10") on."""
+    threads: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """With `probe`: per daemon thread ("main" is the loop's), per tenth of a
+    second from one second before the fault: "cpu_ms" on a CPU, "voluntary"
+    context switches (a thread waiting for the interpreter lock sleeps on a
+    futex: one voluntary switch per wait); and "process": its peak "rss_mb"."""
 
 
 # ------------------------------------------------------------------ outside
@@ -259,6 +279,19 @@ def late_seconds(
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
 
+def late_tenths(
+    arrivals: dict[int, list[float]], interval: float, start: float, end: float, zero: float
+) -> dict[str, int]:
+    """Checks over 100 ms late by the tenth of a second they arrived in (from zero)."""
+    out: dict[str, int] = {}
+    for times in arrivals.values():
+        for before, after in itertools.pairwise(times):
+            if start <= after <= end and after - before - interval > 0.1:
+                key = str(int((after - zero) * 10 + 10000) - 10000)
+                out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
 def p99(values: list[float]) -> float:
     return values[int(len(values) * 0.99)] if values else 0.0
 
@@ -310,6 +343,76 @@ class Sampler:
         self._thread.join()
 
 
+class ThreadProbe:
+    """Each thread's CPU time and context switches, every 20 ms, from
+    /proc/PID/task/TID/sched (nanosecond CPU time; stat's ticks are 10 ms)."""
+
+    PERIOD = 0.02
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, int, float, int]] = []
+        """(monotonic time, tid, CPU ms so far, voluntary switches so far)"""
+        self.rss: list[tuple[float, int]] = []
+        """(monotonic time, VmRSS KiB)"""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        tasks = Path(f"/proc/{self.pid}/task")
+        while not self._stop.is_set():
+            now = time.monotonic()
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                status = Path(f"/proc/{self.pid}/status").read_text()
+                self.rss.append((now, int(status.split("VmRSS:")[1].split()[0])))
+            with contextlib.suppress(OSError):
+                for task in tasks.iterdir():
+                    with contextlib.suppress(OSError, ValueError):
+                        fields = dict(
+                            (k.strip(), v.strip())
+                            for k, _, v in (
+                                line.partition(":")
+                                for line in (task / "sched").read_text().splitlines()
+                            )
+                        )
+                        self.samples.append(
+                            (
+                                now,
+                                int(task.name),
+                                float(fields["se.sum_exec_runtime"]),
+                                int(fields["nr_voluntary_switches"]),
+                            )
+                        )
+            time.sleep(self.PERIOD)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def per_tenth(self, zero: float, end: float) -> dict[str, dict[str, list[float]]]:
+        """Per thread, CPU ms and voluntary switches in each 0.1 s from zero - 1 s."""
+        first = zero - 1.0
+        slots = int((end - first) * 10) + 1
+        last: dict[int, tuple[float, int]] = {}
+        out: dict[str, dict[str, list[float]]] = {}
+        for t, tid, cpu, vol in self.samples:
+            if tid in last and first <= t < end:
+                name = "main" if tid == self.pid else f"thread {tid}"
+                row = out.setdefault(name, {"cpu_ms": [0.0] * slots, "voluntary": [0.0] * slots})
+                slot = int((t - first) * 10)
+                row["cpu_ms"][slot] = round(row["cpu_ms"][slot] + cpu - last[tid][0], 1)
+                row["voluntary"][slot] += vol - last[tid][1]
+            last[tid] = (cpu, vol)
+        rss = [0.0] * slots
+        for t, kib in self.rss:
+            if first <= t < end:
+                slot = int((t - first) * 10)
+                rss[slot] = max(rss[slot], round(kib / 1024, 1))
+        out["process"] = {"rss_mb": rss}
+        return out
+
+
 def exchange(path: str, request: bytes, timeout: float = 60.0, shut: bool = True) -> bytes:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
@@ -328,13 +431,36 @@ def exchange(path: str, request: bytes, timeout: float = 60.0, shut: bool = True
 # ------------------------------------------------------------------ inside: faults
 
 
-def fault_reload(s: Scenario, cfg: Path, sock: str, out: Outcome, change: bool = False) -> None:
+def start_profiler(s: Scenario, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy (`s.profiler`) attached to the daemon with `s.profile_args`, from
+    half a second before the fault for `s.profile_seconds` after its start."""
+    return subprocess.Popen(
+        [
+            s.profiler,
+            "record",
+            *s.profile_args.split(),
+            "--duration",
+            str(max(1, round(0.5 + s.profile_seconds))),
+            "--pid",
+            str(pid),
+            "--output",
+            s.profile_out,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def fault_reload(
+    s: Scenario, cfg: Path, sock: str, out: Outcome, change: bool = False, first_same: bool = False
+) -> None:
     """Reload `s.reloads` times: the same configuration (a comment appended), or
-    with `change` one more virtual each time (new checks, a new desired table)."""
+    with `change` one more virtual each time (new checks, a new desired table);
+    with `first_same` too, the first reload is of the same configuration."""
     total = s.virtuals * s.reals_per_virtual
     for i in range(s.reloads):
         with open(cfg, "a") as fh:
-            if change:
+            if change and not (first_same and i == 0):
                 fh.write(f"virtual=10.254.0.{i + 1}:80\n")
                 for r in range(s.reals_per_virtual):
                     address = real_address(total + i * s.reals_per_virtual + r)
@@ -544,6 +670,8 @@ def inside(spec: Path, workdir: Path, result: Path) -> None:
     own_autogroup(daemon.pid, s.nice)
     sock = "/run/ldirectord.iso.cf.sock"
     sampler = Sampler(daemon.pid)
+    profiler: subprocess.Popen[bytes] | None = None
+    probe: ThreadProbe | None = None
     try:
         # every real checked twice: the checks have settled into their rhythm
         deadline = time.monotonic() + 120 + total / 200
@@ -559,12 +687,19 @@ def inside(spec: Path, workdir: Path, result: Path) -> None:
             time.sleep(0.5)
         out.rss_start_kib = sampler.sample()[0]
         base_start = time.monotonic()
-        time.sleep(s.baseline)
+        if s.probe:
+            probe = ThreadProbe(daemon.pid)
+        time.sleep(max(0.0, s.baseline - 0.5))
+        if s.profiler:
+            profiler = start_profiler(s, daemon.pid)
+        time.sleep(min(0.5, s.baseline))
         fault_start = time.monotonic()
         if s.fault == "reload":
             fault_reload(s, cfg, sock, out)
         elif s.fault == "reload-change":
             fault_reload(s, cfg, sock, out, change=True)
+        elif s.fault == "reload-then-change":
+            fault_reload(s, cfg, sock, out, change=True, first_same=True)
         elif s.fault == "status":
             fault_status(s, sock, out)
         elif s.fault == "idle-clients":
@@ -600,8 +735,22 @@ def inside(spec: Path, workdir: Path, result: Path) -> None:
         out.checks_in_fault_window = len(during)
         out.late_at = late_seconds(arrivals, s.interval, base_start, window_end, fault_start)
         out.fault_window = (0.0, round(fault_end - fault_start, 3))
+        if probe is not None:
+            probe.stop()
+            out.threads = probe.per_tenth(fault_start, window_end)
+            out.late_at_tenths = late_tenths(
+                arrivals, s.interval, fault_start - 1.0, window_end, fault_start
+            )
+        if profiler is not None:
+            try:
+                profiler.wait(60)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
+            out.notes.append(f"profile: {s.profile_out} (rc {profiler.returncode})")
     finally:
         sampler.stop()
+        if probe is not None:
+            probe.stop()
         out.rss_peak_kib = sampler.rss_peak
         out.threads_peak = sampler.threads_peak
         out.fds_peak = sampler.fds_peak
