@@ -116,13 +116,9 @@ def config_change(old: Config, new: Config, same: Collection[str] = ()) -> Confi
     """What switching from `old` to `new` changes (positions in the file aside).
     `same`: identities of virtuals already known to be equal in both, reals
     included (the reload compared them, config/compare.py): not compared again."""
-    steps = _comparison(old, new, same)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            change: ConfigChange = done.value
-            return change
+    change = _advance(_comparison(old, new, same), until=None)
+    assert change is not None
+    return change
 
 
 async def config_change_sliced(
@@ -132,16 +128,24 @@ async def config_change_sliced(
     virtuals the comparison is a tenth of a second of Python, which a thread would
     spend holding the interpreter lock against the loop (daemon/config_read.py)."""
     steps = _comparison(old, new, same)
-    slice_end = time.perf_counter() + COMPARE_SLICE
+    while (change := _advance(steps, until=time.perf_counter() + COMPARE_SLICE)) is None:
+        await asyncio.sleep(0)
+    return change
+
+
+def _advance(
+    steps: Generator[None, None, ConfigChange], until: float | None
+) -> ConfigChange | None:
+    """Run the comparison to its end (its result), or until the clock passes
+    `until` (None: not finished yet)."""
     while True:
         try:
             next(steps)
         except StopIteration as done:
             change: ConfigChange = done.value
             return change
-        if time.perf_counter() > slice_end:
-            await asyncio.sleep(0)
-            slice_end = time.perf_counter() + COMPARE_SLICE
+        if until is not None and time.perf_counter() > until:
+            return None
 
 
 def _comparison(

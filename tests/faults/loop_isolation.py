@@ -270,24 +270,31 @@ def delays(
 def late_seconds(
     arrivals: dict[int, list[float]], interval: float, start: float, end: float, zero: float
 ) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for times in arrivals.values():
-        for before, after in itertools.pairwise(times):
-            if start <= after <= end and after - before - interval > 0.1:
-                key = str(int(after - zero + 1000) - 1000)
-                out[key] = out.get(key, 0) + 1
-    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+    """Checks over 100 ms late by the second they arrived in (from zero)."""
+    return _late_by(arrivals, interval, start, end, zero, per_second=1)
 
 
 def late_tenths(
     arrivals: dict[int, list[float]], interval: float, start: float, end: float, zero: float
 ) -> dict[str, int]:
     """Checks over 100 ms late by the tenth of a second they arrived in (from zero)."""
+    return _late_by(arrivals, interval, start, end, zero, per_second=10)
+
+
+def _late_by(
+    arrivals: dict[int, list[float]],
+    interval: float,
+    start: float,
+    end: float,
+    zero: float,
+    per_second: int,
+) -> dict[str, int]:
     out: dict[str, int] = {}
+    floor = 1000 * per_second  # int() rounds towards zero: shift, so that -0.5 s is -1
     for times in arrivals.values():
         for before, after in itertools.pairwise(times):
             if start <= after <= end and after - before - interval > 0.1:
-                key = str(int((after - zero) * 10 + 10000) - 10000)
+                key = str(int((after - zero) * per_second + floor) - floor)
                 out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
 
