@@ -185,6 +185,47 @@ def test_the_parent_takes_only_config_values_from_the_pipe() -> None:
         asyncio.run(config_read._assemble(memoryview(data[:-3])))
 
 
+class _Eval:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return eval, ("__import__('os').environ.setdefault('LDIRECTORD_RV1_RAN', '1')",)
+
+
+def _head_naming(module: str, name: str) -> bytes:
+    """A head whose config is `module.name` called with no arguments."""
+    return (
+        b"\x80\x04(N"
+        + b"\x8c"
+        + bytes([len(module)])
+        + module.encode()
+        + b"\x8c"
+        + bytes([len(name)])
+        + name.encode()
+        + b"\x93)RNNK\x00t."
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pickle.dumps((None, _Eval(), None, None, 0)),
+        _head_naming("ldirectord_py.daemon.config_read", "os.getpid"),
+        _head_naming("ldirectord_py.daemon.config_read", "read_config"),
+        _head_naming("ldirectord_py.no_such_module", "X"),
+        _head_naming("builtins", "getattr"),
+        _head_naming("enum", "EnumMeta"),
+    ],
+    ids=["eval", "dotted", "function", "unloaded", "getattr", "enum-meta"],
+)
+def test_nothing_but_config_values_is_called_from_the_pipe(
+    payload: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LDIRECTORD_RV1_RAN", raising=False)
+    data = config_read._FRAME.pack(len(payload)) + payload
+    with pytest.raises(ChildFailed, match="not expected"):
+        asyncio.run(config_read._assemble(memoryview(data)))
+    assert "LDIRECTORD_RV1_RAN" not in os.environ
+
+
 def test_a_child_that_cannot_run_leaves_the_read_to_a_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
