@@ -42,6 +42,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ldirectord_py.config import Config, ConfigError, ConfigWarning, load
+from ldirectord_py.config.model import Virtual
 from ldirectord_py.daemon.watch import file_digest, require_regular_file
 from ldirectord_py.offloop import collector_paused
 
@@ -271,13 +272,41 @@ async def _assemble(data: memoryview) -> ConfigRead:
             if time.perf_counter() > slice_end:
                 await asyncio.sleep(0)
                 slice_end = time.perf_counter() + UNPICKLE_SLICE
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise ChildFailed(f"the reader's output is not readable: {err}") from err
+        return _read_from(digest, head, error_fields, unreadable, virtuals)
+    except ChildFailed:
+        raise
+    except Exception as err:  # whatever the pipe held: the thread reads the file instead
+        raise ChildFailed(f"the reader's output is not readable: {err!r}") from err
+
+
+def _read_from(
+    digest: object, head: object, error_fields: object, unreadable: object, virtuals: list[Any]
+) -> ConfigRead:
+    """The ConfigRead the head and the chunks describe, each part of its type."""
+    if digest is not None and not isinstance(digest, str):
+        raise ChildFailed("the reader's digest is not text")
+    if unreadable is not None and not isinstance(unreadable, str):
+        raise ChildFailed("the reader's reason is not text")
+    if head is not None and not isinstance(head, Config):
+        raise ChildFailed("the reader's config is not a config")
+    if not all(isinstance(v, Virtual) for v in virtuals):
+        raise ChildFailed("the reader's virtuals are not virtuals")
     error = None
     if error_fields is not None:
+        if not isinstance(error_fields, tuple) or len(error_fields) != 5:
+            raise ChildFailed("the reader's error is not a config error")
         path, line, message, warnings, logfile = error_fields
+        if not (
+            isinstance(path, str)
+            and (line is None or isinstance(line, int))
+            and isinstance(message, str)
+            and isinstance(warnings, tuple)
+            and all(isinstance(w, ConfigWarning) for w in warnings)
+            and (logfile is None or isinstance(logfile, str))
+        ):
+            raise ChildFailed("the reader's error is not a config error")
         error = ConfigError(path, line, message)
-        error.warnings = tuple(w for w in warnings if isinstance(w, ConfigWarning))
+        error.warnings = warnings
         error.logfile = logfile
     config = None
     if head is not None:

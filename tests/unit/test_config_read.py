@@ -226,6 +226,33 @@ def test_nothing_but_config_values_is_called_from_the_pipe(
     assert "LDIRECTORD_RV1_RAN" not in os.environ
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        ("digest", 5, None, None, 0),
+        (None, None, ("cf", "line 3", "bad", (), None), None, 0),
+        (None, None, ("cf", 3, "bad", ("not a warning",), None), None, 0),
+        (None, None, None, b"unreadable", 0),
+        (None, None, "error", None, 0),
+    ],
+    ids=["config", "line", "warning", "reason", "error"],
+)
+def test_values_of_the_wrong_type_are_refused_as_unreadable(head: tuple[object, ...]) -> None:
+    payload = pickle.dumps(head)
+    data = config_read._FRAME.pack(len(payload)) + payload
+    with pytest.raises(ChildFailed, match="not"):
+        asyncio.run(config_read._assemble(memoryview(data)))
+
+
+def test_a_chunk_that_is_no_list_of_virtuals_is_refused() -> None:
+    data = b""
+    for value in ((None, None, None, None, 1), ["not a virtual"]):
+        payload = pickle.dumps(value)
+        data += config_read._FRAME.pack(len(payload)) + payload
+    with pytest.raises(ChildFailed, match="virtuals"):
+        asyncio.run(config_read._assemble(memoryview(data)))
+
+
 def test_a_child_that_cannot_run_leaves_the_read_to_a_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
