@@ -17,10 +17,11 @@ when the child cannot run at all (no interpreter to start, a crash): the same
 result, with the lock shared again.
 
 The child writes frames to its standard output, each an 8-byte length and a
-pickle: the head (digest, then the configuration without its virtuals, the
-parse error's fields, or why the file is unreadable, and how many chunks
-follow), then the virtuals in chunks. The parent unpickles only this package's
-classes and builtin values from it (`_Unpickler`).
+pickle: the head (the `shape` of the package the child imported, the digest,
+then the configuration without its virtuals, the parse error's fields, or why
+the file is unreadable, and how many chunks follow), then the virtuals in
+chunks. The parent unpickles only this package's config classes and builtin
+values from it (`_Unpickler`), and only from a child of its own `shape`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ import contextlib
 import copyreg
 import dataclasses
 import enum
+import functools
 import gc
+import importlib
 import io
 import os
 import pickle
@@ -133,7 +136,7 @@ def _frames(read: ConfigRead) -> list[bytes]:
         if error is None
         else (error.path, error.line, error.message, error.warnings, error.logfile)
     )
-    head = _dumps((read.digest, head_config, error_fields, read.unreadable, len(chunks)))
+    head = _dumps((shape(), read.digest, head_config, error_fields, read.unreadable, len(chunks)))
     return [head, *chunks]
 
 
@@ -172,13 +175,38 @@ class ChildFailed(Exception):
     """The child could not run or did not answer in the protocol."""
 
 
+_PIPE_MODULES = ("ldirectord_py.config.model", "ldirectord_py.config.errors")
+"""Where the classes of the values on the pipe live."""
+
+
+@functools.cache
+def shape() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The fields of the dataclasses and the members of the enums of `_PIPE_MODULES`
+    as this interpreter has them. A child started after a package upgrade imports
+    the new ones: its values would miss fields the running daemon reads (or carry
+    unknown ones), so the parent takes nothing from a child of another shape."""
+    classes = []
+    for module_name in _PIPE_MODULES:
+        for name, value in sorted(vars(importlib.import_module(module_name)).items()):
+            if not isinstance(value, type) or value.__module__ != module_name:
+                continue
+            if dataclasses.is_dataclass(value):
+                parts = tuple((f.name, str(f.type)) for f in dataclasses.fields(value))
+            elif issubclass(value, enum.Enum):
+                parts = tuple((m.name, repr(m.value)) for m in value)
+            else:
+                continue
+            classes.append((f"{module_name}.{name}", parts))
+    return tuple(classes)
+
+
 _BUILTIN_VALUES = frozenset({set, frozenset, complex, bytearray})
 """The builtin types a pickle may name (the others have opcodes of their own)."""
 
 
 class _Unpickler(pickle.Unpickler):
-    """Only the value classes of this package already imported here (dataclasses
-    and enums), `ipaddress` classes and a few builtin value types: nothing
+    """Only the value classes of `_PIPE_MODULES` (dataclasses and enums, already
+    imported here), `ipaddress` classes and a few builtin value types: nothing
     callable else (no `eval`, no function reached through a module's names), and
     no module imported for the pipe's sake."""
 
@@ -200,7 +228,7 @@ class _Unpickler(pickle.Unpickler):
             return found if found is _mapping_proxy else None
         if module == "ipaddress" and found.__module__ == "ipaddress":
             return found
-        ours = module.startswith("ldirectord_py.") and found.__module__.startswith("ldirectord_py.")
+        ours = module in _PIPE_MODULES and found.__module__ == module
         if ours and (dataclasses.is_dataclass(found) or issubclass(found, enum.Enum)):
             return found
         return None
@@ -262,7 +290,9 @@ async def _assemble(data: memoryview) -> ConfigRead:
     if not frames:
         raise ChildFailed("the reader sent nothing")
     try:
-        digest, head, error_fields, unreadable, count = _loads(frames[0])
+        child_shape, digest, head, error_fields, unreadable, count = _loads(frames[0])
+        if child_shape != shape():
+            raise ChildFailed("the reader's ldirectord_py differs from the running one (upgraded?)")
         if len(frames) != 1 + count:
             raise ChildFailed(f"the reader sent {len(frames) - 1} chunks of {count}")
         virtuals: list[Any] = []

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import os
 import pickle
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -234,11 +235,12 @@ def test_nothing_but_config_values_is_called_from_the_pipe(
         (None, None, ("cf", 3, "bad", ("not a warning",), None), None, 0),
         (None, None, None, b"unreadable", 0),
         (None, None, "error", None, 0),
+        (None, None, None, None, "1"),
     ],
-    ids=["config", "line", "warning", "reason", "error"],
+    ids=["config", "line", "warning", "reason", "error", "count"],
 )
 def test_values_of_the_wrong_type_are_refused_as_unreadable(head: tuple[object, ...]) -> None:
-    payload = pickle.dumps(head)
+    payload = pickle.dumps((config_read.shape(), *head))
     data = config_read._FRAME.pack(len(payload)) + payload
     with pytest.raises(ChildFailed, match="not"):
         asyncio.run(config_read._assemble(memoryview(data)))
@@ -246,11 +248,49 @@ def test_values_of_the_wrong_type_are_refused_as_unreadable(head: tuple[object, 
 
 def test_a_chunk_that_is_no_list_of_virtuals_is_refused() -> None:
     data = b""
-    for value in ((None, None, None, None, 1), ["not a virtual"]):
+    for value in ((config_read.shape(), None, None, None, None, 1), ["not a virtual"]):
         payload = pickle.dumps(value)
         data += config_read._FRAME.pack(len(payload)) + payload
     with pytest.raises(ChildFailed, match="virtuals"):
         asyncio.run(config_read._assemble(memoryview(data)))
+
+
+def test_a_child_of_an_upgraded_package_leaves_the_read_to_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a package upgrade the child imports the new model: its values would
+    carry fields the running daemon's classes lack (or miss ones they read)."""
+    upgraded = tmp_path / "site"
+    shutil.copytree(REPO / "ldirectord_py", upgraded / "ldirectord_py")
+    model = upgraded / "ldirectord_py" / "config" / "model.py"
+    text = model.read_text()
+    anchor = "    anonymous: bool\n\n    def for_virtual("
+    assert anchor in text
+    added = anchor.replace("\n\n", "\n    added_by_an_upgrade: int = 0\n\n")
+    model.write_text(text.replace(anchor, added, 1))
+    command = config_read.child_command
+    monkeypatch.setattr(
+        config_read,
+        "child_command",
+        lambda path, loader: [
+            *command(path, loader)[:4],
+            str(upgraded),
+            *command(path, loader)[5:],
+        ],
+    )
+    cfg = tmp_path / "t.cf"
+    cfg.write_text(
+        f'logfile="{tmp_path / "ld.log"}"\nfallback=127.0.0.1:80\n'
+        "virtual=192.0.2.1:80\n\treal=127.0.0.2:80 gate\n"
+    )
+    with pytest.raises(ChildFailed, match="differs"):
+        _in_child(cfg)
+
+    loader = FileLoader()
+    instance = Instance(str(cfg), "t.cf", "/bin/false", False, loader)
+    daemon = Daemon(instance, loader(str(cfg)), Log(_Lines()), _NoDirector(), None)  # type: ignore[arg-type]
+    read = daemon._read_off_loop()
+    _same(asyncio.run(read), read_config(str(cfg), loader))
 
 
 def test_a_child_that_cannot_run_leaves_the_read_to_a_thread(
