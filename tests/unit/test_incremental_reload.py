@@ -441,3 +441,43 @@ def test_desired_looks_again_only_at_the_virtuals_that_changed() -> None:
         ("198.51.100.32:80", 2),
     ]  # up, and the fallback gone
     assert e.desired_service(e.config.virtuals[2]) is e.desired()[2]
+
+
+def test_a_book_planned_while_the_running_one_refreshes_keeps_every_mark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next book is made in a thread while the loop may be refreshing the
+    running one in slices (a status request): an entry not yet rebuilt when it is
+    copied keeps its mark, so the new book ends as a full rebuild's."""
+    monkeypatch.setattr("ldirectord_py.daemon.snapshot.SLICE_REALS", 1)
+    old = config(virtual(1), virtual(2), virtual(3, FALLBACK))
+    running = played(Engine(old, 0.0))
+    specs = tuple(CheckSpec.for_real(t.virtual, t.real) for t in running.checks())
+    book = StatusBook(running, frozenset(), lambda: 0.0)
+    book.refresh()
+    # results since the last refresh: virtual 1's (nothing changes), then virtual
+    # 3's first real comes back
+    a = ids(running, 1)[0]
+    running.record(a, True, "ok", 3.0)
+    book.mark(a, True)
+    c = ids(running, 3)[0]
+    running.record(c, True, "ok", 4.0)
+    book.mark(c, True)
+    running.take_effects()
+    refreshing = book.refresh_sliced()
+    refreshing.send(None)  # virtual 1 rebuilt; the loop yields before virtual 3
+    new = config(virtual(1), virtual(2, "\tfailurecount=1"), virtual(3, FALLBACK))
+    plan = plan_reload(running, new, 6.0, lambda: 0.0, specs, book)  # the thread's work
+    with pytest.raises(StopIteration):  # the loop finishes the running book's refresh
+        while True:
+            refreshing.send(None)
+    assert plan.engine is not None and plan.book is not None
+    plan.book.carry_failures(book)
+    plan.book.refresh()
+    fresh = StatusBook(plan.engine, frozenset(), lambda: 0.0)
+    fresh.carry_failures(book)
+    fresh.refresh()
+    assert plan.book.entries[2].reals[0].state == "up"
+    assert plan.book.entries == fresh.entries
+    book.refresh()  # and the running book's own marks are all done
+    assert book.dirty == 0
