@@ -155,6 +155,10 @@ class AnycastCoordinator:
                 await self._address_wait
             self._address_wait = None
         self.policy = self.policy.reload(config, now) if self.policy else AnycastPolicy(config, now)
+        # the new policy is given the facts at the next update(), also when the
+        # engine and the dataplane are those it last saw (a reload that changed no
+        # virtual keeps the engine: Engine.use_positions)
+        self._last = None
         self._vip_settings = vip_settings(config)
         settings = _route_settings(config) if self.policy.enabled else None
         if settings == self._settings:

@@ -220,23 +220,33 @@ class StatusBook:
 
     def refresh(self) -> None:
         """Bring every entry up to date now (for callers that cannot wait)."""
-        dirty, self._dirty = self._dirty, {}
-        self._rebuild(dirty.items())
+        self._rebuild(self._dirty.items())
+        self._dirty = {}  # only now: see _rebuilt
 
     async def refresh_sliced(self) -> None:
         """Bring every entry marked so far up to date, yielding between slices;
-        results that arrive meanwhile are for the next refresh."""
-        dirty, self._dirty = self._dirty, {}
+        results that arrive meanwhile for virtuals not yet rebuilt are taken too,
+        the others are for the next refresh."""
         batch: list[tuple[int, set[int]]] = []
         size = 0
-        for item in dirty.items():
+        for item in list(self._dirty.items()):
             batch.append(item)
             size += len(item[1])
             if size >= SLICE_REALS:
-                self._rebuild(batch)
+                self._rebuilt(batch)
                 batch, size = [], 0
                 await asyncio.sleep(0)
+        self._rebuilt(batch)
+
+    def _rebuilt(self, batch: list[tuple[int, set[int]]]) -> None:
+        """Rebuild `batch`, then drop its marks: a mark goes only with its entry
+        rebuilt, as a reload's next book, made from this one in a thread
+        meanwhile, reads them (marks first, then the entry it copies)."""
         self._rebuild(batch)
+        dirty = self._dirty
+        for vi, positions in batch:
+            if dirty.get(vi) is positions:  # not already taken by a refresh() meanwhile
+                del dirty[vi]
 
     def _rebuild(self, dirty: Iterable[tuple[int, set[int]]]) -> None:
         offset = self._wall_offset()

@@ -441,3 +441,95 @@ def test_desired_looks_again_only_at_the_virtuals_that_changed() -> None:
         ("198.51.100.32:80", 2),
     ]  # up, and the fallback gone
     assert e.desired_service(e.config.virtuals[2]) is e.desired()[2]
+
+
+def test_a_book_planned_while_the_running_one_refreshes_keeps_every_mark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next book is made in a thread while the loop may be refreshing the
+    running one in slices (a status request): an entry not yet rebuilt when it is
+    copied keeps its mark, so the new book ends as a full rebuild's."""
+    monkeypatch.setattr("ldirectord_py.daemon.snapshot.SLICE_REALS", 1)
+    old = config(virtual(1), virtual(2), virtual(3, FALLBACK))
+    running = played(Engine(old, 0.0))
+    specs = tuple(CheckSpec.for_real(t.virtual, t.real) for t in running.checks())
+    book = StatusBook(running, frozenset(), lambda: 0.0)
+    book.refresh()
+    # results since the last refresh: virtual 1's (nothing changes), then virtual
+    # 3's first real comes back
+    a = ids(running, 1)[0]
+    running.record(a, True, "ok", 3.0)
+    book.mark(a, True)
+    c = ids(running, 3)[0]
+    running.record(c, True, "ok", 4.0)
+    book.mark(c, True)
+    running.take_effects()
+    refreshing = book.refresh_sliced()
+    refreshing.send(None)  # virtual 1 rebuilt; the loop yields before virtual 3
+    new = config(virtual(1), virtual(2, "\tfailurecount=1"), virtual(3, FALLBACK))
+    plan = plan_reload(running, new, 6.0, lambda: 0.0, specs, book)  # the thread's work
+    with pytest.raises(StopIteration):  # the loop finishes the running book's refresh
+        while True:
+            refreshing.send(None)
+    assert plan.engine is not None and plan.book is not None
+    plan.book.carry_failures(book)
+    plan.book.refresh()
+    fresh = StatusBook(plan.engine, frozenset(), lambda: 0.0)
+    fresh.carry_failures(book)
+    fresh.refresh()
+    assert plan.book.entries[2].reals[0].state == "up"
+    assert plan.book.entries == fresh.entries
+    book.refresh()  # and the running book's own marks are all done
+    assert book.dirty == 0
+
+
+def test_a_reload_that_keeps_the_engine_still_feeds_the_new_anycast_policy() -> None:
+    """A global anycast setting that no virtual holds (anycastmaxwithdraw) changes
+    no virtual: the engine goes on as it is, and the new policy must still be
+    given the facts at the switch, as when the engine is built again."""
+    from ldirectord_py.daemon.anycast import AnycastCoordinator
+    from ldirectord_py.ipvs.writer import DataplaneView
+
+    from .test_anycast_director import Recorder
+
+    body = (
+        "checkinterval=5\nanycastprefix=198.51.100.0/24\ngobgpapi=127.0.0.1:50099\n"
+        "virtual=198.51.100.10:80\n\treal=127.0.0.31:80 gate\n\tchecktype=connect\n"
+    )
+    old = parse("anycastmaxwithdraw=0\n" + body)  # health never withdraws
+    new = parse(body)  # unlimited
+    assert compare_virtuals(old, new).unchanged
+
+    def routes_after_reload(rebuilt: bool) -> dict[str, object]:
+        async def scenario() -> dict[str, object]:
+            events: list[str] = []
+            routes, interfaces = Recorder(events), Recorder([])
+            coordinator = AnycastCoordinator(
+                Log(Lines()),
+                clock=lambda: 1.0,
+                route_writer_factory=lambda *a: routes,
+                interface_writer_factory=lambda *a: interfaces,
+            )
+            engine = Engine(old, 0.0)
+            (identity,) = [t.identity for t in engine.checks()]
+            view = DataplaneView(1, frozenset(s.key for s in engine.desired()))
+            await coordinator.start(old)
+            engine.record(identity, True, "ok", 1.0)
+            coordinator.update(engine, view)
+            assert list(routes.routes) == ["198.51.100.10/32"]
+            engine.record(identity, False, "refused", 1.0, kind=FailureKind.REFUSED)
+            coordinator.update(engine, view)
+            assert list(routes.routes) == ["198.51.100.10/32"]  # guarded
+            await coordinator.reload(new)
+            if rebuilt:
+                engine = full_reload(engine, new, 1.0)
+            else:
+                engine.use_positions(new)  # the director's no-change path
+            coordinator.update(engine, view)  # the switch (table.held)
+            await coordinator.stop()
+            return routes.routes
+
+        return asyncio.run(scenario())
+
+    assert routes_after_reload(rebuilt=True) == {}  # withdrawn: no guard any more
+    assert routes_after_reload(rebuilt=False) == routes_after_reload(rebuilt=True)
