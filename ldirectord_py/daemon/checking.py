@@ -219,32 +219,36 @@ class CheckingDirector:
         except BaseException:
             await self._replay_held()  # into the running engine, which stays
             raise
-        if self.engine is not running:  # pragma: no cover - reloads are serialised
-            raise RuntimeError("the engine changed while a reload was prepared")
-        self.kept_virtuals = plan.compared.same
-        retired: list[object] = [running.config]
-        if plan.engine is None:
-            running.use_positions(config)  # nothing else to switch
-        else:
-            retired += [running, self._book]
-            self.engine = plan.engine
-            if plan.book is not None:
-                plan.book.carry_failures(self._book)
-                self._book = plan.book
-        assert self._book is not None
-        self._book.set_drains(self._drain_keys())
-        self.config_path = config.path
-        self.watch.restart(self.clock())
-        self.runner.use_config(config, self.engine.checks())
-        self._use_metrics(config)
-        await self.anycast.reload(config)
-        if plan.same_desired:
-            # the writer already holds this table (and owns its services)
-            self.table.held(self.engine)
-            self._apply(plan.effects)
-        else:
-            self._apply(plan.effects, also_owned=plan.old_keys)
-        await self._replay_held()
+        try:
+            if self.engine is not running:  # pragma: no cover - reloads are serialised
+                raise RuntimeError("the engine changed while a reload was prepared")
+            self.kept_virtuals = plan.compared.same
+            retired: list[object] = [running.config]
+            if plan.engine is None:
+                running.use_positions(config)  # nothing else to switch
+            else:
+                retired += [running, self._book]
+                self.engine = plan.engine
+                if plan.book is not None:
+                    plan.book.carry_failures(self._book)
+                    self._book = plan.book
+            assert self._book is not None
+            self._book.set_drains(self._drain_keys())
+            self.config_path = config.path
+            self.watch.restart(self.clock())
+            self.runner.use_config(config, self.engine.checks())
+            self._use_metrics(config)
+            await self.anycast.reload(config)
+            if plan.same_desired:
+                # the writer already holds this table (and owns its services)
+                self.table.held(self.engine)
+                self._apply(plan.effects)
+            else:
+                self._apply(plan.effects, also_owned=plan.old_keys)
+        finally:
+            # Into whichever engine runs now, also when a step of the switch failed:
+            # results held while it was prepared must never stay held.
+            await self._replay_held()
         new: frozenset[str] = frozenset()
         if not plan.same_checks:
             # only the checks that changed: the others keep their timers untouched

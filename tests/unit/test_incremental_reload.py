@@ -533,3 +533,52 @@ def test_a_reload_that_keeps_the_engine_still_feeds_the_new_anycast_policy() -> 
 
     assert routes_after_reload(rebuilt=True) == {}  # withdrawn: no guard any more
     assert routes_after_reload(rebuilt=False) == routes_after_reload(rebuilt=True)
+
+
+def test_results_held_during_a_reload_are_recorded_even_when_its_switch_fails(
+    tmp_path: Path,
+) -> None:
+    """A step of the switch that raises (here the anycast coordinator's reload) must
+    not leave the director holding every later result: they are recorded, in the
+    engine that runs, and the results that come after are recorded at once."""
+    port = free_port("127.0.0.43")
+    text = (
+        "checkinterval=1\nchecktimeout=1\n"
+        f"virtual=127.0.0.100:80\n\treal=127.0.0.43:{port} masq\n\tchecktype=connect\n"
+    )
+    path = str(tmp_path / "t.cf")
+
+    def load(body: str) -> Config:
+        return parse_text(body, path, resolver=RESOLVER, check_files=False)
+
+    async def scenario() -> None:
+        listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.43", port)
+        director = CheckingDirector(Log(Lines()), ipvs_factory=lambda: AsyncIPVS(Kernel))
+        director.use_state_file(str(tmp_path / "t.drained"))
+        await director.start(load(text))
+        await director.wait_ready()
+        assert director.engine is not None and director._specs
+        identity = director._specs[0].identity
+        virtual = director.engine.config.virtuals[0]
+        real = virtual.reals[0]
+        assert director.engine.real_status(virtual, real).up
+
+        async def broken(config: Config) -> None:
+            # a result arrives while the reload is under way: it is held
+            director._on_result(identity, CheckResult(False, "connect refused", 0.001))
+            raise RuntimeError("the coordinator failed")
+
+        director.anycast.reload = broken  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="the coordinator failed"):
+            await director.reload(load(text + "# changed\n"))
+        assert director._held is None, "results stay held after the failed switch"
+        engine = director.engine
+        assert engine is not None
+        assert not engine.real_status(virtual, real).up, "the held result was not recorded"
+        director._on_result(identity, CheckResult(True, "ok", 0.001))
+        assert engine.real_status(virtual, real).up, "a later result was not recorded"
+        listener.close()
+        await listener.wait_closed()
+        await director.stop()
+
+    run(scenario)
